@@ -1,0 +1,132 @@
+"""The `smolgepa` command line: thin commands over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from smolgepa.errors import SmolgepaError
+
+
+def read_instruction(value: str | None) -> str | None:
+    """`--instruction TEXT` or `--instruction @FILE`."""
+    if value is None or not value.startswith("@"):
+        return value
+    path = Path(value[1:])
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SmolgepaError(f"Cannot read the instruction file {path}: {exc.strerror}.") from None
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_tasks(args: argparse.Namespace) -> None:
+    from smolgepa.display import table
+    from smolgepa.tasks import builtin_task_names, load_task
+
+    rows, data = [], []
+    for name in builtin_task_names():
+        task = load_task(name)
+        counts = task.label_counts()
+        data.append({"name": name, "labels": list(task.labels), "counts": counts, "input_format": task.input_format})
+        per_split = [" ".join(f"{label}={count}" for label, count in counts[split].items()) for split in counts]
+        rows.append([name, task.input_format, *per_split])
+    if args.json:
+        print_json(data)
+    else:
+        print(table(["task", "input", "train", "val", "test"], rows))
+
+
+def add_student_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, help="built-in task name or path to a task YAML file")
+    parser.add_argument("--student", default="embedded", help="embedded, gguf:PATH, lmstudio:MODEL, ... (default embedded)")
+    parser.add_argument("--render", choices=["plain", "annotated"], help="rendering of trace inputs")
+    parser.add_argument("--max-tokens", type=int, default=None, help="completion token limit for the student")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from smolgepa.display import render_report
+    from smolgepa.evaluation import evaluate, stderr_progress
+    from smolgepa.lm import StudentOptions, make_lm
+    from smolgepa.tasks import load_task
+
+    task = load_task(args.task, render=args.render)
+    examples = task.split(args.split)
+    options = StudentOptions() if args.max_tokens is None else StudentOptions(max_tokens=args.max_tokens)
+    lm = make_lm(args.student, options)
+    report = evaluate(
+        task,
+        lm,
+        examples,
+        read_instruction(args.instruction),
+        student=args.student,
+        split=args.split,
+        threads=args.threads,
+        progress=None if args.json else stderr_progress(),
+    )
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(render_report(report))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smolgepa", description="GEPA prompt optimization for tiny local LMs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    tasks = commands.add_parser("tasks", help="list built-in tasks with label counts per split")
+    tasks.add_argument("--json", action="store_true")
+    tasks.set_defaults(func=cmd_tasks)
+
+    evaluate = commands.add_parser("eval", help="evaluate a student on a task split")
+    add_student_arguments(evaluate)
+    evaluate.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
+    evaluate.add_argument("--instruction", help="instruction text, or @FILE (default: the task's seed instruction)")
+    evaluate.add_argument("--threads", type=int, default=1, help="concurrent requests (server students)")
+    evaluate.set_defaults(func=cmd_eval)
+
+    for register in _plugin_registrations():
+        register(commands)
+    return parser
+
+
+def _plugin_registrations() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Subcommands defined next to the library code they drive."""
+    registrations = []
+    for module_name in ("smolgepa.cli_optimize", "smolgepa.cli_baseline", "smolgepa.cli_study"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        registrations.append(module.register)
+    return registrations
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SmolgepaError as exc:
+        if os.environ.get("SMOLGEPA_DEBUG"):
+            raise
+        print(f"smolgepa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("smolgepa: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Run a student on task examples and summarize: accuracy with a 95% interval, confusions, diagnostics."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import dspy
+
+from smolgepa.adapter import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
+from smolgepa.diagnostics import Diagnostics, diagnose
+from smolgepa.program import OUTPUT_FIELD, make_program
+from smolgepa.stats import format_accuracy, wilson_interval
+from smolgepa.tasks.model import Example, Task
+
+NO_LABEL = "(none)"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One example's outcome: the gold label, the label read (None if unreadable) and the raw text."""
+
+    id: str
+    input: str
+    label: str
+    predicted: str | None
+    raw: str
+    parse_method: str = ""
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.label
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """An evaluation of one instruction on one split, with everything `eval` prints."""
+
+    task: str
+    student: str
+    split: str
+    labels: tuple[str, ...]
+    instruction: str
+    predictions: tuple[Prediction, ...]
+    diagnostics: Diagnostics = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.predictions)
+
+    @property
+    def correct(self) -> int:
+        return sum(p.correct for p in self.predictions)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else 0.0
+
+    @property
+    def ci95(self) -> tuple[float, float]:
+        return wilson_interval(self.correct, self.n)
+
+    def accuracy_text(self) -> str:
+        return format_accuracy(self.correct, self.n)
+
+    def per_label(self) -> dict[str, dict[str, Any]]:
+        """Recall per gold label with its n and interval."""
+        result: dict[str, dict[str, Any]] = {}
+        for label in self.labels:
+            rows = [p for p in self.predictions if p.label == label]
+            hits = sum(p.correct for p in rows)
+            result[label] = {
+                "n": len(rows),
+                "correct": hits,
+                "recall": hits / len(rows) if rows else None,
+                "ci95": list(wilson_interval(hits, len(rows))),
+            }
+        return result
+
+    def confusion(self) -> dict[str, dict[str, int]]:
+        """confusion[gold][predicted] counts; unreadable outputs are counted under '(none)'."""
+        counts = Counter((p.label, p.predicted or NO_LABEL) for p in self.predictions)
+        columns = [*self.labels, NO_LABEL]
+        return {gold: {pred: counts.get((gold, pred), 0) for pred in columns} for gold in self.labels}
+
+    def predicted_distribution(self) -> dict[str, int]:
+        counts = Counter(p.predicted or NO_LABEL for p in self.predictions)
+        return {label: counts.get(label, 0) for label in [*self.labels, NO_LABEL]}
+
+    @property
+    def unparsed(self) -> int:
+        return sum(p.predicted is None for p in self.predictions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "student": self.student,
+            "split": self.split,
+            "n": self.n,
+            "correct": self.correct,
+            "accuracy": self.accuracy,
+            "ci95": list(self.ci95),
+            "per_label": self.per_label(),
+            "confusion": self.confusion(),
+            "predicted_distribution": self.predicted_distribution(),
+            "unparsed": self.unparsed,
+            "diagnostics": self.diagnostics.to_json(),
+            "instruction": self.instruction,
+            "examples": [asdict(p) for p in self.predictions],
+        }
+
+
+Progress = Callable[[int, int], None]
+
+
+def predict(
+    program: dspy.Module,
+    lm: dspy.LM,
+    examples: Sequence[Example],
+    threads: int = 1,
+    progress: Progress | None = None,
+    adapter: dspy.Adapter | None = None,
+) -> list[Prediction]:
+    """Run `program` on each example with `lm` and the PlainTextAdapter; results in example order."""
+    adapter = adapter or PlainTextAdapter()
+    done = 0
+
+    def one(example: Example) -> Prediction:
+        nonlocal done
+        with dspy.context(lm=lm, adapter=adapter):
+            output = program(input=example.input)
+        done += 1
+        if progress:
+            progress(done, len(examples))
+        return Prediction(
+            id=example.id,
+            input=example.input,
+            label=example.label,
+            predicted=output.get(OUTPUT_FIELD),
+            raw=output.get(RAW_FIELD) or "",
+            parse_method=output.get(PARSE_FIELD) or "",
+        )
+
+    if threads <= 1:
+        return [one(example) for example in examples]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(one, examples))
+
+
+def evaluate(
+    task: Task,
+    lm: dspy.LM,
+    examples: Sequence[Example],
+    instruction: str | None = None,
+    *,
+    student: str = "",
+    split: str = "",
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> EvalReport:
+    """Evaluate one instruction (the seed instruction by default) on `examples`."""
+    program = make_program(task, instruction)
+    predictions = predict(program, lm, examples, threads=threads, progress=progress)
+    return report_from_predictions(task, predictions, program.signature.instructions, student=student, split=split)
+
+
+def report_from_predictions(
+    task: Task, predictions: Sequence[Prediction], instruction: str, *, student: str = "", split: str = ""
+) -> EvalReport:
+    """Summarize predictions already made (for example, loaded from a run directory)."""
+    return EvalReport(
+        task=task.name,
+        student=student,
+        split=split,
+        labels=tuple(task.labels),
+        instruction=instruction,
+        predictions=tuple(predictions),
+        diagnostics=diagnose(predictions, list(task.labels), instruction, task.labels),
+    )
+
+
+def stderr_progress(label: str = "evaluating") -> Progress:
+    """A one-line progress bar on stderr (only when stderr is a terminal)."""
+    if not sys.stderr.isatty():
+        return lambda done, total: None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
