@@ -61,10 +61,13 @@ class PlainTextAdapter(dspy.Adapter):
 
     @staticmethod
     def format_input(signature: type[dspy.Signature], values: dict[str, Any]) -> str:
-        names = list(signature.input_fields)
-        if len(names) == 1:
-            return str(values.get(names[0], "")).strip()
-        return "\n".join(f"{name}: {values.get(name, '')}" for name in names)
+        """Each input as 'Prefix: value', then the output field's cue ('Label:') for the model to complete."""
+        lines = []
+        for name, field in signature.input_fields.items():
+            prefix = (field.json_schema_extra or {}).get("prefix") or f"{name.capitalize()}:"
+            lines.append(f"{prefix} {str(values.get(name, '')).strip()}")
+        output_name = next(iter(signature.output_fields))
+        return "\n".join([*lines, f"{output_name.capitalize()}:"])
 
     def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
         output_name = next(iter(signature.output_fields))
@@ -100,7 +103,7 @@ class PlainTextAdapter(dspy.Adapter):
     def _parse_outputs(
         self, signature: type[dspy.Signature], inputs: dict[str, Any], outputs: list[Any]
     ) -> list[dict[str, Any]]:
-        token = _current_input.set(self.format_input(signature, inputs))
+        token = _current_input.set(" ".join(str(inputs.get(name, "")) for name in signature.input_fields))
         try:
             texts = [output.get("text") if isinstance(output, dict) else output for output in outputs]
             return [self.parse(signature, text or "") for text in texts]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -115,6 +116,8 @@ def _plugin_registrations() -> list[Callable[[argparse._SubParsersAction], None]
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
+    # Label answers are short by design; DSPy's "response was truncated" warning is noise here.
+    logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)
     try:
         args.func(args)
     except SmolgepaError as exc:

@@ -73,10 +73,12 @@ def parse_label(text: str | None, labels: Sequence[str], input_text: str | None 
     if len(found) > 1:
         return ParsedLabel(None, "ambiguous", raw)
 
-    first_words = " ".join(re.findall(r"[A-Za-z0-9_\-]+", cleaned)[:2])
-    for candidate in (first_words, first_words.split(" ")[0] if first_words else ""):
-        close = difflib.get_close_matches(_squash(candidate), list(by_squash), n=1, cutoff=0.8)
-        if candidate and close:
+    first_words = re.findall(r"[A-Za-z0-9_\-]+", _PREFIX.sub("", searchable.strip(), count=1))[:2]
+    for candidate in (" ".join(first_words), first_words[0] if first_words else ""):
+        squashed = _squash(candidate)
+        close = difflib.get_close_matches(squashed, list(by_squash), n=1, cutoff=0.8)
+        # Similar length too: a misspelling ("positve"), not a longer phrase containing a label.
+        if squashed and close and abs(len(close[0]) - len(squashed)) <= 1:
             return ParsedLabel(by_squash[close[0]], "fuzzy", raw)
 
     synonym_hits = {

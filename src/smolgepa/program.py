@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import dspy
@@ -13,10 +14,21 @@ OUTPUT_FIELD = "label"
 
 
 def seed_instruction(task: Task) -> str:
-    """The starting instruction: the task description and each label's one-line description."""
-    lines = [task.description.strip() or f"Classify the input for the task {task.name}."]
+    """The starting instruction: the task YAML's `instruction`, or the description's first sentence;
+    then each label's one-line description. Kept short: a 135M model loses long prompts."""
+    given = str(task.meta.get("instruction") or "").strip()
+    if given:
+        return given
+    description = " ".join(task.description.split())
+    first = re.split(r"(?<=[.!?])\s", description, maxsplit=1)[0] if description else ""
+    lines = [first or f"Classify the input for the task {task.name}."]
     described = [f"- {label}: {text}" if text else f"- {label}" for label, text in task.labels.items()]
     return "\n".join([*lines, "Labels:", *described])
+
+
+def input_prefix(task: Task) -> str:
+    """What the student sees before the input: 'Text' for text tasks, 'Trace' for agent traces."""
+    return "Trace" if task.input_format == "trace" else "Text"
 
 
 def make_signature(task: Task, instruction: str) -> type[dspy.Signature]:
@@ -24,7 +36,7 @@ def make_signature(task: Task, instruction: str) -> type[dspy.Signature]:
     label_type = Literal[tuple(task.labels)]  # type: ignore[valid-type]
     return dspy.Signature(
         {
-            INPUT_FIELD: (str, dspy.InputField()),
+            INPUT_FIELD: (str, dspy.InputField(prefix=f"{input_prefix(task)}:")),
             OUTPUT_FIELD: (label_type, dspy.OutputField()),
         },
         instruction,

@@ -77,7 +77,7 @@ def load_task_file(path: Path, render: str | None = None) -> Task:
         input_format=input_format,
         render=render_mode,
         source=str(path),
-        meta={"max_input_tokens": max_input_tokens},
+        meta={"max_input_tokens": max_input_tokens, "instruction": _optional_str(spec, "instruction", path, "")},
     )
     examples = [_example(task, row, data_path, line) for line, row in rows]
     if task.input_format == "text":
@@ -225,14 +225,12 @@ def _example(task: Task, row: Any, path: Path, line: int) -> Example:
     return Example(id=str(example_id), input=text, label=label, split=split or "", raw=raw)
 
 
-def estimated_tokens(text: str) -> int:
-    """A rough token count for a text input: about four bytes of UTF-8 per token."""
-    return -(-len(text.encode("utf-8", errors="replace")) // 4)
-
-
 def _check_lengths(examples: list[Example], rows: list[tuple[int, Any]], path: Path, budget: int) -> None:
+    """Refuse text inputs longer than the task's token budget (traces are shortened by their renderer)."""
+    from smolgepa.traces.tokens import approx_tokens
+
     for example, (line, _) in zip(examples, rows):
-        tokens = estimated_tokens(example.input)
+        tokens = approx_tokens(example.input)
         if tokens > budget:
             raise SmolgepaError(
                 f"{path}:{line}: input of example {example.id!r} is about {tokens} tokens, over the task's "
