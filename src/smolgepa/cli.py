@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from smolgepa.errors import SmolgepaError
+from smolgepa.errors import SmolgepaError, find_user_error
 
 
 def read_instruction(value: str | None) -> str | None:
@@ -120,14 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)
     try:
         args.func(args)
-    except SmolgepaError as exc:
-        if os.environ.get("SMOLGEPA_DEBUG"):
-            raise
-        print(f"smolgepa: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("smolgepa: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        user_error = find_user_error(exc)
+        if user_error is None or os.environ.get("SMOLGEPA_DEBUG"):
+            raise
+        print(f"smolgepa: error: {user_error}", file=sys.stderr)
+        return 2
     return 0
 
 

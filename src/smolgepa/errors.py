@@ -6,3 +6,15 @@ class SmolgepaError(Exception):
 
     The CLI prints it as one line without a traceback (set SMOLGEPA_DEBUG=1 for the traceback).
     """
+
+
+def find_user_error(exc: BaseException) -> SmolgepaError | None:
+    """The SmolgepaError behind `exc`, if any: DSPy wraps engine exceptions in its own LM errors."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SmolgepaError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dspy
 
 from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.models import embedded_model_path
+from smolgepa.lm.models import check_model_file, embedded_model_path
 from smolgepa.lm.spec import ModelSpec, parse_model_spec
 
 # Label answers are short: a few tokens, one line. Long enough to see an echo for diagnostics.
@@ -31,7 +32,7 @@ class StudentOptions:
 def make_engine(spec: ModelSpec, options: StudentOptions) -> Any:
     """The DSPy engine behind a spec (the model is not loaded until first use)."""
     if spec.kind in ("embedded", "gguf"):
-        path = str(embedded_model_path()) if spec.kind == "embedded" else spec.path
+        path = str(embedded_model_path() if spec.kind == "embedded" else check_model_file(Path(spec.path)))
         return EmbeddedEngine(EmbeddedSettings(path=path, n_ctx=options.n_ctx, seed=options.seed))
     from smolgepa.lm.server import ServerEngine, ServerSettings
 
