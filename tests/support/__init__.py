@@ -1,0 +1,1 @@
+"""Test support: a real llama.cpp server process and loopback HTTP proxies (recording, fault injection)."""
