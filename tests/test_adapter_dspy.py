@@ -48,3 +48,21 @@ def test_format_is_short_plain_chat() -> None:
 def test_parse_never_raises_on_empty_completion() -> None:
     parsed = PlainTextAdapter().parse(Sentiment, "")
     assert parsed["sentiment"] is None and parsed["raw"] == ""
+
+
+def test_examples_block_in_instruction_becomes_chat_turns() -> None:
+    from smolgepa.instruction import Shot, render_instruction
+
+    instruction = render_instruction(
+        "Classify the sentiment of the text.",
+        [Shot("It broke on day one.", "negative"), Shot("Lovely!", "positive")],
+    )
+    signature = Sentiment.with_instructions(instruction)
+    messages = PlainTextAdapter().format(signature, [], {"text": "Fine."})
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert "Examples:" not in messages[0]["content"]
+    assert messages[1]["content"] == "Text: It broke on day one.\nSentiment:"
+    assert messages[2]["content"] == "negative"
+    # an examples block with labels the task does not have stays plain instruction text
+    odd = Sentiment.with_instructions(render_instruction("Classify.", [Shot("x", "maybe")]))
+    assert len(PlainTextAdapter().format(odd, [], {"text": "y"})) == 2

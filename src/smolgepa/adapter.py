@@ -12,6 +12,7 @@ from typing import Any
 import dspy
 from dspy.clients._deprecation import adapter_message_call
 
+from smolgepa.instruction import Shot, split_instruction
 from smolgepa.labels import parse_label
 
 RAW_FIELD = "raw"  # every prediction keeps the completion text under this key
@@ -42,22 +43,37 @@ class PlainTextAdapter(dspy.Adapter):
     def format(
         self, signature: type[dspy.Signature], demos: list[dict[str, Any]], inputs: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": self.format_system(signature)}]
+        """System message, example turns (DSPy demos, then the instruction's own `Examples:` block),
+        then the input. Example turns look exactly like the real one, so a tiny model copies the format."""
+        base, shots = self.instruction_parts(signature)
+        messages: list[dict[str, Any]] = [{"role": "system", "content": self.format_system(signature, base)}]
+        input_name = next(iter(signature.input_fields))
         output_name = next(iter(signature.output_fields))
-        for demo in demos:
-            if all(name in demo for name in signature.input_fields) and output_name in demo:
-                messages.append({"role": "user", "content": self.format_input(signature, demo)})
-                messages.append({"role": "assistant", "content": str(demo[output_name])})
+        examples = [demo for demo in demos if all(n in demo for n in signature.input_fields) and output_name in demo]
+        examples += [{input_name: shot.input, output_name: shot.label} for shot in shots]
+        for example in examples:
+            messages.append({"role": "user", "content": self.format_input(signature, example)})
+            messages.append({"role": "assistant", "content": str(example[output_name])})
         messages.append({"role": "user", "content": self.format_input(signature, inputs)})
         return messages
 
-    def format_system(self, signature: type[dspy.Signature]) -> str:
-        """The instruction, plus one line naming the labels (a 135M model needs the answer format)."""
+    def instruction_parts(self, signature: type[dspy.Signature]) -> tuple[str, list[Shot]]:
+        """The instruction's text and its examples block, when every example carries a known label
+        and the signature has one input (else the whole instruction is text)."""
         instruction = (signature.instructions or "").strip()
+        base, shots = split_instruction(instruction)
+        labels = set(signature_labels(signature))
+        if not shots or len(signature.input_fields) != 1 or not all(shot.label in labels for shot in shots):
+            return instruction, []
+        return base, shots
+
+    def format_system(self, signature: type[dspy.Signature], instruction: str | None = None) -> str:
+        """The instruction, plus one line naming the labels (a 135M model needs the answer format)."""
+        text = (signature.instructions or "").strip() if instruction is None else instruction
         labels = signature_labels(signature)
         if not self.label_hint or not labels:
-            return instruction
-        return f"{instruction}\n\nAnswer with one label: {', '.join(labels)}."
+            return text
+        return f"{text}\n\nAnswer with one label: {', '.join(labels)}."
 
     @staticmethod
     def format_input(signature: type[dspy.Signature], values: dict[str, Any]) -> str:

@@ -1,0 +1,214 @@
+"""Call caches kept in the run directory, so that a resumed run repeats no finished work.
+
+Student completions are keyed by a hash of the whole request (model identity, messages, decoding
+settings): the messages hold the instruction and the example's input, so the key is in effect
+"instruction hash + example" and exact. Reflection calls are keyed by the backend and the prompt.
+Both caches also make an interrupted run replay to exactly the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dspy.lm15 import Request, Response
+
+from smolgepa.lm.messages import request_messages, text_response
+from smolgepa.optimize.rundir import JsonlAppender, Redactor, read_jsonl
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def instruction_hash(instruction: str) -> str:
+    """A short, stable id for an instruction text."""
+    return sha256(instruction)[:12]
+
+
+class JsonlCache:
+    """A key -> record map backed by an append-only JSONL file (the last record of a key wins)."""
+
+    def __init__(self, path: Path, redact: Redactor) -> None:
+        self._records = {record["key"]: record for record in read_jsonl(path) if "key" in record}
+        self._appender = JsonlAppender(path, redact)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._records.get(key)
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        full = {"key": key, **record}
+        with self._lock:
+            self._records[key] = full
+            self._appender.append(full)
+
+
+@dataclass
+class CallCounter:
+    """Calls asked for, how many the run cache answered, and the seconds the others took in this process."""
+
+    calls: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"calls": self.calls, "cached": self.cached, "seconds": round(self.seconds, 3)}
+
+
+class StudentCallFailed(Exception):
+    """Raised by the cached engine after the student failed once: the run must stop, not score zeros."""
+
+
+class CachedEngine:
+    """A DSPy engine that serves repeated student requests from the run directory.
+
+    The first student failure is kept in `failure` and every later call fails fast, because
+    DSPy's evaluation would otherwise score failed calls as wrong answers and go on.
+    """
+
+    def __init__(self, inner: Any, cache: JsonlCache, identity: str) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.identity = identity
+        self.counter = CallCounter()
+        self.failure: BaseException | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return str(getattr(self.inner, "model_name", self.identity))
+
+    def key(self, request: Request) -> str:
+        config = request.config
+        payload = {
+            "model": self.identity,
+            "messages": request_messages(request),
+            "max_tokens": config.max_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "stop": list(config.stop),
+            "seed": config.seed,
+            "response_format": repr(config.response_format),
+            "extensions": repr(config.extensions),
+        }
+        return sha256(json.dumps(payload, sort_keys=True))
+
+    def complete(self, request: Request) -> Response:
+        if self.failure is not None:
+            raise StudentCallFailed(f"the student failed earlier in this run: {self.failure}")
+        if request.config.logprobs or request.config.probabilities:
+            return self.inner.complete(request)  # token probabilities are not cached
+        key = self.key(request)
+        hit = self.cache.get(key)
+        if hit is not None:
+            with self._lock:
+                self.counter.calls += 1
+                self.counter.cached += 1
+            return text_response(
+                hit["text"],
+                model=self.model_name,
+                input_tokens=hit.get("input_tokens"),
+                output_tokens=hit.get("output_tokens"),
+                finish_reason=hit.get("finish_reason", "stop"),
+            )
+        started = time.monotonic()
+        try:
+            response = self.inner.complete(request)
+        except BaseException as exc:
+            self.failure = exc
+            raise
+        seconds = time.monotonic() - started
+        text = "".join(getattr(part, "text", "") or "" for part in response.message.parts)
+        messages = request_messages(request)
+        self.cache.put(
+            key,
+            {
+                "instruction_sha": instruction_hash(messages[0]["content"]),
+                "input_sha": instruction_hash(messages[-1]["content"]),
+                "text": text,
+                "finish_reason": response.finish_reason,
+                "input_tokens": response.usage.input_tokens,
+                "output_tokens": response.usage.output_tokens,
+                "seconds": round(seconds, 4),
+            },
+        )
+        with self._lock:
+            self.counter.calls += 1
+            self.counter.seconds += seconds
+        return response
+
+    def stream(self, request: Request):  # noqa: ANN201 - DSPy's engine protocol
+        from dspy.lm15 import response_to_events
+
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass(frozen=True)
+class ReflectionReply:
+    """What a reflection backend answered: text (possibly empty) or an error, and how it ended."""
+
+    text: str = ""
+    finish_reason: str = "stop"
+    error: str | None = None
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReflectionReply:
+        return cls(
+            text=data.get("text") or "",
+            finish_reason=data.get("finish_reason") or "stop",
+            error=data.get("error"),
+            seconds=float(data.get("seconds") or 0.0),
+            notes=tuple(data.get("notes") or ()),
+        )
+
+
+class CachedReflector:
+    """Calls a reflection backend once per distinct prompt; answers and failures are both kept."""
+
+    def __init__(self, backend: Callable[[str], ReflectionReply], identity: str, cache: JsonlCache) -> None:
+        self.backend = backend
+        self.identity = identity
+        self.cache = cache
+        self.counter = CallCounter()
+
+    def __call__(self, prompt: str) -> tuple[ReflectionReply, str]:
+        """The reply and the cache key (which names the prompt in the run records)."""
+        key = sha256(json.dumps({"backend": self.identity, "prompt": prompt}))
+        hit = self.cache.get(key)
+        if hit is not None:
+            reply = ReflectionReply.from_json(hit["reply"])
+            self.counter.calls += 1
+            self.counter.cached += 1
+            return reply, key
+        reply = self.backend(prompt)
+        self.cache.put(key, {"backend": self.identity, "prompt": prompt, "reply": reply.to_json()})
+        self.counter.calls += 1
+        self.counter.seconds += reply.seconds
+        return reply, key

@@ -1,0 +1,136 @@
+"""The configuration of one optimization run: a frozen dataclass validated once, at construction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from smolgepa.errors import SmolgepaError
+
+TEMPLATES = ("tiny", "gepa")
+CANDIDATE_SELECTION = ("pareto", "current_best")
+FEWSHOT = "fewshot"
+# Settings that may change when a run is resumed: they only decide when to stop.
+RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads"})
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    """Everything that decides what an optimization run does. Holds no secrets: API keys stay in
+    the environment (`reflection_key_env` names the variable, never the key).
+
+    `reflection` None means the built-in `fewshot` proposer (no LLM needed).
+    `budget` counts metric calls (one student answer scored = one call), as GEPA does.
+    """
+
+    task: str
+    student: str = "embedded"
+    reflection: str | None = None
+    reflection_template: str = "tiny"
+    budget: int = 120
+    max_proposals: int | None = None
+    patience: int | None = None
+    max_instruction_tokens: int = 300
+    eval_every_proposal: bool = False
+    seed: int = 0
+    minibatch_size: int = 3
+    run_dir: str | None = None
+    resume: bool = False
+    candidate_selection: str = "pareto"
+    threads: int = 1
+    render: str | None = None
+    student_max_tokens: int | None = None
+    reflection_timeout: float = 300.0
+    reflection_max_tokens: int = 2048
+    reflection_temperature: float = 0.7
+    reflection_key_env: str | None = None
+
+    def __post_init__(self) -> None:
+        _positive("budget", self.budget)
+        _positive("minibatch_size", self.minibatch_size)
+        _positive("max_instruction_tokens", self.max_instruction_tokens)
+        _positive("threads", self.threads)
+        _positive("reflection_max_tokens", self.reflection_max_tokens)
+        if self.max_proposals is not None:
+            _positive("max_proposals", self.max_proposals)
+        if self.patience is not None:
+            _positive("patience", self.patience)
+        if self.student_max_tokens is not None:
+            _positive("student_max_tokens", self.student_max_tokens)
+        if not self.reflection_timeout > 0:
+            raise SmolgepaError(f"reflection_timeout must be more than 0 seconds, got {self.reflection_timeout}.")
+        if not 0 <= self.reflection_temperature <= 2:
+            raise SmolgepaError(f"reflection_temperature must be between 0 and 2, got {self.reflection_temperature}.")
+        if self.reflection_template not in TEMPLATES:
+            raise SmolgepaError(
+                f"Unknown reflection template {self.reflection_template!r}. Available: {', '.join(TEMPLATES)}."
+            )
+        if self.candidate_selection not in CANDIDATE_SELECTION:
+            raise SmolgepaError(
+                f"Unknown candidate selection {self.candidate_selection!r}. Available: {', '.join(CANDIDATE_SELECTION)}."
+            )
+        if not self.task.strip():
+            raise SmolgepaError("No task given: pass a built-in task name or the path to a task YAML file.")
+        if self.resume and not self.run_dir:
+            raise SmolgepaError("--resume needs --run-dir: the directory of the run to continue.")
+        if self.reflection is not None and not self.reflection.strip():
+            raise SmolgepaError("--reflection is empty: pass a model spec, cmd:\"COMMAND\" or fewshot.")
+
+    @property
+    def reflection_spec(self) -> str:
+        """The reflection spec in force (`fewshot` when none was given)."""
+        return (self.reflection or FEWSHOT).strip()
+
+    @property
+    def uses_fewshot(self) -> bool:
+        return self.reflection_spec == FEWSHOT
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OptimizeConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SmolgepaError(f"Unknown settings in a saved run configuration: {', '.join(unknown)}.")
+        return cls(**data)
+
+    def with_changes(self, **changes: Any) -> OptimizeConfig:
+        return replace(self, **changes)
+
+
+def _positive(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SmolgepaError(f"{name} must be a whole number of at least 1, got {value!r}.")
+
+
+def load_saved_config(run_dir: str | Path) -> OptimizeConfig:
+    """The configuration a run directory was started with."""
+    path = Path(run_dir) / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SmolgepaError(
+            f"{path} does not exist: {run_dir} is not a smolgepa run directory (or the run never started)."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SmolgepaError(f"Cannot read {path}: {exc}.") from None
+    return OptimizeConfig.from_json(data["config"])
+
+
+def check_resume_compatible(saved: OptimizeConfig, requested: OptimizeConfig) -> None:
+    """A resumed run must do the same thing as the saved one; only stopping settings may change."""
+    differences = [
+        f"{f.name}: saved {getattr(saved, f.name)!r}, requested {getattr(requested, f.name)!r}"
+        for f in fields(OptimizeConfig)
+        if f.name not in RESUMABLE_CHANGES and getattr(saved, f.name) != getattr(requested, f.name)
+    ]
+    if differences:
+        raise SmolgepaError(
+            f"Cannot resume {requested.run_dir} with different settings ({'; '.join(differences)}). "
+            f"Only {', '.join(sorted(RESUMABLE_CHANGES - {'resume'}))} may change; "
+            "start a new run directory for other settings."
+        )

@@ -1,0 +1,150 @@
+"""The built-in `fewshot` proposer: new instructions made of labelled training examples, no LLM.
+
+Each proposal keeps the parent's instruction text and changes its block of examples by one move:
+start with one example per label (under-predicted labels first: the move that fixed the 135M
+model's positivity bias in the study), add a failed minibatch example, replace an example of an
+over-predicted label with a failure, reorder so under-predicted labels come first, add a short
+training example of a label the student under-predicts or that has no example yet, or drop an
+example of an over-predicted label. The first move that gives a new text within the token cap
+wins; moves are tried in a fixed order, so runs are reproducible. Examples are written the way the
+PlainTextAdapter writes the student's own turns (`Text: ...` / `Label: ...`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from smolgepa.optimize.journal import Journal
+from smolgepa.optimize.proposers import ProposalGate
+from smolgepa.instruction import Shot, one_line, render_instruction, split_instruction
+from smolgepa.program import input_prefix
+from smolgepa.tasks.model import Task
+
+MAX_SHOT_CHARS = 400  # longer training inputs are not used as examples
+
+
+class FewshotProposer:
+    """GEPA `ProposalFn` that edits the examples block of the instruction. Never raises."""
+
+    name = "fewshot"
+
+    def __init__(self, task: Task, gate: ProposalGate, journal: Journal) -> None:
+        self.task = task
+        self.gate = gate
+        self.journal = journal
+        self.train = [e for e in task.split("train") if len(one_line(e.input)) <= MAX_SHOT_CHARS]
+        self._by_input = {one_line(e.input): e for e in task.split("train")}
+        self.prefix = input_prefix(task)
+
+    def failures(self, examples: Sequence[Mapping[str, Any]]) -> list[Shot]:
+        """The minibatch examples the parent got wrong, as shots with their gold labels."""
+        found: list[Shot] = []
+        for item in examples:
+            inputs = item.get("Inputs", {})
+            text = one_line(str(inputs.get("input", "") if isinstance(inputs, Mapping) else inputs))
+            gold = self._by_input.get(text)
+            outputs = item.get("Generated Outputs", {})
+            predicted = outputs.get("label") if isinstance(outputs, Mapping) else None
+            if gold is not None and str(predicted) != gold.label and len(text) <= MAX_SHOT_CHARS:
+                shot = Shot(text, gold.label)
+                if shot not in found:
+                    found.append(shot)
+        return found
+
+    def label_gaps(self, instruction: str, failures: Sequence[Shot]) -> tuple[list[str], list[str]]:
+        """(under-predicted labels, over-predicted labels), worst first, from the parent's diagnostics;
+        without diagnostics, the gold labels of the failures count as under-predicted."""
+        diagnostics = self.journal.diagnostics_for(instruction)
+        under = [label for label, _ in diagnostics.under_predicted] if diagnostics else []
+        over = [label for label, _ in diagnostics.over_predicted] if diagnostics else []
+        if diagnostics and diagnostics.collapse_label and diagnostics.collapse_label not in over:
+            over.insert(0, diagnostics.collapse_label)
+        for shot in failures:
+            if shot.label not in under and shot.label not in over:
+                under.append(shot.label)
+        return under, over
+
+    def moves(self, shots: list[Shot], failures: list[Shot], under: list[str],
+              over: list[str]) -> Iterator[tuple[str, list[Shot]]]:
+        """Candidate example lists, in order of preference, each with a description of the move."""
+        rank = {label: i for i, label in enumerate(under)}
+        by_rank = lambda label: rank.get(label, len(rank))  # noqa: E731
+        pools = {
+            label: [Shot(one_line(e.input), e.label)
+                    for e in sorted((e for e in self.train if e.label == label), key=lambda e: (len(e.input), e.id))]
+            for label in self.task.labels
+        }
+        if not shots:  # one example per label, failures preferred, under-predicted labels first
+            for depth in range(max((len(pool) for pool in pools.values()), default=0)):
+                chosen = []
+                for label in sorted(self.task.labels, key=by_rank):
+                    own = [f for f in failures if f.label == label] if depth == 0 else []
+                    pool = own + [s for s in pools[label] if s not in own]
+                    if pool:
+                        chosen.append(pool[min(depth, len(pool) - 1)])
+                if chosen:
+                    yield f"one example per label ({', '.join(s.label for s in chosen)})", chosen
+        fresh = sorted((f for f in failures if f not in shots), key=lambda s: (by_rank(s.label), len(s.input)))
+        for shot in fresh:
+            if shot.label in rank:
+                yield f"add failed example ({shot.label}) first", [shot, *shots]
+            else:
+                yield f"add failed example ({shot.label}) last", [*shots, shot]
+        counts = {label: sum(s.label == label for s in shots) for label in self.task.labels}
+        victims = sorted(
+            range(len(shots)),
+            key=lambda i: (shots[i].label not in over, -counts.get(shots[i].label, 0), -len(shots[i].input)),
+        )
+        for shot in fresh:
+            for i in victims:
+                if shots[i].label != shot.label:
+                    yield (f"replace an example ({shots[i].label}) with a failed one ({shot.label})",
+                           [*shots[:i], shot, *shots[i + 1:]])
+        if under:
+            reordered = sorted(shots, key=lambda s: by_rank(s.label))
+            if reordered != shots:
+                yield f"reorder: {', '.join(under)} examples first", reordered
+        missing = [label for label in self.task.labels if counts.get(label, 0) == 0]
+        for label in [*under, *(m for m in missing if m not in under)]:
+            for shot in pools[label]:
+                if shot not in shots:
+                    yield f"add a short training example ({label}) first", [shot, *shots]
+        for i in victims:
+            if shots[i].label in over:
+                yield f"remove an example of the over-predicted label {shots[i].label}", [*shots[:i], *shots[i + 1:]]
+        for label in self.task.labels:
+            for shot in pools[label]:
+                if shot not in shots:
+                    yield f"add a training example ({label}) last", [*shots, shot]
+
+    def __call__(
+        self,
+        candidate: dict[str, str],
+        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
+        components_to_update: list[str],
+    ) -> dict[str, str]:
+        name = components_to_update[0]
+        instruction = candidate[name]
+        try:
+            base, shots = split_instruction(instruction)
+            failures = self.failures(reflective_dataset.get(name, []))
+            under, over = self.label_gaps(instruction, failures)
+            refused: list[str] = []
+            for move, new_shots in self.moves(shots, failures, under, over):
+                text = render_instruction(base, new_shots, self.prefix)
+                verdict = self.gate.check(text)
+                if verdict.ok:
+                    self.journal.proposal_made(text, verdict.tokens, self.name, move=move)
+                    return {name: text}
+                refused.append(verdict.status)
+        except Exception as exc:  # noqa: BLE001 - a failed proposal, never a crashed run
+            self.journal.proposal_failed("failed", f"fewshot proposer error: {type(exc).__name__}: {exc}", self.name)
+            return {}
+        detail = ", ".join(f"{refused.count(s)} {s}" for s in sorted(set(refused))) or "no move applies"
+        self.journal.proposal_failed(
+            "exhausted", f"no new few-shot move for this parent and minibatch ({detail})", self.name
+        )
+        return {}

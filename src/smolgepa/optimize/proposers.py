@@ -1,0 +1,123 @@
+"""Instruction proposers (GEPA's `ProposalFn`): the plain-text reflection proposer, and the gate
+every proposal passes before any evaluation (no duplicates, not over the token cap)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from smolgepa.optimize.cache import CachedReflector
+from smolgepa.optimize.cleaning import clean_reflection
+from smolgepa.optimize.journal import RAW_KEPT, Journal
+from smolgepa.optimize.reflection_prompt import PromptContext, render_prompt
+from smolgepa.tasks.model import Task
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a proposed text may be evaluated; if not, the status and reason recorded."""
+
+    ok: bool
+    tokens: int
+    status: str = ""
+    reason: str = ""
+
+
+class ProposalGate:
+    """Refuses, before any evaluation, a text already evaluated in this run or longer than the cap."""
+
+    def __init__(self, journal: Journal, count_tokens: Callable[[str], int], max_tokens: int) -> None:
+        self.journal = journal
+        self.count_tokens = count_tokens
+        self.max_tokens = max_tokens
+
+    def check(self, text: str) -> Verdict:
+        tokens = self.count_tokens(text)
+        earlier = self.journal.duplicate_of(text)
+        if earlier is not None:
+            where = "the seed instruction" if earlier == 0 else f"the proposal of iteration {earlier}"
+            return Verdict(False, tokens, "duplicate", f"identical to {where}; not evaluated again")
+        if tokens > self.max_tokens:
+            return Verdict(
+                False, tokens, "too_long", f"{tokens} student tokens, over the cap of {self.max_tokens}; not evaluated"
+            )
+        return Verdict(True, tokens)
+
+
+class ReflectionProposer:
+    """Asks a reflection model for a new instruction in plain text; takes it from a fenced block.
+
+    Every failure (backend error, timeout, empty, truncated, unfenced, duplicate, too long) is
+    recorded in the journal as a failed proposal and GEPA moves on: it never raises.
+    """
+
+    name = "reflection"
+
+    def __init__(
+        self,
+        task: Task,
+        reflector: CachedReflector,
+        gate: ProposalGate,
+        journal: Journal,
+        template: str = "tiny",
+        size_class: str = "a small local model",
+    ) -> None:
+        self.task = task
+        self.reflector = reflector
+        self.gate = gate
+        self.journal = journal
+        self.template = template
+        self.size_class = size_class
+
+    def prompt(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> str:
+        return render_prompt(
+            self.template,
+            PromptContext(
+                task=self.task,
+                instruction=instruction,
+                examples=examples,
+                diagnostics=self.journal.diagnostics_for(instruction),
+                max_tokens=self.gate.max_tokens,
+                size_class=self.size_class,
+            ),
+        )
+
+    def __call__(
+        self,
+        candidate: dict[str, str],
+        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
+        components_to_update: list[str],
+    ) -> dict[str, str]:
+        name = components_to_update[0]
+        try:
+            prompt = self.prompt(candidate[name], reflective_dataset.get(name, []))
+            reply, key = self.reflector(prompt)
+        except Exception as exc:  # noqa: BLE001 - a failed reflection is a failed proposal
+            self.journal.proposal_failed("failed", f"reflection failed: {type(exc).__name__}: {exc}", self.name)
+            return {}
+        info = {
+            "prompt_key": key,
+            "seconds": round(reply.seconds, 3),
+            "finish_reason": reply.finish_reason,
+            "error": reply.error,
+            "notes": list(reply.notes),
+            "raw": reply.text[:RAW_KEPT],
+            "raw_chars": len(reply.text),
+        }
+        if reply.error:
+            self.journal.proposal_failed("failed", f"reflection failed: {reply.error}", self.name, reflection=info)
+            return {}
+        cleaned = clean_reflection(reply.text, reply.finish_reason)
+        if cleaned.instruction is None:
+            self.journal.proposal_failed("failed", cleaned.reason, self.name, reflection=info)
+            return {}
+        verdict = self.gate.check(cleaned.instruction)
+        if not verdict.ok:
+            self.journal.proposal_failed(
+                verdict.status, verdict.reason, self.name, text=cleaned.instruction, tokens=verdict.tokens,
+                reflection=info,
+            )
+            return {}
+        self.journal.proposal_made(cleaned.instruction, verdict.tokens, self.name, reflection=info)
+        return {name: cleaned.instruction}

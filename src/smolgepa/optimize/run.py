@@ -1,0 +1,313 @@
+"""`optimize(config) -> RunResult`: run dspy.GEPA on a one-predictor program for a tiny student."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from smolgepa.adapter import PlainTextAdapter
+from smolgepa.errors import SmolgepaError
+from smolgepa.evaluation import EvalReport, evaluate
+from smolgepa.lm import StudentOptions, make_lm, parse_model_spec
+from smolgepa.optimize.cache import CachedEngine, CachedReflector, JsonlCache
+from smolgepa.optimize.config import OptimizeConfig, check_resume_compatible, load_saved_config
+from smolgepa.optimize.fewshot import FewshotProposer
+from smolgepa.optimize.journal import Journal, report_examples, report_summary
+from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
+from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
+from smolgepa.optimize.rundir import RunDir
+from smolgepa.optimize.tables import render_run
+from smolgepa.optimize.tokens import student_size_class, student_token_counter
+from smolgepa.program import make_program, seed_instruction
+from smolgepa.tasks import load_task
+from smolgepa.tasks.model import Example, Task
+
+FEWSHOT_NOTE = "No reflection model given: using the built-in fewshot proposer (labelled examples, no LLM)."
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced; everything is also in `run_dir`."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+
+    @property
+    def best_instruction(self) -> str:
+        return (self.summary.get("best") or {}).get("instruction", "")
+
+    @property
+    def seed_instruction(self) -> str:
+        return (self.summary.get("seed") or {}).get("instruction", "")
+
+    def tables(self) -> str:
+        return render_run(self.summary, str(self.run_dir))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_dir": str(self.run_dir), **self.summary}
+
+
+def show(run_dir: str | Path) -> RunResult:
+    """The tables and summary of a run directory, finished or not."""
+    directory = RunDir(run_dir)
+    return RunResult(directory.path, directory.read_summary())
+
+
+def default_run_dir(task: str) -> str:
+    name = Path(task).stem if task.endswith((".yaml", ".yml")) else task
+    return str(Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def task_fingerprint(task: Task) -> str:
+    """A hash of what the run learns from: labels, description and every example with its split."""
+    data = {
+        "labels": task.labels,
+        "description": task.description,
+        "examples": [[e.id, e.input, e.label, e.split] for e in task.examples],
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def student_identity(student: str) -> str:
+    """The student's identity for cache keys: the spec, plus the file digest for local models."""
+    spec = parse_model_spec(student)
+    if spec.kind in ("embedded", "gguf"):
+        from smolgepa.lm.models import embedded_model_path, file_digest
+
+        path = embedded_model_path() if spec.kind == "embedded" else Path(spec.path)
+        if path.is_file():
+            return f"{spec.kind}:{path.name}:{file_digest(path)}"
+    return str(spec)
+
+
+def _dspy_examples(examples: list[Example]) -> list[dspy.Example]:
+    return [dspy.Example(input=e.input, label=e.label).with_inputs("input") for e in examples]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Hide DSPy's per-call warnings and the progress bars of GEPA and of DSPy's trace capture
+    (both hard-coded on); the journal prints one line per iteration instead."""
+    import gepa.core.engine as engine_module
+    from dspy.teleprompt import bootstrap_trace
+
+    original_evaluate = bootstrap_trace.Evaluate
+    loggers = [logging.getLogger(name) for name in ("dspy", "gepa")]
+    levels = [logger.level for logger in loggers]
+    original_tqdm = getattr(engine_module, "tqdm", None)
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    if original_tqdm is not None:
+        engine_module.tqdm = lambda *args, **kwargs: original_tqdm(*args, **{**kwargs, "disable": True})
+    bootstrap_trace.Evaluate = lambda *args, **kwargs: original_evaluate(*args, **{**kwargs, "display_progress": False})
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        if original_tqdm is not None:
+            engine_module.tqdm = original_tqdm
+        bootstrap_trace.Evaluate = original_evaluate
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the run like Ctrl-C: the run directory is left consistent and resumable."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _prepare(config: OptimizeConfig) -> tuple[OptimizeConfig, RunDir]:
+    if config.resume:
+        assert config.run_dir is not None  # validated by OptimizeConfig
+        saved = load_saved_config(config.run_dir)
+        check_resume_compatible(saved, config)
+    else:
+        config = config.with_changes(run_dir=config.run_dir or default_run_dir(config.task))
+    run_dir = RunDir(config.run_dir or "")
+    run_dir.prepare(config.resume)
+    return config, run_dir
+
+
+def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunResult:
+    """Run GEPA as configured, recording everything in the run directory; print nothing."""
+    task = load_task(config.task, render=config.render)
+    train, val, test = task.split("train"), task.split("val"), task.split("test")
+    for name, split in (("train", train), ("val", val)):
+        if not split:
+            raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
+    config, run_dir = _prepare(config)
+    fingerprint = task_fingerprint(task)
+    if config.resume:
+        saved_fingerprint = json.loads(run_dir.config_file.read_text(encoding="utf-8")).get("task_fingerprint")
+        if saved_fingerprint != fingerprint:
+            raise SmolgepaError(
+                f"Cannot resume {run_dir.path}: the task {config.task!r} has changed since the run started. "
+                "Start a new run directory."
+            )
+    else:
+        run_dir.write_config(config.to_json(), {"task_fingerprint": fingerprint})
+
+    options = StudentOptions() if config.student_max_tokens is None else StudentOptions(
+        max_tokens=config.student_max_tokens
+    )
+    base_lm = make_lm(config.student, options)
+    engine = CachedEngine(
+        base_lm.engine, JsonlCache(run_dir.student_cache_file, run_dir.redact), student_identity(config.student)
+    )
+    lm = base_lm.copy(engine=engine)
+    count_tokens, token_method = student_token_counter(config.student)
+
+    def evaluate_on(examples: list[Example], split: str) -> Callable[[str], EvalReport]:
+        return lambda instruction: evaluate(
+            task, lm, examples, instruction, student=config.student, split=split, threads=config.threads
+        )
+
+    journal = Journal(
+        run_dir,
+        budget=config.budget,
+        max_proposals=config.max_proposals,
+        patience=config.patience,
+        eval_every_proposal=config.eval_every_proposal,
+        train=train,
+        evaluate_val=evaluate_on(val, "val"),
+        count_tokens=count_tokens,
+        progress=progress,
+        student_failure=lambda: engine.failure,
+    )
+    gate = ProposalGate(journal, count_tokens, config.max_instruction_tokens)
+    reflector: CachedReflector | None = None
+    if config.uses_fewshot:
+        proposer: Any = FewshotProposer(task, gate, journal)
+        proposer_name, note = "fewshot", FEWSHOT_NOTE if config.reflection is None else ""
+    else:
+        settings = ReflectionSettings(
+            timeout=config.reflection_timeout,
+            max_tokens=config.reflection_max_tokens,
+            temperature=config.reflection_temperature,
+            key_env=config.reflection_key_env,
+            seed=config.seed,
+        )
+        backend = make_backend(config.reflection_spec, settings)
+        reflector = CachedReflector(
+            backend,
+            describe_reflection(config.reflection_spec),
+            JsonlCache(run_dir.reflection_cache_file, run_dir.redact),
+        )
+        proposer = ReflectionProposer(
+            task, reflector, gate, journal, config.reflection_template, student_size_class(config.student)
+        )
+        proposer_name, note = f"reflection ({config.reflection_spec}, template {config.reflection_template})", ""
+
+    wall_started = time.monotonic()
+
+    def summary_extra() -> dict[str, Any]:
+        return {
+            "config": config.to_json(),
+            "task": {
+                "name": task.name,
+                "labels": list(task.labels),
+                "n": {"train": len(train), "val": len(val), "test": len(test)},
+            },
+            "proposer": proposer_name,
+            "proposer_note": note,
+            "token_count": token_method,
+            "calls": {
+                "student": engine.counter.to_json(),
+                "reflection": reflector.counter.to_json() if reflector else {"calls": 0, "cached": 0, "seconds": 0},
+                "wall_seconds_this_process": round(time.monotonic() - wall_started, 1),
+            },
+            **({"test": test_results} if test_results else {}),
+        }
+
+    test_results: dict[str, Any] = {}
+    journal.summary_extra = summary_extra  # type: ignore[method-assign]
+    if config.resume:
+        journal.emit("resumed", config=config.to_json())
+    else:
+        journal.emit("run_started", config=config.to_json(), task_fingerprint=fingerprint, proposer=proposer_name)
+    if note and progress:
+        progress(note)
+
+    gepa = dspy.GEPA(
+        metric=_metric(task, journal),
+        max_metric_calls=config.budget,
+        reflection_minibatch_size=config.minibatch_size,
+        candidate_selection_strategy=config.candidate_selection,  # type: ignore[arg-type]
+        instruction_proposer=proposer,
+        add_format_failure_as_feedback=True,
+        use_merge=False,
+        num_threads=config.threads,
+        track_stats=True,
+        warn_on_score_mismatch=False,
+        seed=config.seed,
+        gepa_kwargs={"callbacks": [journal], "stop_callbacks": [journal]},
+    )
+    status = "failed"
+    try:
+        with _quiet(), _sigterm_as_interrupt(), dspy.context(lm=lm, adapter=PlainTextAdapter()):
+            gepa.compile(make_program(task, seed_instruction(task)), trainset=_dspy_examples(train),
+                         valset=_dspy_examples(val))
+            failure = engine.failure or journal.fatal
+            if failure is not None:
+                raise failure
+            journal.emit("stopped", reason=journal.stop_reason, pareto_front=journal.pareto_front)
+            best = journal.best
+            if test:
+                for name, instruction in (("seed", journal.seed["instruction"]), ("best", best["instruction"])):  # type: ignore[index]
+                    report = evaluate_on(test, "test")(instruction)
+                    test_results[name] = report_summary(report)
+                    journal.emit("test_evaluated", which=name, candidate=0 if name == "seed" else best["idx"],
+                                 result=test_results[name], examples=report_examples(report))
+            export(task, best["instruction"], run_dir)
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        journal.stop_reason = journal.stop_reason or "interrupted (Ctrl-C or SIGTERM); continue with --resume"
+        raise
+    except SmolgepaError as exc:
+        raise SmolgepaError(f"{exc} Everything finished is in {run_dir.path}; continue with --resume.") from None
+    finally:
+        if journal.seed is not None:
+            journal.write_summary(status)
+        journal.emit(f"run_{status}", stop_reason=journal.stop_reason)
+        engine.close()
+    return RunResult(run_dir.path, run_dir.read_summary())
+
+
+def _metric(task: Task, journal: Journal) -> Callable[..., Any]:
+    from smolgepa.optimize.feedback import make_metric
+
+    return make_metric(task, journal.diagnostics_for)
+
+
+def export(task: Task, instruction: str, run_dir: RunDir) -> None:
+    """Write the best instruction as text and as a DSPy program (`make_program(task).load(path)`)."""
+    run_dir.write_text(run_dir.best_instruction_file, instruction + "\n")
+    program = make_program(task, instruction)
+    temporary = run_dir.path / ".program.json.tmp.json"
+    program.save(str(temporary))
+    run_dir.write_text(run_dir.program_file, temporary.read_text(encoding="utf-8"))
+    temporary.unlink()

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""A stand-in reflection CLI for tests (used as `cmd:python reflector.py MODE ...`).
+
+Modes:
+    script ANSWERS STATE LOG   answer with the next entry of the JSON list ANSWERS (the count of
+                               calls so far is kept in the file STATE); append each prompt to LOG.
+                               An entry is {"text": ...}, {"exit": N} or {"sleep": SECONDS}.
+    answer TEXT                print TEXT inside a ``` block
+    hang                       read the prompt, then sleep far longer than any test timeout
+    fail                       print to stderr and exit with status 3
+    binary                     print bytes that are not UTF-8 around a fenced instruction
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    mode = sys.argv[1]
+    prompt = sys.stdin.read()
+    if mode == "script":
+        answers = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
+        state = Path(sys.argv[3])
+        calls = int(state.read_text()) if state.exists() else 0
+        state.write_text(str(calls + 1))
+        with open(sys.argv[4], "a", encoding="utf-8") as log:
+            log.write(json.dumps({"call": calls, "prompt": prompt}) + "\n")
+        entry = answers[min(calls, len(answers) - 1)]
+        if "sleep" in entry:
+            time.sleep(entry["sleep"])
+        if "exit" in entry:
+            sys.stderr.write(f"scripted failure {entry['exit']}\n")
+            return int(entry["exit"])
+        sys.stdout.write(entry.get("text", ""))
+        return 0
+    if mode == "answer":
+        sys.stdout.write(f"Here is the new instruction:\n```\n{sys.argv[2]}\n```\n")
+        return 0
+    if mode == "hang":
+        time.sleep(600)
+        return 0
+    if mode == "fail":
+        sys.stderr.write("reflector: no API key configured\n")
+        return 3
+    if mode == "binary":
+        sys.stdout.buffer.write(b"\xff\xfe bad bytes\n```\nClassify the text.\n```\n")
+        return 0
+    sys.stderr.write(f"unknown mode {mode}\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

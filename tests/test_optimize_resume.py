@@ -1,0 +1,78 @@
+"""A real `smolgepa optimize` killed with SIGKILL mid-run, then resumed, ends exactly like a run
+that was never interrupted, and repeats no finished student call."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from smolgepa.optimize.rundir import read_jsonl
+
+SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
+ARGS = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet"]
+TIMEOUT = 1500
+
+
+def tables(run_dir: Path) -> str:
+    """The printed tables, without the lines about time and the run directory's name."""
+    out = subprocess.run([*SMOLGEPA, "show", str(run_dir)], capture_output=True, text=True, check=True).stdout
+    keep = [line for line in out.splitlines() if not line.startswith(("Student calls:", "Run directory:"))]
+    return "\n".join(keep)
+
+
+def iteration_events(run_dir: Path) -> list[dict]:
+    return [e for e in read_jsonl(run_dir / "events.jsonl") if e["event"] == "iteration"]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(whole)], check=True, timeout=TIMEOUT, capture_output=True)
+
+    process = subprocess.Popen([*SMOLGEPA, *ARGS, "--run-dir", str(killed)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + TIMEOUT
+    while len(iteration_events(killed)) < 2 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process.poll() is None, "the run finished before it could be killed; raise the budget"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = len(iteration_events(killed))
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["status"] == "running"  # a SIGKILL leaves no chance to say more
+    cached_before = len(read_jsonl(killed / "cache" / "student.jsonl"))
+
+    resumed = subprocess.run([*SMOLGEPA, "optimize", "--resume", "--run-dir", str(killed), "--quiet", "--json"],
+                             check=True, timeout=TIMEOUT, capture_output=True, text=True)
+    result = json.loads(resumed.stdout)
+    assert result["status"] == "finished"
+    assert result["calls"]["student"]["cached"] >= cached_before  # finished calls came from the cache
+
+    assert tables(killed) == tables(whole)
+    numbers = [e["iteration"] for e in iteration_events(killed)]
+    assert numbers == sorted(set(numbers)) and len(numbers) > killed_at  # no iteration recorded twice
+    keys = [r["key"] for r in read_jsonl(killed / "cache" / "student.jsonl")]
+    assert len(keys) == len(set(keys))  # no student call was made twice
+    events = [e["event"] for e in read_jsonl(killed / "events.jsonl")]
+    assert events.count("run_started") == 1 and events.count("resumed") == 1 and events[-1] == "run_finished"
+
+
+def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    from smolgepa.optimize import OptimizeConfig
+
+    (run_dir / "config.json").write_text(
+        json.dumps({"schema_version": 1, "config": OptimizeConfig(task="sentiment", run_dir=str(run_dir)).to_json()})
+    )
+    out = subprocess.run([*SMOLGEPA, "optimize", "--resume", "--run-dir", str(run_dir), "--seed", "9"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "seed: saved 0, requested 9" in out.stderr and "start a new run directory" in out.stderr
