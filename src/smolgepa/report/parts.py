@@ -1,0 +1,97 @@
+"""What a report says, as plain data: sections of paragraphs, tables, images, code and diffs.
+
+`runreport.py` and `studyreport.py` build it once; `markdown.py` and `html.py` only render it, so
+both formats always hold the same numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from smolgepa.stats import format_accuracy, mean_and_spread
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str  # may hold `code` spans
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+    name: str = ""  # a stable id for tests and links
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str  # file stem when written next to Markdown
+    title: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class Diff:
+    lines: tuple[str, ...]  # unified diff lines without the file header
+
+
+Part = Union[Paragraph, Bullets, Table, Image, Code, Diff]
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    level: int
+    parts: tuple[Part, ...]
+    anchor: str
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    sections: tuple[Section, ...]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+def percent(val: dict[str, Any] | None) -> str:
+    return f"{100 * val['accuracy']:.1f}%" if val and val.get("n") else "-"
+
+
+def accuracy(val: dict[str, Any] | None) -> str:
+    """'66.7% (4/6, 95% CI 30.0-90.3%)' from a recorded evaluation."""
+    return format_accuracy(val["correct"], val["n"]) if val and val.get("n") else "-"
+
+
+def change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    if not before or not after or not before.get("n") or not after.get("n"):
+        return "-"
+    points = 100 * (after["accuracy"] - before["accuracy"])
+    return f"{points:+.1f} pts" if abs(points) >= 0.05 else "no change"
+
+
+def mean_spread(values: Sequence[float], unit: str = "%") -> str:
+    """'61.1% ± 9.6': mean and sample standard deviation (in percentage points) of accuracies."""
+    if not values:
+        return "-"
+    mean, spread = mean_and_spread([100 * v for v in values])
+    sign = "+" if unit == " pts" and mean > 0 else ""
+    if len(values) == 1:
+        return f"{sign}{mean:.1f}{unit}"
+    return f"{sign}{mean:.1f}{unit} ± {spread:.1f}"

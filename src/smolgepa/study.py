@@ -1,0 +1,382 @@
+"""Studies: a grid of tasks × students (× reflections, decode modes, budgets) × seeds, each cell a
+normal optimization run directory, then one report across the grid.
+
+A study file (YAML):
+
+    name: sentiment-offline
+    tasks: [sentiment]                 # built-in names or task YAML paths (relative to this file)
+    students: [embedded]
+    reflection: fewshot                # one value, or `reflections: [...]` for several
+    seeds: [0, 1, 2]
+    budget: 60                         # or `budgets: [...]`
+    settings:                          # any other `smolgepa optimize` setting, for every cell
+      max_proposals: 3
+      eval_every_proposal: true
+    out: studies/sentiment-offline     # optional, relative to the current directory; --out wins
+
+Each grid axis is written as a single value (`task:`) or a list (`tasks:`). Cells run one after
+another; a finished cell is skipped, an interrupted one is resumed (`smolgepa optimize --resume`),
+so running the same study again continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smolgepa.errors import SmolgepaError
+from smolgepa.optimize.config import OptimizeConfig, load_saved_config
+from smolgepa.report.layout import CellEntry, Manifest, read_manifest, write_manifest
+
+# plural key -> OptimizeConfig field, in cell-name order
+AXES = {"tasks": "task", "students": "student", "reflections": "reflection", "decodes": "decode",
+        "budgets": "budget", "seeds": "seed"}
+ALWAYS_NAMED = ("task", "student", "seed")  # parts of every cell's directory name
+NOT_SETTINGS = {"run_dir", "resume", *AXES.values()}
+EXTENDABLE = ("budget", "max_proposals", "patience")  # a finished cell with more of these is continued
+TOP_KEYS = {"name", "description", "settings", "out", *AXES, *AXES.values()}
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the study: its directory name, its grid values and its configuration."""
+
+    name: str
+    values: dict[str, Any]
+    config: OptimizeConfig
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study file, validated: every cell's configuration has been built once."""
+
+    name: str
+    path: Path
+    axes: tuple[str, ...]
+    cells: tuple[Cell, ...]
+    out: Path | None
+
+
+@dataclass(frozen=True)
+class CellResult:
+    name: str
+    status: str  # finished | skipped | failed | <the run's own status>
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    out: Path
+    cells: tuple[CellResult, ...]
+    html: Path | None
+    markdown: Path | None
+
+    @property
+    def failed(self) -> list[CellResult]:
+        return [c for c in self.cells if c.error]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"out": str(self.out), "html": str(self.html) if self.html else None,
+                "markdown": str(self.markdown) if self.markdown else None,
+                "cells": [{"name": c.name, "status": c.status, "error": c.error} for c in self.cells]}
+
+
+# --------------------------------------------------------------------------- the study file
+
+
+def _key_lines(node: yaml.Node | None) -> dict[str, int]:
+    """1-based line of each key of a YAML mapping node."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, int], dict[str, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SmolgepaError(f"The study file {path} does not exist. Pass the path to a study YAML file.") from None
+    except OSError as exc:
+        raise SmolgepaError(f"Cannot read the study file {path}: {exc.strerror}.") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise SmolgepaError(f"{path}{line}: not valid YAML ({exc.problem}). Fix the file's syntax.") from None
+    except yaml.YAMLError as exc:
+        raise SmolgepaError(f"{path}: not valid YAML ({exc}).") from None
+    if not isinstance(data, dict):
+        raise SmolgepaError(f"{path}: a study file is a YAML mapping (name:, tasks:, students:, seeds:, ...).")
+    lines = _key_lines(node)
+    settings_node = next((v for k, v in node.value if k.value == "settings"), None) if node else None
+    return data, lines, _key_lines(settings_node)
+
+
+def _where(path: Path, lines: dict[str, int], key: str) -> str:
+    return f"{path}:{lines[key]}" if key in lines else str(path)
+
+
+def _axis(data: dict[str, Any], plural: str, path: Path, lines: dict[str, int]) -> list[Any] | None:
+    singular = AXES[plural]
+    if plural in data and singular in data:
+        raise SmolgepaError(f"{_where(path, lines, singular)}: give either {singular}: or {plural}:, not both.")
+    if plural in data:
+        values = data[plural]
+        if not isinstance(values, list) or not values:
+            raise SmolgepaError(f"{_where(path, lines, plural)}: {plural}: must be a non-empty list.")
+        if len({repr(v) for v in values}) != len(values):
+            raise SmolgepaError(f"{_where(path, lines, plural)}: {plural}: lists a value twice.")
+        return values
+    if singular in data:
+        return [data[singular]]
+    return None
+
+
+def _resolve_task(value: Any, base: Path, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SmolgepaError(f"{where}: a task is a built-in name or a task YAML path, got {value!r}.")
+    from smolgepa.tasks import builtin_task_names, load_task
+
+    text = value.strip()
+    if text.endswith((".yaml", ".yml")) and not Path(text).is_absolute():
+        text = str((base / text).resolve())
+    try:
+        load_task(text)
+    except SmolgepaError as exc:
+        raise SmolgepaError(f"{where}: task {value!r}: {exc}") from None
+    if not text.endswith((".yaml", ".yml")) and text not in builtin_task_names():
+        raise SmolgepaError(f"{where}: unknown task {value!r}. Built-in: {', '.join(builtin_task_names())}.")
+    return text
+
+
+def _check_student(value: Any, where: str) -> str:
+    from smolgepa.lm.spec import parse_model_spec
+
+    if not isinstance(value, str):
+        raise SmolgepaError(f"{where}: a student is a spec such as embedded or lmstudio:MODEL, got {value!r}.")
+    try:
+        parse_model_spec(value)
+    except SmolgepaError as exc:
+        raise SmolgepaError(f"{where}: {exc}") from None
+    return value.strip()
+
+
+def _check_reflection(value: Any, where: str) -> str | None:
+    from smolgepa.lm.spec import parse_model_spec
+    from smolgepa.optimize.reflection import REFLECTION_FORMS, parse_command
+
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SmolgepaError(f"{where}: reflection must be a spec ({', '.join(REFLECTION_FORMS)}), got {value!r}.")
+    text = value.strip()
+    kind, sep, rest = text.partition(":")
+    if text in ("fewshot", "embedded") or (kind == "litellm" and sep and rest.strip()):
+        return text
+    try:
+        if kind == "cmd" and sep:
+            parse_command(rest)  # also checks that the command exists
+        else:
+            parse_model_spec(text, role="reflection model")
+    except SmolgepaError as exc:
+        forms = "" if kind == "cmd" else f" Available: {', '.join(REFLECTION_FORMS)}."
+        raise SmolgepaError(f"{where}: {exc}{forms}") from None
+    return text
+
+
+def _part(value: Any) -> str:
+    """A cell-name part: readable, filesystem-safe, unique (long values get a short hash)."""
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", str(value)).strip("_.") or "none"
+    if len(text) > 40:
+        text = text[:32] + "_" + hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:7]
+    return text
+
+
+def _name_part(field: str, value: Any) -> str:
+    if field == "task" and isinstance(value, str) and value.endswith((".yaml", ".yml")):
+        value = Path(value).stem
+    if field == "seed":
+        return f"seed{value}"
+    if field == "budget":
+        return f"budget{value}"
+    return _part(value)
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file; every problem is reported with its file and line."""
+    file = Path(path)
+    data, lines, setting_lines = _read(file)
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise SmolgepaError(
+            f"{_where(file, lines, unknown[0])}: unknown key {unknown[0]!r} in the study file. "
+            f"Known keys: {', '.join(sorted(TOP_KEYS))}."
+        )
+    name = data.get("name") or file.stem
+    if not isinstance(name, str):
+        raise SmolgepaError(f"{_where(file, lines, 'name')}: name must be text.")
+    known = {f.name for f in fields(OptimizeConfig)}
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise SmolgepaError(f"{_where(file, lines, 'settings')}: settings: must be a mapping of optimize settings.")
+    for key in settings:
+        if key in NOT_SETTINGS:
+            axis = next((p for p, s in AXES.items() if s == key), None)
+            hint = f"use the top-level {key}: or {axis}: key" if axis else "the study sets it for every cell"
+            raise SmolgepaError(f"{_where(file, setting_lines, key)}: {key} cannot be a setting: {hint}.")
+        if key not in known:
+            raise SmolgepaError(
+                f"{_where(file, setting_lines, key)}: unknown setting {key!r}. "
+                f"Known: {', '.join(sorted(known - NOT_SETTINGS))}."
+            )
+
+    grid: dict[str, list[Any]] = {}
+    listed: set[str] = set()
+    for plural, field_name in AXES.items():
+        values = _axis(data, plural, file, lines)
+        if values is None:
+            continue
+        key = plural if plural in data else field_name
+        where = _where(file, lines, key)
+        if field_name not in known:
+            raise SmolgepaError(
+                f"{where}: {key}: is not supported by this smolgepa (`smolgepa optimize` has no {field_name} "
+                "setting yet). Remove it from the study file."
+            )
+        if field_name == "task":
+            values = [_resolve_task(v, file.parent, where) for v in values]
+        elif field_name == "student":
+            values = [_check_student(v, where) for v in values]
+        elif field_name == "reflection":
+            values = [_check_reflection(v, where) for v in values]
+        grid[field_name] = values
+        if plural in data and len(values) > 1:
+            listed.add(field_name)
+    for required in ("task", "student"):
+        if required not in grid:
+            raise SmolgepaError(f"{file}: the study names no {required}s: add `{required}s: [...]`.")
+    grid.setdefault("seed", [0])
+
+    order = [f for f in AXES.values() if f in grid]
+    named = [f for f in order if f in ALWAYS_NAMED or f in listed]
+    cells: list[Cell] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for combination in itertools.product(*(grid[f] for f in order)):
+        values = dict(zip(order, combination))
+        cell_name = "__".join(_name_part(f, values[f]) for f in named)
+        if cell_name in seen:
+            raise SmolgepaError(f"{file}: two cells would share the directory name {cell_name!r}; "
+                                "give the tasks or students distinct names.")
+        seen[cell_name] = values
+        try:
+            config = OptimizeConfig(**settings, **values)
+        except SmolgepaError as exc:
+            raise SmolgepaError(f"{file}: cell {cell_name}: {exc}") from None
+        except TypeError as exc:
+            raise SmolgepaError(f"{file}: cell {cell_name}: {exc}") from None
+        cells.append(Cell(cell_name, values, config))
+    out = data.get("out")
+    if out is not None and not isinstance(out, str):
+        raise SmolgepaError(f"{_where(file, lines, 'out')}: out: must be a directory path.")
+    return Study(name, file, tuple(order), tuple(cells), Path(out) if out else None)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def default_out(study: Study) -> Path:
+    return study.out or Path("studies") / _part(study.name)
+
+
+def cell_state(run_dir: Path, cell: Cell) -> str:
+    """`new`, `partial` (resume it), `finished` (skip it) or `extend` (finished, but with a larger
+    budget, proposal count or patience now: resumed to continue)."""
+    if not (run_dir / "config.json").is_file():
+        return "new"
+    saved = load_saved_config(run_dir)
+    wanted = cell.config.with_changes(run_dir=str(run_dir))
+    differences = [f.name for f in fields(OptimizeConfig)
+                   if f.name not in ("run_dir", "resume", "threads", *EXTENDABLE)
+                   and getattr(saved, f.name) != getattr(wanted, f.name)]
+    if differences:
+        detail = ", ".join(f"{n}: saved {getattr(saved, n)!r}, study {getattr(wanted, n)!r}" for n in differences)
+        raise SmolgepaError(
+            f"{run_dir} was run with other settings than the study asks for ({detail}). "
+            "Use another --out directory for the changed study, or restore the study file."
+        )
+    from smolgepa.optimize.rundir import RunDir
+
+    summary_file = RunDir(run_dir).summary_file
+    if not summary_file.is_file():
+        return "partial"
+    status = RunDir(run_dir).read_summary().get("status")
+    if status != "finished":
+        return "partial"
+    if any(getattr(saved, n) != getattr(wanted, n) for n in EXTENDABLE):
+        return "extend"
+    return "finished"
+
+
+def run_study(study: Study, out: str | Path | None = None, progress: Progress | None = None,
+              report: bool = True) -> StudyResult:
+    """Run every cell of the study (finished ones are skipped, interrupted ones resumed), then
+    write report.html and report.md into the study directory. A cell that fails with a user
+    error (an unreachable server, say) is recorded and the next cell runs."""
+    from smolgepa.optimize import optimize
+
+    say = progress or (lambda line: None)
+    directory = Path(out) if out is not None else default_out(study)
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = read_manifest(directory)
+    if previous is not None and previous.name != study.name:
+        raise SmolgepaError(
+            f"{directory} holds the study {previous.name!r}, not {study.name!r}. Choose another --out directory."
+        )
+    errors: dict[str, str | None] = {}
+    entries = lambda: tuple(  # noqa: E731
+        CellEntry(c.name, f"cells/{c.name}", {k: v for k, v in c.values.items()}, errors.get(c.name)) for c in study.cells
+    )
+    write_manifest(directory, Manifest(study.name, str(study.path), entries(), study.axes))
+    results: list[CellResult] = []
+    total = len(study.cells)
+    for number, cell in enumerate(study.cells, start=1):
+        run_dir = directory / "cells" / cell.name
+        label = f"[{number}/{total}] {cell.name}"
+        state = cell_state(run_dir, cell)
+        if state == "finished":
+            say(f"{label}: finished earlier, skipped")
+            results.append(CellResult(cell.name, "skipped"))
+            continue
+        say(f"{label}: " + {"new": "starting", "partial": "resuming", "extend": "continuing with a larger budget"}[state])
+        config = cell.config.with_changes(run_dir=str(run_dir), resume=state != "new")
+        try:
+            result = optimize(config, progress=lambda line, label=label: say(f"{label}: {line}"))
+        except SmolgepaError as exc:
+            errors[cell.name] = str(exc)
+            write_manifest(directory, Manifest(study.name, str(study.path), entries(), study.axes))
+            say(f"{label}: failed: {exc}")
+            results.append(CellResult(cell.name, "failed", str(exc)))
+            continue
+        errors[cell.name] = None
+        write_manifest(directory, Manifest(study.name, str(study.path), entries(), study.axes))
+        status = str(result.summary.get("status", "?"))
+        say(f"{label}: {status}")
+        results.append(CellResult(cell.name, status))
+    html = markdown = None
+    if report:
+        from smolgepa.report import write_report
+
+        files = write_report(directory)
+        html, markdown = files.html, files.markdown
+        say(f"report: {html} and {markdown}")
+    return StudyResult(directory, tuple(results), html, markdown)
