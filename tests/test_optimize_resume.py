@@ -76,3 +76,30 @@ def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert "seed: saved 0, requested 9" in out.stderr and "start a new run directory" in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_records_no_cut_short_iteration_and_resumes(tmp_path: Path, sig: int) -> None:
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + TIMEOUT
+    while len(iteration_events(run_dir)) < 1 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # well inside the next iteration (each takes several seconds)
+    assert process.poll() is None, "the run finished before it could be interrupted; raise the budget"
+    os.kill(process.pid, sig)
+    assert process.wait(timeout=120) == 130
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert not [e for e in iteration_events(run_dir) if e.get("reason") == "the proposer returned nothing"]
+
+    moved = tmp_path / "moved"
+    run_dir.rename(moved)  # a run directory may be moved before it is resumed
+    resumed = subprocess.run([*SMOLGEPA, "optimize", "--resume", "--run-dir", str(moved), "--quiet", "--json"],
+                             timeout=TIMEOUT, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "finished"
+    numbers = [e["iteration"] for e in iteration_events(moved)]
+    assert numbers == sorted(set(numbers))

@@ -13,7 +13,7 @@ TEMPLATES = ("tiny", "gepa")
 CANDIDATE_SELECTION = ("pareto", "current_best")
 FEWSHOT = "fewshot"
 # Settings that may change when a run is resumed: they only decide when to stop.
-RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads"})
+RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads", "run_dir"})
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,7 @@ class Journal:
         self.consecutive_exhausted = 0
         self.stop_reason: str | None = None
         self.fatal: BaseException | None = None
+        self.interrupted = False  # set by the signal handler: the current iteration is not recorded
         self.pareto_front: list[int] = []
         self.started = time.monotonic()
 
@@ -314,7 +315,7 @@ class Journal:
     def on_iteration_end(self, event: Any) -> None:
         record = self._record()
         self.current = None
-        if self.student_failure() is not None:
+        if self.student_failure() is not None or self.interrupted:
             return  # scores of this iteration are not real answers: nothing is recorded, resume redoes it
         if record.status is None:
             record.status, record.reason = "failed", "the proposer returned nothing"

@@ -123,20 +123,23 @@ def _quiet() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the run like Ctrl-C: the run directory is left consistent and resumable."""
+def _interrupts_to(journal: Journal) -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the run and tell the journal first, so the iteration cut short is
+    not recorded (resume redoes it): the run directory is left consistent and resumable."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
+        journal.interrupted = True
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _prepare(config: OptimizeConfig) -> tuple[OptimizeConfig, RunDir]:
@@ -267,7 +270,7 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     )
     status = "failed"
     try:
-        with _quiet(), _sigterm_as_interrupt(), dspy.context(lm=lm, adapter=PlainTextAdapter()):
+        with _quiet(), _interrupts_to(journal), dspy.context(lm=lm, adapter=PlainTextAdapter()):
             gepa.compile(make_program(task, seed_instruction(task)), trainset=_dspy_examples(train),
                          valset=_dspy_examples(val))
             failure = engine.failure or journal.fatal
