@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Literal
 
 import dspy
@@ -34,11 +35,13 @@ def input_prefix(task: Task) -> str:
 def make_signature(task: Task, instruction: str) -> type[dspy.Signature]:
     """A signature `input -> label` whose label field is a Literal of the task's labels."""
     label_type = Literal[tuple(task.labels)]  # type: ignore[valid-type]
+    with warnings.catch_warnings():
+        # DSPy 3.4 deprecates `prefix` for its own adapters but still stores it on the field; the
+        # PlainTextAdapter reads it to write "Text: ..." or "Trace: ..." before the input.
+        warnings.filterwarnings("ignore", message="The 'prefix' argument", category=DeprecationWarning)
+        input_field = dspy.InputField(prefix=f"{input_prefix(task)}:")
     return dspy.Signature(
-        {
-            INPUT_FIELD: (str, dspy.InputField(prefix=f"{input_prefix(task)}:")),
-            OUTPUT_FIELD: (label_type, dspy.OutputField()),
-        },
+        {INPUT_FIELD: (str, input_field), OUTPUT_FIELD: (label_type, dspy.OutputField())},
         instruction,
     )
 
