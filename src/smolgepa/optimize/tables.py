@@ -17,7 +17,8 @@ def _percent(val: dict[str, Any] | None) -> str:
     return f"{100 * val['accuracy']:.1f}%" if val else "-"
 
 
-def _minibatch(record: dict[str, Any]) -> str:
+def minibatch_text(record: dict[str, Any]) -> str:
+    """'1/3 -> 2/3': minibatch score before and after a proposal."""
     before, after = record.get("before"), record.get("after")
     if before is None:
         return "-"
@@ -47,7 +48,7 @@ def iteration_table(summary: dict[str, Any]) -> str:
             record["iteration"],
             "-" if record.get("parent") is None else record["parent"],
             status,
-            _minibatch(record),
+            minibatch_text(record),
             _accuracy(record.get("val")),
             "-" if record.get("tokens") is None else record["tokens"],
             shorten(note, 70),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from smolgepa.optimize.tables import minibatch_text
 from smolgepa.report import plots
 from smolgepa.report.findings import Finding, run_findings
 from smolgepa.report.parts import (Bullets, Code, Diff, Image, Paragraph, Part, Report, Section, Table, accuracy,
@@ -13,14 +14,6 @@ from smolgepa.report.parts import (Bullets, Code, Diff, Image, Paragraph, Part, 
 from smolgepa.report.rundata import RunData
 
 MAX_ITERATION_COLUMNS = 20
-
-
-def _minibatch(record: dict[str, Any]) -> str:
-    before, after = record.get("before"), record.get("after")
-    if before is None:
-        return "-"
-    text = f"{sum(before):g}/{len(before)}"
-    return f"{text} -> {sum(after):g}/{len(after)}" if after is not None else text
 
 
 def _flat(text: str, width: int = 90) -> str:
@@ -61,7 +54,7 @@ def iteration_table(run: RunData) -> Table:
             str(record["iteration"]),
             "-" if record.get("parent") is None else str(record["parent"]),
             status,
-            _minibatch(record),
+            minibatch_text(record),
             accuracy(record.get("val")),
             "-" if record.get("tokens") is None else str(record["tokens"]),
             _flat(note, 80),
