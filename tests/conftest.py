@@ -7,6 +7,7 @@ Session-scoped where starting costs time (the model, the server process, the rec
 from __future__ import annotations
 
 import os
+import tempfile
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 # OpenMP threads that spin while waiting make llama.cpp 10-20x slower on a busy 2-core machine;
 # libgomp reads this when llama_cpp is first imported, so it is set before any test imports it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The CLI's disk response cache must not leak between test sessions (or into ~/.cache).
+os.environ["SMOLGEPA_CACHE_DIR"] = tempfile.mkdtemp(prefix="smolgepa-test-cache-")
 
 from support.llama_server import LlamaServer  # noqa: E402
 from support.proxy import FaultPlan, Proxy  # noqa: E402

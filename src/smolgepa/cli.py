@@ -9,8 +9,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smolgepa.errors import SmolgepaError, find_user_error
+
+if TYPE_CHECKING:
+    from smolgepa.lm import StudentOptions
 
 
 def read_instruction(value: str | None) -> str | None:
@@ -53,16 +57,46 @@ def add_student_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--decode` and `--calibrate` (see smolgepa.lm.decode)."""
+    parser.add_argument(
+        "--decode",
+        choices=["free", "constrained", "scored"],
+        default="free",
+        help="free: parse a label from the text; constrained: output restricted to the labels; "
+        "scored: the label with the highest log-likelihood (default free)",
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="with --decode scored: contextual calibration from content-free inputs (Zhao et al. 2021)",
+    )
+
+
+def student_options(args: argparse.Namespace, labels: Sequence[str]) -> StudentOptions:
+    """StudentOptions from `--max-tokens`, `--decode` and `--calibrate`."""
+    from smolgepa.lm import StudentOptions
+
+    extra = {} if getattr(args, "max_tokens", None) is None else {"max_tokens": args.max_tokens}
+    return StudentOptions(
+        decode=getattr(args, "decode", "free"),
+        labels=tuple(labels),
+        calibrate=bool(getattr(args, "calibrate", False)),
+        cache_enabled=not getattr(args, "no_cache", False),
+        fast_model=bool(getattr(args, "fast_model", False)),
+        **extra,
+    )
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     from smolgepa.display import render_report
     from smolgepa.evaluation import evaluate, stderr_progress
-    from smolgepa.lm import StudentOptions, make_lm
+    from smolgepa.lm import make_lm
     from smolgepa.tasks import load_task
 
     task = load_task(args.task, render=args.render)
     examples = task.split(args.split)
-    options = StudentOptions() if args.max_tokens is None else StudentOptions(max_tokens=args.max_tokens)
-    lm = make_lm(args.student, options)
+    lm = make_lm(args.student, student_options(args, list(task.labels)))
     report = evaluate(
         task,
         lm,
@@ -92,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
     evaluate.add_argument("--instruction", help="instruction text, or @FILE (default: the task's seed instruction)")
     evaluate.add_argument("--threads", type=int, default=1, help="concurrent requests (server students)")
+    add_decode_arguments(evaluate)
+    evaluate.add_argument("--no-cache", action="store_true",
+                          help="bypass the disk response cache ($SMOLGEPA_CACHE_DIR or ~/.cache/smolgepa)")
+    evaluate.add_argument("--fast-model", action="store_true",
+                          help="use a Q8_0 copy of a GGUF student (faster prefill; answers can differ slightly)")
     evaluate.set_defaults(func=cmd_eval)
 
     for register in _plugin_registrations():
@@ -123,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("smolgepa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         user_error = find_user_error(exc)
         if user_error is None or os.environ.get("SMOLGEPA_DEBUG"):

@@ -68,11 +68,14 @@ class Diagnostics:
     under_predicted: list[tuple[str, float]]
     confused_pairs: list[tuple[str, str, int]]
     prohibitions_echoed: list[str]
+    label_list_echo_rate: float = 0.0  # outputs naming two or more labels ("Positive, negative, neutral.")
 
     @property
     def no_usable_answers(self) -> bool:
         """Most outputs echo something or give no label: the model is not answering the task."""
-        echoed = max(self.input_echo_rate, self.instruction_echo_rate, self.definition_echo_rate)
+        echoed = max(
+            self.input_echo_rate, self.instruction_echo_rate, self.definition_echo_rate, self.label_list_echo_rate
+        )
         return self.n > 0 and max(echoed, self.unparsed_rate) >= ECHO_CAPACITY_RATE
 
     def to_json(self) -> dict[str, Any]:
@@ -96,6 +99,7 @@ class Diagnostics:
             ("outputs echoing the instruction", self.instruction_echo_rate),
             ("outputs echoing a prohibition as content", self.prohibition_echo_rate),
             ("outputs echoing a label definition", self.definition_echo_rate),
+            ("outputs listing several labels instead of choosing one", self.label_list_echo_rate),
         )
         lines.extend(f"{name}: {rate:.0%}" for name, rate in rates if rate > 0)
         for gold, predicted, count in self.confused_pairs[:3]:
@@ -120,6 +124,8 @@ def diagnose(
     echoed_prohibitions = [s for s in prohibitions if any(echoes(p.raw, s, n=4) for p in predictions)]
     prohibition_echo = sum(any(echoes(p.raw, s, n=4) for s in prohibitions) for p in predictions)
     definition_echo = sum(any(echoes(p.raw, d, n=4) for d in definitions) for p in predictions)
+    # Several labels named and none could be read as the answer: the label list was echoed, not used.
+    label_list_echo = sum(p.predicted is None and len(labels_named(p.raw, labels)) >= 2 for p in predictions)
 
     predicted = Counter(p.predicted for p in predictions if p.predicted is not None)
     gold = Counter(p.label for p in predictions)
@@ -146,7 +152,19 @@ def diagnose(
         under_predicted=under,
         confused_pairs=confused_pairs(predictions),
         prohibitions_echoed=echoed_prohibitions,
+        label_list_echo_rate=rate(label_list_echo),
     )
+
+
+def labels_named(output: str, labels: Sequence[str]) -> set[str]:
+    """The labels `output` names as whole words ('doom loop', 'Doom-Loop' and 'doom_loop' all count)."""
+    found = set()
+    for label in labels:
+        parts = [re.escape(part) for part in re.split(r"[_\-\s]+", label) if part]
+        pattern = r"(?<![A-Za-z0-9])" + r"[_\-\s]?".join(parts) + r"(?![A-Za-z0-9])"
+        if parts and re.search(pattern, output, re.IGNORECASE):
+            found.add(label)
+    return found
 
 
 def confused_pairs(predictions: Iterable[PredictionLike]) -> list[tuple[str, str, int]]:
@@ -170,7 +188,8 @@ def capacity_verdict(named: Sequence[tuple[str, Diagnostics]]) -> CapacityVerdic
         return CapacityVerdict(False, "no evaluations", [])
     evidence = [
         f"{name}: unparsed {d.unparsed_rate:.0%}, input echo {d.input_echo_rate:.0%}, "
-        f"instruction echo {d.instruction_echo_rate:.0%}, definition echo {d.definition_echo_rate:.0%}"
+        f"instruction echo {d.instruction_echo_rate:.0%}, definition echo {d.definition_echo_rate:.0%}, "
+        f"label-list echo {d.label_list_echo_rate:.0%}"
         for name, d in named
     ]
     if all(d.no_usable_answers for _, d in named):

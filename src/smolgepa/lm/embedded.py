@@ -4,38 +4,75 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import SmolgepaError
+from smolgepa.lm.decode import (
+    CONTENT_FREE_INPUTS,
+    LabelScores,
+    calibration_key,
+    check_decode,
+    choose_label,
+    content_free_messages,
+    content_free_prior,
+    label_grammar,
+)
 from smolgepa.lm.messages import request_messages, text_response
 from smolgepa.lm.models import check_model_file
+
+# llama.cpp's OpenMP threads spin while waiting by default; when other programs share the cores
+# (tests, servers, a second evaluation) that spinning slowed one completion from ~1 s to 45-80 s
+# on a 2-core machine. Passive waiting costs a wake-up per graph, which is negligible here. Read
+# once, when llama_cpp's libraries load, so it is set before smolgepa first imports llama_cpp;
+# a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @dataclass(frozen=True)
 class EmbeddedSettings:
-    """How the in-process model is loaded; part of the engine's saved state."""
+    """How the in-process model is loaded and decodes; part of the engine's saved state.
+
+    `decode` is `free`, `constrained` or `scored` (see `smolgepa.lm.decode`); the last two need
+    `labels`. `calibrate` (scored only) applies contextual calibration with `content_free` inputs.
+    """
 
     path: str
     n_ctx: int = 2048
     n_threads: int = 0  # 0: all cores
     seed: int = 0
+    decode: str = "free"
+    labels: tuple[str, ...] = ()
+    calibrate: bool = False
+    content_free: tuple[str, ...] = field(default=CONTENT_FREE_INPUTS)
+
+    def __post_init__(self) -> None:
+        # Saved state comes back from JSON with lists; keep the dataclass hashable and comparable.
+        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        object.__setattr__(self, "content_free", tuple(self.content_free))
+        check_decode(self.decode, self.labels, self.calibrate)
+        if self.calibrate and not self.content_free:
+            raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 
 
 class EmbeddedEngine:
     """Runs chat completions on a local GGUF file. The model loads on first use, once.
 
     llama-cpp-python keeps the KV cache of the previous prompt and reuses its longest common
-    prefix, so consecutive requests that share an instruction only prefill the new part.
+    prefix, so consecutive requests that share an instruction only prefill the new part; scored
+    decoding does the same and then evaluates only each label's tokens on top of the prompt.
     """
 
     def __init__(self, settings: EmbeddedSettings) -> None:
         self.settings = settings
         self._llama: Any = None
-        self._lock = threading.Lock()
+        self._scorer: Any = None
+        self._priors: dict[tuple[Any, ...], dict[str, float]] = {}
+        self._label_tokens: int | None = None
+        self._lock = threading.RLock()
 
     @property
     def model_name(self) -> str:
@@ -65,16 +102,32 @@ class EmbeddedEngine:
         )
 
     def complete(self, request: Request) -> Response:
+        messages = request_messages(request)
+        if self.settings.decode == "scored":
+            scores = self.score_messages(messages)
+            return text_response(
+                scores.label,
+                model=self.model_name,
+                finish_reason="stop",
+                provider_data={"smolgepa_decode": "scored", "scores": scores.to_json()},
+            )
         llama = self.llama()
         config = request.config
+        options: dict[str, Any] = {
+            "max_tokens": config.max_tokens or 24,
+            "stop": list(config.stop) or None,
+        }
+        if self.settings.decode == "constrained":
+            # The grammar ends the answer after a label; stop strings could only cut one short.
+            grammar = label_grammar(self.settings.labels)
+            options = {"max_tokens": self._longest_label() + 4, "stop": None, "grammar": grammar}
         with self._lock:
             result = llama.create_chat_completion(
-                messages=request_messages(request),
+                messages=messages,
                 temperature=config.temperature if config.temperature is not None else 0.0,
                 top_p=config.top_p if config.top_p is not None else 1.0,
-                max_tokens=config.max_tokens or 24,
-                stop=list(config.stop) or None,
                 seed=config.seed if config.seed is not None else self.settings.seed,
+                **options,
             )
         choice = result["choices"][0]
         usage = result.get("usage", {})
@@ -84,7 +137,48 @@ class EmbeddedEngine:
             input_tokens=usage.get("prompt_tokens"),
             output_tokens=usage.get("completion_tokens"),
             finish_reason=choice.get("finish_reason") or "stop",
+            provider_data={"smolgepa_decode": "constrained"} if self.settings.decode == "constrained" else None,
         )
+
+    def _longest_label(self) -> int:
+        """Tokens in the longest label (the constrained answer's length limit is set from it)."""
+        if self._label_tokens is None:
+            with self._lock:
+                llama = self.llama()
+                self._label_tokens = max(
+                    len(llama.tokenize(label.encode("utf-8"), add_bos=False)) for label in self.settings.labels
+                )
+        return self._label_tokens
+
+    def score_messages(self, messages: list[dict[str, str]]) -> LabelScores:
+        """Score every label after `messages` (calibrated if the settings say so); no generation."""
+        labels = self.settings.labels
+        with self._lock:
+            scorer = self._label_scorer()
+            prior = self.prior_for(messages) if self.settings.calibrate else None
+            return choose_label(scorer.score(messages, labels), prior)
+
+    def prior_for(self, messages: list[dict[str, str]]) -> dict[str, float]:
+        """p_cf, the label distribution for content-free inputs under these messages' instruction
+        (and demos); computed once per instruction and cached (the same dict is returned)."""
+        key = calibration_key(messages, self.settings.labels)
+        with self._lock:
+            if key not in self._priors:
+                scorer = self._label_scorer()
+                runs = [
+                    scorer.score(content_free_messages(messages, text), self.settings.labels)
+                    for text in self.settings.content_free
+                ]
+                self._priors[key] = content_free_prior(runs)
+            return self._priors[key]
+
+    def _label_scorer(self) -> Any:
+        from smolgepa.lm.scoring import LabelScorer
+
+        llama = self.llama()
+        if self._scorer is None or self._scorer.llama is not llama:
+            self._scorer = LabelScorer(llama)
+        return self._scorer
 
     def stream(self, request: Request):  # noqa: ANN201 - DSPy's engine protocol
         from dspy.lm15 import response_to_events
@@ -96,9 +190,13 @@ class EmbeddedEngine:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+                self._scorer = None
 
     def dump_state(self) -> dict[str, Any]:
-        return asdict(self.settings)
+        state = asdict(self.settings)
+        state["labels"] = list(self.settings.labels)
+        state["content_free"] = list(self.settings.content_free)
+        return state
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> EmbeddedEngine:

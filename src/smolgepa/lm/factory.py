@@ -8,6 +8,8 @@ from typing import Any
 
 import dspy
 
+from smolgepa.errors import SmolgepaError
+from smolgepa.lm.decode import check_decode
 from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.models import check_model_file, embedded_model_path
 from smolgepa.lm.spec import ModelSpec, parse_model_spec
@@ -19,7 +21,12 @@ DEFAULT_STOP = ("\n\n",)
 
 @dataclass(frozen=True)
 class StudentOptions:
-    """Generation settings for a student."""
+    """Generation settings for a student.
+
+    `decode`: `free` (parse a label from text), `constrained` (output restricted to `labels`) or
+    `scored` (argmax label log-likelihood); `calibrate` adds contextual calibration to `scored`.
+    See `smolgepa.lm.decode`. Example: `StudentOptions(decode="scored", labels=tuple(task.labels))`.
+    """
 
     temperature: float = 0.0
     max_tokens: int = DEFAULT_MAX_TOKENS
@@ -27,14 +34,47 @@ class StudentOptions:
     seed: int = 0
     n_ctx: int = 2048
     server: dict[str, Any] = field(default_factory=dict)  # extra ServerSettings fields
+    decode: str = "free"
+    labels: tuple[str, ...] = ()
+    calibrate: bool = False
+    cache_enabled: bool = False  # disk response cache (smolgepa.lm.cache); the CLI turns it on
+    cache_dir: str | None = None
+    fast_model: bool = False  # opt-in Q8_0 copy of a GGUF: faster prefill, answers can differ slightly
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        check_decode(self.decode, self.labels, self.calibrate)
 
 
 def make_engine(spec: ModelSpec, options: StudentOptions) -> Any:
     """The DSPy engine behind a spec (the model is not loaded until first use)."""
     if spec.kind in ("embedded", "gguf"):
         path = str(embedded_model_path() if spec.kind == "embedded" else check_model_file(Path(spec.path)))
-        return EmbeddedEngine(EmbeddedSettings(path=path, n_ctx=options.n_ctx, seed=options.seed))
+        if options.fast_model:
+            from smolgepa.lm.quantize import fast_model_path
+
+            path = str(fast_model_path(path, options.cache_dir))
+        return EmbeddedEngine(
+            EmbeddedSettings(
+                path=path,
+                n_ctx=options.n_ctx,
+                seed=options.seed,
+                decode=options.decode,
+                labels=options.labels,
+                calibrate=options.calibrate,
+            )
+        )
     from smolgepa.lm.server import ServerEngine, ServerSettings
+
+    if options.decode != "free":
+        from smolgepa.lm.decode_server import check_server_decode
+
+        check_server_decode(spec.kind, options.decode, options.calibrate)
+        # The server engine takes decode settings once server.py is wired to decode_server.
+        raise SmolgepaError(
+            f"--decode {options.decode} is not wired for server students yet; use --decode free with {spec}, "
+            "or the embedded student."
+        )
 
     return ServerEngine(ServerSettings(base_url=spec.base_url, model=spec.model, flavour=spec.kind, **options.server))
 
@@ -43,7 +83,9 @@ def make_lm(spec: str | ModelSpec, options: StudentOptions | None = None) -> dsp
     """A DSPy LM for a student spec, usable by any DSPy program."""
     parsed = parse_model_spec(spec) if isinstance(spec, str) else spec
     options = options or StudentOptions()
-    engine = make_engine(parsed, options)
+    from smolgepa.lm.cache import maybe_cached
+
+    engine = maybe_cached(make_engine(parsed, options), options.cache_enabled, options.cache_dir)
     return dspy.LM(
         f"smolgepa/{parsed.kind}",
         engine=engine,

@@ -1,0 +1,388 @@
+"""Speed benchmarks of smolgepa's evaluation against bare llama-cpp-python (issue 7).
+
+    python benchmarks/bench.py [--quick]
+
+Prints one line per figure, `RATIO <name> <value> target <op> <value>` (or `FIGURE ...` for absolute
+numbers), then a Markdown table. Every ratio compares two set-ups measured in this one process,
+back to back and interleaved round by round, on the same prompts; the median round counts. Other
+programs running on the machine slow both sides alike but still add noise: the load average is
+printed at the start and the end. `--quick` uses fewer examples and rounds and skips the full
+optimize run (under 3 minutes on an idle 2-core machine).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before llama_cpp is first imported: spinning OpenMP threads stall llama.cpp on a busy machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from importlib import metadata  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import dspy  # noqa: E402
+
+from smolgepa.adapter import PlainTextAdapter  # noqa: E402
+from smolgepa.evaluation import evaluate  # noqa: E402
+from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
+from smolgepa.errors import SmolgepaError  # noqa: E402
+from smolgepa.lm.cache import CACHE_ENV, CachedEngine  # noqa: E402
+from smolgepa.lm.models import embedded_model_path  # noqa: E402
+from smolgepa.lm.quantize import fast_model_path  # noqa: E402
+from smolgepa.program import make_signature, seed_instruction  # noqa: E402
+from smolgepa.tasks import load_task  # noqa: E402
+from smolgepa.tasks.model import Example, Task  # noqa: E402
+
+GIB = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One printed figure and its target (`op` is `>=` or `<=`; None: no target)."""
+
+    kind: str  # RATIO or FIGURE
+    name: str
+    value: float | None
+    op: str | None = None
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool | None:
+        if self.value is None or self.op is None or self.target is None:
+            return None
+        return self.value >= self.target if self.op == ">=" else self.value <= self.target
+
+    def line(self) -> str:
+        if self.value is None:
+            return f"# {self.kind} {self.name} skipped: {self.note}"
+        text = f"{self.kind} {self.name} {self.value:.3g}"
+        if self.op is not None:
+            text += f" target {self.op} {self.target:g}"
+        return text + (f"  # {self.note}" if self.note else "")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def median_rounds(rounds: int, *steps: Callable[[], float]) -> list[float]:
+    """Run each step once per round, in turn, `rounds` times; the median of each step's results."""
+    results: list[list[float]] = [[] for _ in steps]
+    for _ in range(rounds):
+        for index, step in enumerate(steps):
+            results[index].append(step())
+    return [statistics.median(values) for values in results]
+
+
+def raw_engine(lm: dspy.LM) -> Any:
+    """The EmbeddedEngine inside an LM (under a CachedEngine if there is one)."""
+    engine = lm.engine
+    return engine.inner if isinstance(engine, CachedEngine) else engine
+
+
+def plain_llama(path: Path, **overrides: Any) -> Any:
+    """The model loaded the plain way: llama-cpp-python's defaults, context as smolgepa's."""
+    from llama_cpp import Llama
+
+    return Llama(model_path=str(path), n_ctx=2048, verbose=False, **overrides)
+
+
+class FreshPrefill:
+    """An engine that clears the KV cache before every request: the no-prefix-reuse baseline."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def complete(self, request: Any) -> Any:
+        self.inner.llama().reset()
+        return self.inner.complete(request)
+
+
+def long_instruction(task: Task, count_tokens: Callable[[str], int], minimum: int = 420) -> str:
+    """The seed instruction followed by worked examples from the train split, at least `minimum` tokens."""
+    lines = [seed_instruction(task), "", "Examples:"]
+    train = task.split("train")
+    index = 0
+    while count_tokens("\n".join(lines)) < minimum:
+        example = train[index % len(train)]
+        lines.append(f"Text: {example.input}\nLabel: {example.label}")
+        index += 1
+    return "\n".join(lines)
+
+
+def time_per_example(run: Callable[[], Any], n: int) -> float:
+    started = time.perf_counter()
+    run()
+    return (time.perf_counter() - started) / n
+
+
+# --- the figures -------------------------------------------------------------------------------
+
+
+def fast_model_lm() -> tuple[dspy.LM, str]:
+    """The embedded student with the opt-in Q8_0 copy, and how it was built."""
+    try:
+        options = StudentOptions(fast_model=True)  # type: ignore[call-arg]
+        return make_lm("embedded", options), "StudentOptions(fast_model=True)"
+    except TypeError:
+        from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+
+        engine = EmbeddedEngine(EmbeddedSettings(path=str(fast_model_path(embedded_model_path()))))
+        return make_lm("embedded").copy(engine=engine), "fast_model_path() (no StudentOptions.fast_model yet)"
+
+
+def prefill_speed(lm: dspy.LM, rounds: int) -> list[Figure]:
+    """Prompt tokens per second of smolgepa's embedded student, as loaded by default and with the
+    opt-in Q8_0 copy, over the shipped file loaded plainly with llama-cpp-python."""
+    fast, how = fast_model_lm()
+    ours, ours_fast = raw_engine(lm).llama(), raw_engine(fast).llama()
+    plain = plain_llama(embedded_model_path())
+    text = " ".join(example.input for example in load_task("sentiment-extended").examples)
+    tokens = plain.tokenize(text.encode("utf-8"), add_bos=False)[:450]
+
+    def speed(llama: Any) -> Callable[[], float]:
+        def step() -> float:
+            llama.reset()
+            started = time.perf_counter()
+            llama.eval(tokens)
+            return len(tokens) / (time.perf_counter() - started)
+
+        return step
+
+    for llama in (ours, ours_fast, plain):
+        speed(llama)()  # warm up
+    ours_speed, fast_speed, plain_speed = median_rounds(rounds, speed(ours), speed(ours_fast), speed(plain))
+    plain.close()
+    name = Path(raw_engine(lm).settings.path).name
+    return [
+        Figure("RATIO", "prefill_speed", ours_speed / plain_speed, ">=", 1.5,
+               f"{ours_speed:.0f} vs {plain_speed:.0f} tok/s, {len(tokens)} tokens; default load: {name}"),
+        Figure("RATIO", "prefill_speed_fast_model", fast_speed / plain_speed, ">=", 1.5,
+               f"{fast_speed:.0f} vs {plain_speed:.0f} tok/s; opt-in Q8_0 copy via {how}"),
+    ]  # fmt: skip
+
+
+def eval_overhead(task: Task, lm: dspy.LM, examples: Sequence[Example], rounds: int, work: Path) -> Figure:
+    """smolgepa's evaluate() per example (disk cache on, empty) over a bare create_chat_completion loop."""
+    engine = raw_engine(lm)
+    llama = engine.llama()
+    bare = plain_llama(Path(engine.settings.path), n_threads=llama.n_threads, n_threads_batch=llama.n_threads_batch)
+    signature = make_signature(task, seed_instruction(task))
+    prompts = [PlainTextAdapter().format(signature, [], {"input": example.input}) for example in examples]
+    bare_texts: list[str] = []
+    ours_texts: list[str] = []
+    counter = iter(range(10**6))
+
+    def run_bare() -> float:
+        def loop() -> None:
+            bare_texts[:] = [
+                bare.create_chat_completion(
+                    messages=messages, temperature=0.0, top_p=1.0, max_tokens=24, stop=["\n\n"], seed=0
+                )["choices"][0]["message"]["content"]
+                or ""
+                for messages in prompts
+            ]
+
+        return time_per_example(loop, len(examples))
+
+    def run_ours() -> float:
+        cached = lm.copy(engine=CachedEngine(engine, directory=work / f"overhead-{next(counter)}"))
+
+        def loop() -> None:
+            report = evaluate(task, cached, examples)
+            ours_texts[:] = [p.raw for p in report.predictions]
+
+        return time_per_example(loop, len(examples))
+
+    run_bare(), run_ours()  # warm up: both have the instruction in their KV cache from here on
+    bare_time, ours_time = median_rounds(rounds, run_bare, run_ours)
+    bare.close()
+    same = sum(a == b for a, b in zip(bare_texts, ours_texts))
+    note = (
+        f"{ours_time * 1000:.0f} vs {bare_time * 1000:.0f} ms/example, n={len(examples)}; "
+        f"same completion text {same}/{len(examples)}"
+    )
+    return Figure("RATIO", "eval_overhead", ours_time / bare_time, "<=", 1.10, note)
+
+
+def prefix_reuse(task: Task, lm: dspy.LM, examples: Sequence[Example], rounds: int) -> Figure:
+    """Per-example time with a 400+ token instruction: fresh prefill each time over KV prefix reuse."""
+    engine = raw_engine(lm)
+    llama = engine.llama()
+    instruction = long_instruction(task, lambda text: len(llama.tokenize(text.encode("utf-8"), add_bos=False)))
+    tokens = len(llama.tokenize(instruction.encode("utf-8"), add_bos=False))
+    reuse = lm.copy(engine=engine)
+    fresh = lm.copy(engine=FreshPrefill(engine))
+
+    warm_up = task.split("train")[:1]
+
+    def run(student: dspy.LM) -> Callable[[], float]:
+        def step() -> float:
+            evaluate(task, student, warm_up, instruction)  # the instruction is now in the KV cache
+            return time_per_example(lambda: evaluate(task, student, examples, instruction), len(examples))
+
+        return step
+
+    with_reuse, without_reuse = median_rounds(rounds, run(reuse), run(fresh))
+    note = (
+        f"{without_reuse * 1000:.0f} vs {with_reuse * 1000:.0f} ms/example, "
+        f"instruction {tokens} tokens, n={len(examples)}"
+    )
+    return Figure("RATIO", "prefix_reuse", without_reuse / with_reuse, ">=", 5.0, note)
+
+
+def scored_vs_constrained(task: Task, examples: Sequence[Example], rounds: int) -> Figure:
+    """Constrained (grammar) decoding time per example over scored (label log-likelihood) decoding."""
+    try:
+        import smolgepa.lm.decode  # noqa: F401
+
+        students = {
+            mode: make_lm("embedded", StudentOptions(decode=mode, labels=tuple(task.labels)))  # type: ignore[call-arg]
+            for mode in ("constrained", "scored")
+        }
+    except (ImportError, TypeError, SmolgepaError) as exc:
+        return Figure("RATIO", "scored_vs_constrained", None, note=f"decode modes are not in yet ({exc})")
+    plain = {mode: lm.copy(engine=raw_engine(lm)) for mode, lm in students.items()}  # no disk cache
+
+    def run(student: dspy.LM) -> Callable[[], float]:
+        return lambda: time_per_example(lambda: evaluate(task, student, examples), len(examples))
+
+    run(plain["constrained"])(), run(plain["scored"])()  # warm up (model load, grammar, KV prefix)
+    constrained, scored = median_rounds(rounds, run(plain["constrained"]), run(plain["scored"]))
+    note = f"{constrained * 1000:.0f} vs {scored * 1000:.0f} ms/example, n={len(examples)}"
+    return Figure("RATIO", "scored_vs_constrained", constrained / scored, ">=", 2.0, note)
+
+
+def cache_rerun(task: Task, lm: dspy.LM, examples: Sequence[Example], work: Path) -> Figure:
+    """The same evaluation twice with an empty disk cache: first run over second."""
+    cached = lm.copy(engine=CachedEngine(raw_engine(lm), directory=work / "rerun"))
+    first = time_per_example(lambda: evaluate(task, cached, examples), len(examples))
+    second = time_per_example(lambda: evaluate(task, cached, examples), len(examples))
+    stats = cached.engine.stats
+    note = f"{first * 1000:.0f} vs {second * 1000:.1f} ms/example, n={len(examples)}, hits {stats.hits}"
+    return Figure("RATIO", "cache_rerun", first / second, ">=", 20.0, note)
+
+
+def peak_rss(work: Path) -> Figure:
+    """Peak resident memory of `smolgepa eval --task sentiment --split val` in its own process."""
+    fast_model_path(embedded_model_path(), work)  # convert beforehand: conversion memory is not evaluation
+    env = {**os.environ, CACHE_ENV: str(work)}
+    command = [sys.executable, "-m", "smolgepa.cli", "eval", "--task", "sentiment", "--split", "val", "--json"]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        error = child.stderr.read().decode(errors="replace")[-300:] if child.stderr else ""
+        return Figure("FIGURE", "peak_rss_mib", None, note=f"`smolgepa eval` failed: {error}")
+    mib = usage.ru_maxrss / 1024  # Linux: KiB
+    return Figure("FIGURE", "peak_rss_mib", mib, "<=", 1024, "embedded eval of sentiment val")
+
+
+def optimize_run(work: Path) -> list[Figure]:
+    """A full `smolgepa optimize --task sentiment` on the embedded default: wall time, metric calls/s."""
+    try:
+        import smolgepa.cli_optimize  # noqa: F401
+    except ImportError as exc:
+        return [Figure("FIGURE", "optimize_wall_seconds", None, note=f"no optimize command yet ({exc})")]
+    run_dir = work / "optimize-run"
+    env = {**os.environ, CACHE_ENV: str(work / "optimize-cache")}
+    command = [sys.executable, "-m", "smolgepa.cli", "optimize", "--task", "sentiment", "--run-dir", str(run_dir),
+               "--quiet", "--json"]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        return [Figure("FIGURE", "optimize_wall_seconds", None, note=f"optimize failed: {done.stderr[-300:]}")]
+    summary = json.loads(done.stdout)
+    calls = int((summary.get("counts") or {}).get("metric_calls") or 0)
+    return [
+        Figure("FIGURE", "optimize_wall_seconds", wall, "<=", 180, f"{calls} metric calls"),
+        Figure("FIGURE", "optimize_metric_calls_per_second", calls / wall),
+    ]
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"llama-cpp-python {metadata.version('llama_cpp_python')}"
+    )
+
+
+def load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def table(figures: Sequence[Figure]) -> str:
+    rows = ["| figure | value | target | met |", "|---|---|---|---|"]
+    for figure in figures:
+        value = "skipped" if figure.value is None else f"{figure.value:.3g}"
+        target = f"{figure.op} {figure.target:g}" if figure.op is not None else ""
+        met = {True: "yes", False: "NO", None: ""}[figure.ok]
+        rows.append(f"| {figure.name} | {value} | {target} | {met} |")
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer examples and rounds; skip the optimize run")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else 5
+    started = time.perf_counter()
+    say(f"# {machine()}")
+    say(f"# load average at start: {load()} (other programs on this machine add noise to every timing)")
+    task = load_task("sentiment")
+    examples = task.split("val") + task.split("test") if args.quick else list(task.examples)
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="smolgepa-bench-") as directory:
+        work = Path(directory)
+        os.environ[CACHE_ENV] = str(work / "default-cache")  # never touch the user's cache
+        lm = make_lm("embedded")
+        dspy.configure(lm=lm)
+        steps: list[Callable[[], Figure | list[Figure]]] = [
+            lambda: prefill_speed(lm, rounds),
+            lambda: eval_overhead(task, lm, examples, rounds, work),
+            lambda: prefix_reuse(task, lm, examples[: 3 if args.quick else 8], rounds),
+            lambda: scored_vs_constrained(task, examples, rounds),
+            lambda: cache_rerun(task, lm, examples, work),
+            lambda: peak_rss(work),
+        ]
+        if not args.quick:
+            steps.append(lambda: optimize_run(work))
+        for step in steps:
+            result = step()
+            for figure in result if isinstance(result, list) else [result]:
+                figures.append(figure)
+                say(figure.line())
+        if args.quick:
+            say("# optimize: skipped with --quick (run without it for the full optimize of sentiment)")
+    say(f"# load average at end: {load()}; bench took {time.perf_counter() - started:.0f}s")
+    say("")
+    say(table(figures))
+    return 0 if all(figure.ok is not False for figure in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
