@@ -52,7 +52,7 @@ class ServerSettings:
     flavour: str = "openai"
     api_key_env: str | None = None
     timeout: float = 120.0
-    retries: int = 4
+    retries: int = 8  # a long run must outlast a flaky server: 9 faults in a row to lose an answer
     backoff: float = 0.5
     concurrency: int | None = None
 
