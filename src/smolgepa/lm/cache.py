@@ -33,7 +33,7 @@ from typing import Any
 from dspy.lm15 import Request, Response, TextPart
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.messages import request_messages, text_response
+from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 
 CACHE_ENV = "SMOLGEPA_CACHE_DIR"
 SCHEMA_VERSION = 1
@@ -215,7 +215,7 @@ class CacheStats:
         return dataclasses.asdict(self)
 
 
-class CachedEngine:
+class CachedEngine(CompleteOnlyEngine):
     """A DSPy engine answering repeated deterministic requests from a disk cache, else from `inner`.
 
     Attributes the wrapper does not define (`settings`, `llama()`, ...) are looked up on `inner`.
@@ -269,11 +269,6 @@ class CachedEngine:
     def _count(self, what: str) -> None:
         with self._lock:
             setattr(self.stats, what, getattr(self.stats, what) + 1)
-
-    def stream(self, request: Request):  # noqa: ANN201 - DSPy's engine protocol
-        from dspy.lm15 import response_to_events
-
-        return response_to_events(self.complete(request))
 
     def close(self) -> None:
         self.store.close()

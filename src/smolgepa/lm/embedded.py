@@ -21,7 +21,7 @@ from smolgepa.lm.decode import (
     content_free_prior,
     label_grammar,
 )
-from smolgepa.lm.messages import request_messages, text_response
+from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.models import check_model_file
 
 # llama.cpp's OpenMP threads spin while waiting by default; when other programs share the cores
@@ -58,7 +58,7 @@ class EmbeddedSettings:
             raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(CompleteOnlyEngine):
     """Runs chat completions on a local GGUF file. The model loads on first use, once.
 
     llama-cpp-python keeps the KV cache of the previous prompt and reuses its longest common
@@ -179,11 +179,6 @@ class EmbeddedEngine:
         if self._scorer is None or self._scorer.llama is not llama:
             self._scorer = LabelScorer(llama)
         return self._scorer
-
-    def stream(self, request: Request):  # noqa: ANN201 - DSPy's engine protocol
-        from dspy.lm15 import response_to_events
-
-        return response_to_events(self.complete(request))
 
     def close(self) -> None:
         with self._lock:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from dspy.lm15 import Message, Request, Response, TextPart, Usage
+from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
 
 
 def request_messages(request: Request) -> list[dict[str, str]]:
@@ -38,3 +39,13 @@ def text_response(
         usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
         provider_data=provider_data,
     )
+
+
+class CompleteOnlyEngine:
+    """Mixin for engines that answer whole responses: DSPy's `stream` replays `complete` as events."""
+
+    def complete(self, request: Request) -> Response:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stream(self, request: Request) -> Iterator[Any]:
+        return iter(response_to_events(self.complete(request)))

@@ -23,7 +23,7 @@ import httpx
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.messages import request_messages, text_response
+from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.spec import SERVER_DEFAULT_URLS, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class _Retryable(Exception):
         self.connection = connection
 
 
-class ServerEngine:
+class ServerEngine(CompleteOnlyEngine):
     """Sends chat completions to an OpenAI-compatible server. Safe to call from many threads."""
 
     def __init__(
@@ -263,11 +263,6 @@ class ServerEngine:
             f"{verb} the student server at {self.settings.endpoint} after {attempts} attempt(s) over "
             f"{seconds:.1f}s: {last.what}. {START_HINT}."
         )
-
-    def stream(self, request: Request):  # noqa: ANN201 - DSPy's engine protocol
-        from dspy.lm15 import response_to_events
-
-        return response_to_events(self.complete(request))
 
     def close(self) -> None:
         with self._lock:
