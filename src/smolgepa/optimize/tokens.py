@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from smolgepa.lm.spec import ModelSpec, parse_model_spec
-from smolgepa.traces.tokens import approx_tokens
+from smolgepa.token_count import approx_tokens
 
 TokenCounter = Callable[[str], int]
 

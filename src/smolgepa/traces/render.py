@@ -15,7 +15,7 @@ from typing import Any
 from smolgepa.errors import SmolgepaError
 from smolgepa.traces.evidence import collect_evidence, describe_evidence
 from smolgepa.traces.model import Message, ToolCall, ToolResult, Trace, Turn
-from smolgepa.traces.tokens import TokenCounter, approx_tokens
+from smolgepa.token_count import TokenCounter, approx_tokens
 
 MODES = ("plain", "annotated")
 # Field caps tried in order (characters per thought, output, message or argument list).
