@@ -33,7 +33,7 @@ from typing import Any  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from smolgepa.errors import SmolgepaError  # noqa: E402
-from smolgepa.evaluation import EvalReport, Prediction, predict, report_from_predictions  # noqa: E402
+from smolgepa.evaluation import EvalReport, Prediction, lm_decode, predict, report_from_predictions  # noqa: E402
 from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
 from smolgepa.program import make_program  # noqa: E402
 from smolgepa.stats import format_accuracy  # noqa: E402
@@ -80,10 +80,11 @@ def run_task(task_name: str, split: str, limit: int | None, chunk: int) -> dict[
             run.seconds += time.perf_counter() - began
         done = min(start + chunk, len(examples))
         print(f"  {task_name}: {done}/{len(examples)}", file=sys.stderr, flush=True)
-    reports = {
-        run.name: report_from_predictions(task, run.predictions, program.signature.instructions, student="embedded", split=split)
-        for run in runs
-    }
+    reports = {}
+    for run in runs:
+        decode, calibrate = lm_decode(run.lm)
+        reports[run.name] = report_from_predictions(task, run.predictions, program.signature.instructions,
+                                                    student="embedded", split=split, decode=decode, calibrate=calibrate)
     seconds = {run.name: run.seconds / max(len(examples), 1) for run in runs}
     for run in runs:
         run.lm.engine.close()

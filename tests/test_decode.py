@@ -23,10 +23,16 @@ from smolgepa.lm.decode import (
     softmax,
 )
 from smolgepa.lm.decode_server import (
+    LabelLogprob,
     TokenStep,
+    check_answer,
     check_server_decode,
     constrained_payload,
+    decide_scored,
     decode_payload,
+    first_position_estimates,
+    forced_logprob,
+    forced_payload,
     label_json_schema,
     logprob_steps,
     read_constrained,
@@ -165,17 +171,16 @@ def test_scored_payload_asks_for_logprobs_and_constrains_bare_labels_only() -> N
     assert "response_format" not in scored_payload("ollama", SENTIMENT)
 
 
-def test_server_content_free_prior_sends_each_content_free_input() -> None:
+def test_server_content_free_prior_scores_each_content_free_input() -> None:
     sent: list[str] = []
 
-    def send(messages):
+    def score(messages):
         sent.append(messages[-1]["content"])
         good = messages[-1]["content"] == "Text: N/A\nLabel:"
-        top = [{"token": "positive", "logprob": -0.1 if good else -2.0}, {"token": "negative", "logprob": -1.0}]
-        return {"choices": [{"logprobs": {"content": [{"token": "positive", "logprob": top[0]["logprob"], "top_logprobs": top}]}}]}
+        return {"positive": -0.1 if good else -2.0, "negative": -1.0}
 
     messages = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "Text: great\nLabel:"}]
-    prior = server_content_free_prior(send, messages, ["positive", "negative"])
+    prior = server_content_free_prior(score, messages, ["positive", "negative"])
     assert sent == ["Text: N/A\nLabel:", "Text: \nLabel:", "Text: [MASK]\nLabel:"]
     runs = [softmax({"positive": -0.1, "negative": -1.0})] + [softmax({"positive": -2.0, "negative": -1.0})] * 2
     assert prior == pytest.approx({label: sum(run[label] for run in runs) / 3 for label in prior})
@@ -245,6 +250,40 @@ def test_read_scored_picks_the_best_exact_label_and_flags_doubt() -> None:
     json.dumps(info)
     with pytest.raises(SmolgepaError, match="no token logprobs"):
         read_scored({"choices": [{"message": {"content": "doom_loop"}}]}, ["doom_loop"], where="http://x/v1")
+
+
+def test_first_position_scores_only_whole_listed_labels_exactly() -> None:
+    steps = [step("d", -6.4, Trace=-1.2, api=-6.5), step("oo", -5.0)]  # a grammar's odd greedy path
+    estimates = first_position_estimates(steps, ["api", "doom_loop", "verbose_thinking"])
+    assert estimates["api"] == LabelLogprob(-6.5, True)
+    assert estimates["doom_loop"] == LabelLogprob(-6.4, False)  # its first token is at most the listed "d"
+    assert estimates["verbose_thinking"] == LabelLogprob(-6.5, False)  # unlisted: at most the smallest listed
+
+
+def test_forced_requests_pin_one_label_and_read_back_its_tokens() -> None:
+    payload = forced_payload("doom_loop")
+    assert payload["grammar"] == label_gbnf(["doom_loop"]) and payload["logit_bias"] == {"doom_loop": 100.0}
+    assert payload["logit_bias_type"] == "tokens" and payload["logprobs"] is True and payload["temperature"] == 0.0
+    assert payload["max_tokens"] >= len("doom_loop")
+    reply = {"choices": [{"message": {"content": "doom_loop"}, "logprobs": {"content": [
+        {"token": "do", "logprob": -10.7}, {"token": "om", "logprob": -3.9}, {"token": "_", "logprob": -0.1},
+        {"token": "loop", "logprob": -0.8}]}}]}  # fmt: skip
+    assert forced_logprob(reply, "doom_loop") == pytest.approx(-15.5)
+    assert forced_logprob(reply, "api_confusion") is None
+
+
+def test_an_answer_outside_the_labels_means_the_constraint_was_ignored() -> None:
+    assert check_answer("lmstudio", '{"label": "neutral"}', SENTIMENT, "The lmstudio server at http://h/v1") == "neutral"
+    with pytest.raises(SmolgepaError, match="http://h/v1 ignored the label constraint.*llamacpp:URL"):
+        check_answer("openai", "I think it is positive", SENTIMENT, "The openai server at http://h/v1")
+
+
+def test_calibrated_choices_with_a_bound_are_flagged_uncertain() -> None:
+    estimates = {"positive": LabelLogprob(-0.5, True), "negative": LabelLogprob(-3.0, False)}
+    scores, info = decide_scored(estimates)
+    assert scores.label == "positive" and not info["uncertain"]
+    scores, info = decide_scored(estimates, prior={"positive": 0.99, "negative": 0.01})
+    assert info["uncertain"] and scores.calibrated is not None
 
 
 # --- diagnostics of free text: the label list echoed instead of an answer ---------------------

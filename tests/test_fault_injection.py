@@ -42,6 +42,7 @@ PLAN = FaultPlan(
            "slow": 0.04},
     timeout_delay=8.0,
     refuse_seconds=0.2,
+    separate_repeats=True,  # a retried prompt is evaluated as in a direct run (see support/proxy.py)
 )
 
 

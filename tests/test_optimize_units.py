@@ -82,6 +82,13 @@ def test_redactor_removes_secret_environment_values(tmp_path: Path) -> None:
     assert run_dir.read_summary()["schema_version"] == 1
 
 
+def test_redactor_also_removes_the_named_key_variables() -> None:
+    environ = {"STUDENT_AUTH": "opaque-value-123", "OTHER": "opaque-value-456"}
+    assert Redactor(environ)("opaque-value-123") == "opaque-value-123"  # the name does not look secret
+    redact = Redactor(environ, key_envs=("STUDENT_AUTH", None))
+    assert redact("a opaque-value-123 b opaque-value-456") == "a [redacted STUDENT_AUTH] b opaque-value-456"
+
+
 def test_prepare_refuses_a_used_directory_without_resume(tmp_path: Path) -> None:
     (tmp_path / "something").write_text("x")
     with pytest.raises(SmolgepaError, match="not empty. Pass --resume"):

@@ -129,6 +129,18 @@ def test_unreachable_url_fails_fast_naming_the_url() -> None:
     assert url in message
     assert "3 attempt" in message
     assert "llama_cpp.server" in message and "ollama serve" in message and "1234" in message
+    assert "student server" in message and "--retries" in message
+
+
+def test_reflection_server_errors_name_the_reflection_flags(make_proxy) -> None:  # noqa: ANN001
+    proxy = make_proxy(FaultPlan(seed=1, rates={"timeout": 1.0}, timeout_delay=3.0))
+    engine = ServerEngine(ServerSettings(base_url=proxy.base_url, model="m", flavour="llamacpp", retries=0,
+                                         timeout=0.5, backoff=0.0, role="reflection"))
+    with pytest.raises(SmolgepaError) as caught:
+        engine.complete(chat("hello"))
+    message = str(caught.value)
+    assert "reflection server" in message and "--reflection-timeout (now 0.5s)" in message
+    assert "--retries" not in message and "--threads" not in message
 
 
 def test_context_overflow_is_a_4xx_reported_at_once(recording_proxy) -> None:  # noqa: ANN001

@@ -73,8 +73,32 @@ def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--timeout`, `--retries` and `--api-key-env` for a student behind a server (default None: not
+    given). Concurrency is `--threads`; see smolgepa.lm.server_options."""
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="server students: seconds to wait for one answer before retrying (default 120)")
+    parser.add_argument("--retries", type=int, default=None, metavar="N",
+                        help="server students: retries of a failed request, with backoff (default 8)")
+    parser.add_argument("--api-key-env", default=None, metavar="NAME",
+                        help="server students: environment variable holding the API key (the key is never saved)")
+
+
+def server_options(args: argparse.Namespace) -> dict[str, object]:
+    """ServerSettings overrides from `--timeout`, `--retries`, `--api-key-env` and `--threads`."""
+    from smolgepa.lm.server_options import server_overrides
+
+    return server_overrides(
+        args.student,
+        timeout=getattr(args, "timeout", None),
+        retries=getattr(args, "retries", None),
+        api_key_env=getattr(args, "api_key_env", None),
+        concurrency=getattr(args, "threads", None),
+    )
+
+
 def student_options(args: argparse.Namespace, labels: Sequence[str]) -> StudentOptions:
-    """StudentOptions from `--max-tokens`, `--decode` and `--calibrate`."""
+    """StudentOptions from `--max-tokens`, `--decode`, `--calibrate` and the server flags."""
     from smolgepa.lm import StudentOptions
 
     extra = {} if getattr(args, "max_tokens", None) is None else {"max_tokens": args.max_tokens}
@@ -84,6 +108,7 @@ def student_options(args: argparse.Namespace, labels: Sequence[str]) -> StudentO
         calibrate=bool(getattr(args, "calibrate", False)),
         cache_enabled=not getattr(args, "no_cache", False),
         fast_model=bool(getattr(args, "fast_model", False)),
+        server=server_options(args),
         **extra,
     )
 
@@ -125,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_student_arguments(evaluate)
     evaluate.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
     evaluate.add_argument("--instruction", help="instruction text, or @FILE (default: the task's seed instruction)")
-    evaluate.add_argument("--threads", type=int, default=1, help="concurrent requests (server students)")
+    evaluate.add_argument("--threads", type=int, default=1,
+                          help="examples answered at once; for a server student, requests in flight (default 1)")
+    add_server_arguments(evaluate)
     add_decode_arguments(evaluate)
     evaluate.add_argument("--no-cache", action="store_true",
                           help="bypass the disk response cache ($SMOLGEPA_CACHE_DIR or ~/.cache/smolgepa)")

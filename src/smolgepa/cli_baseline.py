@@ -26,7 +26,9 @@ def rule_report(task_name: str, split: str, render: str | None = None):  # noqa:
         Prediction(id=ex.id, input=ex.input, label=ex.label, predicted=label, raw=reason, parse_method="rules")
         for ex, label, reason in rule_predictions(task, split)
     ]
-    return report_from_predictions(task, predictions, RULES_INSTRUCTION, student=RULES_STUDENT, split=split)
+    return report_from_predictions(
+        task, predictions, RULES_INSTRUCTION, student=RULES_STUDENT, split=split, decode="none (rules)"
+    )
 
 
 def cmd_baseline(args: argparse.Namespace) -> None:

@@ -30,10 +30,15 @@ FLAGS: dict[str, str] = {
     "threads": "threads",
     "render": "render",
     "max_tokens": "student_max_tokens",
+    "decode": "decode",
+    "calibrate": "calibrate",
     "reflection_timeout": "reflection_timeout",
     "reflection_max_tokens": "reflection_max_tokens",
     "reflection_temperature": "reflection_temperature",
     "reflection_key_env": "reflection_key_env",
+    "timeout": "student_timeout",
+    "retries": "student_retries",
+    "api_key_env": "student_api_key_env",
 }
 
 
@@ -57,13 +62,21 @@ def register(subparsers: Any) -> None:
     add("--candidate-selection", choices=["pareto", "current_best"], help="which candidate to improve next")
     add("--run-dir", help="where to record the run (default runs/TASK-TIMESTAMP)")
     add("--resume", action="store_true", help="continue the run in --run-dir without repeating finished work")
-    add("--threads", type=int, help="concurrent student requests (server students)")
+    add("--threads", type=int, help="examples answered at once; for a server student, requests in flight (default 1)")
     add("--render", choices=["plain", "annotated"], help="rendering of trace inputs")
     add("--max-tokens", type=int, help="completion token limit for the student")
+    add("--decode", choices=["free", "constrained", "scored"],
+        help="free: parse a label from the text; constrained: output restricted to the labels; "
+        "scored: the label with the highest log-likelihood (default free)")
+    add("--calibrate", action="store_const", const=True,
+        help="with --decode scored: contextual calibration from content-free inputs (Zhao et al. 2021)")
     add("--reflection-timeout", type=float, help="seconds before a reflection call is given up (default 300)")
     add("--reflection-max-tokens", type=int, help="answer token limit for reflection models (default 2048)")
     add("--reflection-temperature", type=float, help="reflection model temperature (default 0.7)")
     add("--reflection-key-env", help="environment variable holding the reflection API key")
+    from smolgepa.cli import add_server_arguments
+
+    add_server_arguments(parser)  # --timeout, --retries, --api-key-env (saved in the run; may change on --resume)
     add("--quiet", action="store_true", help="no progress lines on stderr")
     add("--json", action="store_true", help="print one JSON object (the run summary)")
     parser.set_defaults(func=cmd_optimize)

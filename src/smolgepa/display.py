@@ -23,7 +23,7 @@ def shorten(text: str, width: int = 60) -> str:
 def render_report(report: EvalReport, examples: bool = True) -> str:
     """Everything `smolgepa eval` prints for one evaluation."""
     parts = [
-        f"task {report.task} | student {report.student} | split {report.split}",
+        f"task {report.task} | student {report.student} | split {report.split} | decode {report.decode_text}",
         f"accuracy: {report.accuracy_text()}",
         f"unparseable outputs: {report.unparsed}/{report.n}",
         "",

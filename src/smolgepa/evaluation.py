@@ -47,6 +47,13 @@ class EvalReport:
     instruction: str
     predictions: tuple[Prediction, ...]
     diagnostics: Diagnostics = field(repr=False)
+    decode: str = "free"  # the student's decode mode: free, constrained or scored ("none (rules)" for baselines)
+    calibrate: bool = False  # scored with contextual calibration
+
+    @property
+    def decode_text(self) -> str:
+        """The decode mode as printed: `free`, `constrained`, `scored` or `scored + calibrate`."""
+        return f"{self.decode} + calibrate" if self.calibrate else self.decode
 
     @property
     def n(self) -> int:
@@ -100,6 +107,8 @@ class EvalReport:
             "task": self.task,
             "student": self.student,
             "split": self.split,
+            "decode": self.decode,
+            "calibrate": self.calibrate,
             "n": self.n,
             "correct": self.correct,
             "accuracy": self.accuracy,
@@ -162,14 +171,41 @@ def evaluate(
     threads: int = 1,
     progress: Progress | None = None,
 ) -> EvalReport:
-    """Evaluate one instruction (the seed instruction by default) on `examples`."""
+    """Evaluate one instruction (the seed instruction by default) on `examples`; the report
+    records the LM's decode mode (`lm_decode`)."""
     program = make_program(task, instruction)
     predictions = predict(program, lm, examples, threads=threads, progress=progress)
-    return report_from_predictions(task, predictions, program.signature.instructions, student=student, split=split)
+    decode, calibrate = lm_decode(lm)
+    return report_from_predictions(
+        task, predictions, program.signature.instructions, student=student, split=split, decode=decode,
+        calibrate=calibrate,
+    )
+
+
+def lm_decode(lm: Any) -> tuple[str, bool]:
+    """The decode mode and calibration switch of a smolgepa student LM (its engine's settings,
+    looking through cache wrappers); ("free", False) for any other LM."""
+    engine = getattr(lm, "engine", None)
+    for _ in range(8):  # wrappers nest a few deep at most
+        if engine is None:
+            break
+        settings = getattr(engine, "settings", None)
+        decode = getattr(settings, "decode", None)
+        if isinstance(decode, str):
+            return decode, bool(getattr(settings, "calibrate", False))
+        engine = getattr(engine, "inner", None)
+    return "free", False
 
 
 def report_from_predictions(
-    task: Task, predictions: Sequence[Prediction], instruction: str, *, student: str = "", split: str = ""
+    task: Task,
+    predictions: Sequence[Prediction],
+    instruction: str,
+    *,
+    student: str = "",
+    split: str = "",
+    decode: str = "free",
+    calibrate: bool = False,
 ) -> EvalReport:
     """Summarize predictions already made (for example, loaded from a run directory)."""
     return EvalReport(
@@ -180,6 +216,8 @@ def report_from_predictions(
         instruction=instruction,
         predictions=tuple(predictions),
         diagnostics=diagnose(predictions, list(task.labels), instruction, task.labels),
+        decode=decode,
+        calibrate=calibrate,
     )
 
 

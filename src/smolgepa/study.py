@@ -9,6 +9,7 @@ A study file (YAML):
     reflection: fewshot                # one value, or `reflections: [...]` for several
     seeds: [0, 1, 2]
     budget: 60                         # or `budgets: [...]`
+    decodes: [free, scored+calibrate]  # optional: free, constrained, scored, scored+calibrate
     settings:                          # any other `smolgepa optimize` setting, for every cell
       max_proposals: 3
       eval_every_proposal: true
@@ -17,6 +18,10 @@ A study file (YAML):
 Each grid axis is written as a single value (`task:`) or a list (`tasks:`). Cells run one after
 another; a finished cell is skipped, an interrupted one is resumed (`smolgepa optimize --resume`),
 so running the same study again continues where it stopped.
+
+Server students take `student_timeout`, `student_retries` and `student_api_key_env` under `settings:`
+(`--timeout`, `--retries`, `--api-key-env` of `smolgepa optimize`; `threads` is the requests in
+flight); cells with an in-process student leave them out. They may change between runs of a study.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any
 import yaml
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.optimize.config import OptimizeConfig, load_saved_config
+from smolgepa.optimize.config import SERVER_SETTINGS, OptimizeConfig, load_saved_config
 from smolgepa.report.layout import CellEntry, Manifest, read_manifest, write_manifest
 
 # plural key -> OptimizeConfig field, in cell-name order
@@ -194,6 +199,34 @@ def _check_reflection(value: Any, where: str) -> str | None:
     return text
 
 
+DECODE_VALUES = ("free", "constrained", "scored", "scored+calibrate")
+
+
+def _check_decode(value: Any, where: str) -> str:
+    text = "".join(str(value).split()) if isinstance(value, str) else value
+    if text not in DECODE_VALUES:
+        raise SmolgepaError(f"{where}: unknown decode mode {value!r}. Available: {', '.join(DECODE_VALUES)}.")
+    return text
+
+
+def _config_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A cell's grid values as OptimizeConfig fields (`scored+calibrate` is decode scored, calibrate on)."""
+    result = dict(values)
+    if result.get("decode") == "scored+calibrate":
+        result.update(decode="scored", calibrate=True)
+    return result
+
+
+def _student_settings(settings: dict[str, Any], student: str) -> dict[str, Any]:
+    """The study's settings for a cell of `student`: the server settings (student_timeout,
+    student_retries, student_api_key_env) are left out for an in-process student."""
+    from smolgepa.lm.spec import parse_model_spec
+
+    if parse_model_spec(student).is_server:
+        return settings
+    return {key: value for key, value in settings.items() if key not in SERVER_SETTINGS}
+
+
 def _part(value: Any) -> str:
     """A cell-name part: readable, filesystem-safe, unique (long values get a short hash)."""
     text = re.sub(r"[^A-Za-z0-9._-]+", "_", str(value)).strip("_.") or "none"
@@ -259,6 +292,8 @@ def load_study(path: str | Path) -> Study:
             values = [_check_student(v, where) for v in values]
         elif field_name == "reflection":
             values = [_check_reflection(v, where) for v in values]
+        elif field_name == "decode":
+            values = [_check_decode(v, where) for v in values]
         grid[field_name] = values
         if plural in data and len(values) > 1:
             listed.add(field_name)
@@ -279,7 +314,7 @@ def load_study(path: str | Path) -> Study:
                                 "give the tasks or students distinct names.")
         seen[cell_name] = values
         try:
-            config = OptimizeConfig(**settings, **values)
+            config = OptimizeConfig(**{**_student_settings(settings, values["student"]), **_config_values(values)})
         except SmolgepaError as exc:
             raise SmolgepaError(f"{file}: cell {cell_name}: {exc}") from None
         except TypeError as exc:
@@ -306,7 +341,7 @@ def cell_state(run_dir: Path, cell: Cell) -> str:
     saved = load_saved_config(run_dir)
     wanted = cell.config.with_changes(run_dir=str(run_dir))
     differences = [f.name for f in fields(OptimizeConfig)
-                   if f.name not in ("run_dir", "resume", "threads", *EXTENDABLE)
+                   if f.name not in ("run_dir", "resume", "threads", *SERVER_SETTINGS, *EXTENDABLE)
                    and getattr(saved, f.name) != getattr(wanted, f.name)]
     if differences:
         detail = ", ".join(f"{n}: saved {getattr(saved, n)!r}, study {getattr(wanted, n)!r}" for n in differences)

@@ -16,6 +16,16 @@ With a `FaultPlan` it also breaks some exchanges on purpose, the way real server
 Faults are drawn per connection from `random.Random(seed)`; `schedule` fixes the first few. The proxy
 answers with `Connection: close`, so every request arrives on a new connection. A CLI subprocess can
 use it through `base_url`. Loopback only; every wait is bounded.
+
+Retries and the server's prompt cache: llama.cpp servers keep the previous prompt in the KV cache.
+When a client retries a request whose reply was cut or corrupted on the way, the server sees the
+exact prompt it has just processed and re-evaluates only its last token, alone; llama.cpp does not
+guarantee bit-identical logits across batch sizes, and with llama-cpp-python's server 18 of 156
+greedy SmolLM2-135M answers changed on such a repeat (sentiment-extended, measured 2026-11-25), while
+reusing an instruction prefix of any length changed none. `FaultPlan(separate_repeats=True)` makes
+the proxy pass requests to the server one at a time and, before an exact repeat of the request it
+forwarded last, send a one-token "spacer" chat (the same messages with the last one replaced), so
+the repeat is evaluated as in a run without faults and answers can be compared with a direct run.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ class FaultPlan:
     refuse_seconds: float = 0.2
     retry_after: str = "0"
     slow_delay: float = 0.3
+    separate_repeats: bool = False  # see the module docstring: spacer before an exact repeat
 
     def __post_init__(self) -> None:
         unknown = (set(self.rates) | set(self.schedule)) - {*ALL_KINDS, "pass"}
@@ -86,11 +97,14 @@ class Proxy:
         self.requests: list[Recorded] = []
         self.injected: Counter[str] = Counter()
         self.forwarded = 0
+        self.spacers = 0  # spacer requests sent before exact repeats (separate_repeats)
         self.max_inflight = 0
         self._inflight = 0
         self._rng = random.Random(plan.seed if plan else 0)
         self._draws = 0
         self._lock = threading.Lock()
+        self._upstream_lock = threading.Lock()  # one request at a time upstream (separate_repeats)
+        self._last_forwarded: bytes | None = None
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
@@ -260,6 +274,19 @@ class Proxy:
                 _send(conn, status, reason, body, headers)
 
     def _forward(self, request: Recorded) -> tuple[int, str, dict[str, str], bytes]:
+        if not (self.plan and self.plan.separate_repeats):
+            return self._exchange(request)
+        with self._upstream_lock:
+            spacer = _spacer(request) if request.body == self._last_forwarded else None
+            if spacer is not None:
+                self._exchange(spacer)
+                with self._lock:
+                    self.spacers += 1
+            self._last_forwarded = request.body
+            return self._exchange(request)
+
+    def _exchange(self, request: Recorded) -> tuple[int, str, dict[str, str], bytes]:
+        """Send one request to the upstream server; its status, reason, headers and body."""
         upstream = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=self.upstream_timeout)
         skip = {"host", "connection", "content-length", "transfer-encoding", "keep-alive"}
         headers = {name: value for name, value in request.headers.items() if name not in skip}
@@ -334,6 +361,18 @@ def _reset(conn: socket.socket) -> None:
 
 def _error_json(message: str) -> bytes:
     return json.dumps({"error": {"message": message, "type": "server_error"}}).encode()
+
+
+def _spacer(request: Recorded) -> Recorded | None:
+    """A one-token chat with `request`'s messages but a different last message (None if not a chat)."""
+    try:
+        body = json.loads(request.body)
+        messages = [dict(message) for message in body["messages"]]
+        messages[-1]["content"] = "-" if messages[-1].get("content") != "-" else "+"
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    spacer = {**body, "messages": messages, "max_tokens": 1}
+    return Recorded(request.method, request.path, request.headers, json.dumps(spacer).encode())
 
 
 def _corrupt(body: bytes, variant: int) -> bytes:

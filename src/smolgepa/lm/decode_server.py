@@ -13,14 +13,20 @@ What each server kind supports (free text works everywhere):
 | lmstudio | `response_format` json_schema with an enum (LM Studio rejects json_object) | not supported: no token logprobs |
 | openai   | `response_format` json_schema with an enum (strict)            | `logprobs` + `top_logprobs` (<= 20)      |
 
-Scored decoding on a server sends one request: the constrained fields where the answer is the
-bare label (llamacpp, vllm: the greedy path is then a label) plus `logprobs`/`top_logprobs`, then
-reads each label's log-likelihood off the returned positions (`score_labels_from_logprobs`). The
-logprobs servers return are the model's own (before the constraint), so they are what the
-embedded student computes (tests/test_decode_server.py checks this on a llama.cpp server). A label whose tokens all appear on the returned path or
-in its top lists is scored exactly; a label that leaves the greedy path before its last token only
-gets an upper bound (flagged in the result). Single-token labels (SmolLM2's sentiment labels) are
-exact whenever they are in the top list of the first position.
+Scored decoding on a server first sends one request: the constrained fields where the answer is
+the bare label (llamacpp, vllm: the greedy path is then a label) plus `logprobs`/`top_logprobs`, and
+reads each label's log-likelihood off the returned positions. The logprobs servers return are the
+model's own (before the constraint and any logit bias), so they are what the embedded student
+computes. A label that is one token listed at the first position is scored exactly from that one
+reply. On llama.cpp servers every other label that could still win (or every label, when
+calibrating) is then scored exactly by a forced request (`forced_payload`): a one-label grammar
+plus a logit bias on the label's own tokens, so the server writes the label in the tokenization
+the embedded student scores, and the returned logprobs add up to log P(label) (tests/
+test_decode_server.py and tests/test_decode_server_engine.py check both against the embedded
+student). Without a bias the grammar's greedy path can spell a label in odd pieces ("d", "oo",
+"m", ...), whose likelihood is far below the label's. On other servers a label whose tokens all
+appear on the returned path or in its top lists is scored exactly; one that leaves the greedy path
+early only gets an upper bound (the result is flagged `uncertain`).
 """
 
 from __future__ import annotations
@@ -231,25 +237,30 @@ def score_labels_from_logprobs(steps: Sequence[TokenStep], labels: Sequence[str]
     return {label: score_label(steps, label) for label in labels}
 
 
-def read_scored(
-    data: Mapping[str, Any],
-    labels: Sequence[str],
-    *,
-    where: str = "the server",
-    prior: Mapping[str, float] | None = None,
-) -> tuple[LabelScores, dict[str, Any]]:
-    """The chosen label from a scored reply, and provider data saying which scores are exact.
+def no_logprobs_error(where: str) -> SmolgepaError:
+    return SmolgepaError(
+        f"{where} returned no token logprobs, which scored decoding needs. Use --decode constrained "
+        "or free with this server, or a server that returns logprobs (llama.cpp, vLLM)."
+    )
 
-    The choice is the argmax over exact scores; `uncertain` is True when some label's upper bound
-    beats it (that label left the greedy path early, so its full likelihood was not observed).
-    """
+
+def scored_estimates(
+    data: Mapping[str, Any], labels: Sequence[str], *, where: str = "the server"
+) -> dict[str, LabelLogprob]:
+    """Every label's log-likelihood (exact or upper bound) from one scored reply; raises
+    SmolgepaError when the reply has no token logprobs."""
     steps = logprob_steps(data)
     if not steps:
-        raise SmolgepaError(
-            f"{where} returned no token logprobs, which scored decoding needs. Use --decode constrained "
-            "or free with this server, or a server that returns logprobs (llama.cpp, vLLM)."
-        )
-    estimates = score_labels_from_logprobs(steps, labels)
+        raise no_logprobs_error(where)
+    return score_labels_from_logprobs(steps, labels)
+
+
+def decide_scored(
+    estimates: Mapping[str, LabelLogprob], prior: Mapping[str, float] | None = None
+) -> tuple[LabelScores, dict[str, Any]]:
+    """The chosen label and provider data (`Response.provider_data`, as the embedded student's plus
+    which scores are exact). Without a prior the choice is the argmax over exact scores; `uncertain`
+    is True when a label's upper bound beats it (with a prior: when any score is only a bound)."""
     values = {label: estimate.value for label, estimate in estimates.items()}
     exact = {label: estimate.value for label, estimate in estimates.items() if estimate.exact}
     if exact and prior is None:
@@ -257,7 +268,10 @@ def read_scored(
     else:
         scores = choose_label(values, prior)
     best_exact = exact[argmax(exact)] if exact else -math.inf
-    uncertain = any(not e.exact and e.value > best_exact for e in estimates.values())
+    if prior is None:
+        uncertain = any(not e.exact and e.value > best_exact for e in estimates.values())
+    else:
+        uncertain = len(exact) < len(estimates)
     info = {
         "smolgepa_decode": "scored",
         "scores": scores.to_json(),
@@ -267,17 +281,122 @@ def read_scored(
     return scores, info
 
 
+def read_scored(
+    data: Mapping[str, Any],
+    labels: Sequence[str],
+    *,
+    where: str = "the server",
+    prior: Mapping[str, float] | None = None,
+) -> tuple[LabelScores, dict[str, Any]]:
+    """The chosen label from one scored reply, and provider data saying which scores are exact
+    (`scored_estimates`, then `decide_scored`)."""
+    return decide_scored(scored_estimates(data, labels, where=where), prior)
+
+
+# --- exact scores on llama.cpp servers: forced, correctly tokenized labels ---------------------
+
+FORCE_BIAS = 100.0  # the largest logit bias OpenAI-style APIs accept; only steers, logprobs are raw
+
+
+def can_force(flavour: str) -> bool:
+    """True when the server can be made to write one given label in its canonical tokens (llama.cpp)."""
+    return flavour == "llamacpp"
+
+
+def label_max_tokens(labels: Sequence[str], as_json: bool = False) -> int:
+    """A completion budget any label fits in (a token is at least one byte), plus JSON framing."""
+    return max(len(label.encode("utf-8")) for label in labels) + (24 if as_json else 2)
+
+
+def forced_payload(label: str) -> dict[str, Any]:
+    """Request fields that make a llama.cpp server write exactly `label`, in the tokens its own
+    tokenizer gives the label: a one-label grammar, plus a logit bias on those tokens
+    (llama-cpp-python's server tokenizes string keys with `logit_bias_type: "tokens"`; llama-server
+    tokenizes non-numeric keys by itself). The logprobs come back unbiased: their sum is log P(label)."""
+    return {
+        "grammar": label_gbnf([label]),
+        "logit_bias": {label: FORCE_BIAS},
+        "logit_bias_type": "tokens",
+        "logprobs": True,
+        "top_logprobs": 1,
+        "temperature": 0.0,
+        "max_tokens": label_max_tokens([label]),
+    }
+
+
+def forced_logprob(data: Mapping[str, Any], label: str) -> float | None:
+    """log P(label) from a forced reply: the sum over its tokens, or None if they do not spell `label`."""
+    steps = logprob_steps(data)
+    if not steps or "".join(step.token for step in steps) != label:
+        return None
+    return sum(step.logprob for step in steps)
+
+
+def first_position_estimates(steps: Sequence[TokenStep], labels: Sequence[str]) -> dict[str, LabelLogprob]:
+    """Each label's score from the first position alone: exact for a label that is one listed token;
+    otherwise an upper bound (its first token's logprob, which is at most the best listed token
+    that starts the label, or at most the smallest listed logprob when none does)."""
+    first = steps[0]
+    alternatives = dict(first.top)
+    alternatives.setdefault(first.token, first.logprob)
+    floor = min(alternatives.values(), default=0.0)
+    estimates = {}
+    for label in labels:
+        if label in alternatives:
+            estimates[label] = LabelLogprob(alternatives[label], True)
+        else:
+            prefixes = [value for token, value in alternatives.items() if token and label.startswith(token)]
+            estimates[label] = LabelLogprob(max([floor, *prefixes]), False)
+    return estimates
+
+
+# --- reading constrained answers ----------------------------------------------------------------
+
+
+def reply_text(data: Mapping[str, Any]) -> str:
+    """The assistant text of a chat-completions reply ("" if it has none)."""
+    try:
+        return str(data["choices"][0]["message"].get("content") or "")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return ""
+
+
+_IGNORED_HINTS = {
+    "llamacpp": "This server does not apply the `grammar` field (llama-server and llama-cpp-python's server do); "
+    "update it, or use --decode free.",
+    "vllm": "vLLM applies `structured_outputs` from 0.10.2 on; update vLLM, or use --decode free.",
+    "openai": "The server was not recognized as llama.cpp, vLLM, Ollama or LM Studio, so the OpenAI json_schema "
+    "response_format was sent. Name its kind in the student spec (llamacpp:URL, vllm:MODEL@URL, ollama:MODEL, "
+    "lmstudio:MODEL), or use --decode free.",
+}
+
+
+def check_answer(flavour: str, text: str, labels: Sequence[str], where: str) -> str:
+    """The label in a constrained answer; SmolgepaError when it is not one (the server ignored the
+    constraint), naming the server and what to do instead."""
+    answer = read_constrained(flavour, text)
+    if answer in labels:
+        return answer
+    hint = _IGNORED_HINTS.get(
+        flavour, "The server did not apply the json_schema response_format; update it, or use --decode free."
+    )
+    raise SmolgepaError(
+        f"{where} ignored the label constraint: it answered {text[:80]!r}, which is not one of "
+        f"{', '.join(labels)}. {hint}"
+    )
+
+
 def server_content_free_prior(
-    send: Callable[[list[dict[str, str]]], Mapping[str, Any]],
+    score: Callable[[list[dict[str, str]]], Mapping[str, float]],
     messages: Sequence[Mapping[str, str]],
     labels: Sequence[str],
     inputs: Sequence[str] = CONTENT_FREE_INPUTS,
 ) -> dict[str, float]:
-    """p_cf for calibration on a server: `send(messages)` posts one scored request and returns the
-    reply's JSON; each content-free input replaces the real one (cache the result per
-    `smolgepa.lm.decode.calibration_key(messages, labels)`)."""
+    """p_cf for calibration on a server: `score(messages)` gives every label's log-likelihood
+    after `messages` (one or more requests); each content-free input replaces the real one.
+    Cache the result per `smolgepa.lm.decode.calibration_key(messages, labels)`."""
     runs = []
     for text in inputs:
-        steps = logprob_steps(send(content_free_messages(messages, text)))
-        runs.append({label: e.value for label, e in score_labels_from_logprobs(steps, labels).items()})
+        values = score(content_free_messages(messages, text))
+        runs.append({label: values[label] for label in labels})
     return content_free_prior(runs)

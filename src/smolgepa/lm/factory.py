@@ -8,7 +8,6 @@ from typing import Any
 
 import dspy
 
-from smolgepa.errors import SmolgepaError
 from smolgepa.lm.decode import check_decode
 from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.models import check_model_file, embedded_model_path
@@ -66,17 +65,17 @@ def make_engine(spec: ModelSpec, options: StudentOptions) -> Any:
         )
     from smolgepa.lm.server import ServerEngine, ServerSettings
 
-    if options.decode != "free":
-        from smolgepa.lm.decode_server import check_server_decode
-
-        check_server_decode(spec.kind, options.decode, options.calibrate)
-        # The server engine takes decode settings once server.py is wired to decode_server.
-        raise SmolgepaError(
-            f"--decode {options.decode} is not wired for server students yet; use --decode free with {spec}, "
-            "or the embedded student."
+    return ServerEngine(
+        ServerSettings(
+            base_url=spec.base_url,
+            model=spec.model,
+            flavour=spec.kind,
+            decode=options.decode,
+            labels=options.labels,
+            calibrate=options.calibrate,
+            **options.server,
         )
-
-    return ServerEngine(ServerSettings(base_url=spec.base_url, model=spec.model, flavour=spec.kind, **options.server))
+    )
 
 
 def make_lm(spec: str | ModelSpec, options: StudentOptions | None = None) -> dspy.LM:

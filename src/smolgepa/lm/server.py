@@ -4,6 +4,11 @@ Works with LM Studio, Ollama, llama.cpp (llama-server or llama-cpp-python's serv
 OpenAI-style APIs. Requests are plain text (never `response_format: json_object`), limited to
 `concurrency` at a time, and retried with exponential backoff and jitter on connection errors,
 timeouts, HTTP 5xx, 429 and malformed bodies. Any other 4xx fails at once with the server's message.
+
+Decode modes (`ServerSettings.decode`): `free` sends plain chat; `constrained` adds the server kind's
+label constraint (`decode_server.decode_payload`) and checks the answer is a label; `scored` asks for
+token logprobs and picks the label with the highest log-likelihood (`server_scoring.ServerScorer`).
+The server kind is the spec's; an `openai:` student on a local URL is probed once (`probe.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import httpx
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import SmolgepaError
+from smolgepa.lm.decode import CONTENT_FREE_INPUTS, check_decode
+from smolgepa.lm.decode_server import check_answer, check_server_decode, decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.spec import SERVER_DEFAULT_URLS, ModelSpec
 
@@ -45,6 +52,8 @@ class ServerSettings:
 
     `api_key_env` names an environment variable holding the key; it is read at request time.
     `concurrency` of None means the default for the flavour (see DEFAULT_CONCURRENCY).
+    `decode`, `labels`, `calibrate` and `content_free` are as for the embedded student
+    (`smolgepa.lm.embedded.EmbeddedSettings`); they are part of the disk cache key.
     """
 
     base_url: str
@@ -55,8 +64,19 @@ class ServerSettings:
     retries: int = 8  # a long run must outlast a flaky server: 9 faults in a row to lose an answer
     backoff: float = 0.5
     concurrency: int | None = None
+    decode: str = "free"
+    labels: tuple[str, ...] = ()
+    calibrate: bool = False
+    content_free: tuple[str, ...] = CONTENT_FREE_INPUTS
+    role: str = "student"  # or "reflection": only changes which flags error messages name
 
     def __post_init__(self) -> None:
+        # Saved state comes back from JSON with lists; keep the dataclass hashable and comparable.
+        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        object.__setattr__(self, "content_free", tuple(self.content_free))
+        if self.role not in ("student", "reflection"):
+            raise SmolgepaError(f"ServerSettings.role must be 'student' or 'reflection', got {self.role!r}.")
+        check_decode(self.decode, self.labels, self.calibrate)
         if self.flavour not in SERVER_DEFAULT_URLS:
             raise SmolgepaError(f"Unknown server flavour {self.flavour!r}. Available: {', '.join(SERVER_DEFAULT_URLS)}.")
         if not self.base_url.startswith(("http://", "https://")):
@@ -68,6 +88,9 @@ class ServerSettings:
             )
         if self.concurrency is not None and self.concurrency < 1:
             raise SmolgepaError(f"Server concurrency must be at least 1, got {self.concurrency}.")
+        check_server_decode(self.flavour, self.decode, self.calibrate)
+        if self.calibrate and not self.content_free:
+            raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 
     @property
     def max_concurrency(self) -> int:
@@ -94,11 +117,14 @@ def server_identity(settings: ServerSettings) -> str:
 class _Retryable(Exception):
     """One failed attempt worth retrying; `retry_after` is the server's hint in seconds."""
 
-    def __init__(self, what: str, retry_after: float | None = None, connection: bool = False) -> None:
+    def __init__(
+        self, what: str, retry_after: float | None = None, connection: bool = False, timed_out: bool = False
+    ) -> None:
         super().__init__(what)
         self.what = what
         self.retry_after = retry_after
         self.connection = connection
+        self.timed_out = timed_out
 
 
 class ServerEngine(CompleteOnlyEngine):
@@ -117,10 +143,49 @@ class ServerEngine(CompleteOnlyEngine):
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
+        self._kind: str | None = None
+        self._kind_lock = threading.Lock()
+        self._scorer: Any = None
 
     @property
     def model_name(self) -> str:
         return self.settings.model
+
+    def kind(self) -> str:
+        """The server kind whose payloads are sent: the spec's, or for an `openai:` student on a
+        local URL that needs a label constraint, what a one-time probe found (see `probe.py`)."""
+        settings = self.settings
+        if settings.flavour != "openai" or settings.decode == "free":
+            return settings.flavour
+        with self._kind_lock:
+            if self._kind is None:
+                self._kind = self._probe_kind()
+            return self._kind
+
+    def _probe_kind(self) -> str:
+        from smolgepa.lm.probe import is_local_url, probe_server_kind
+
+        settings = self.settings
+        if not is_local_url(settings.base_url):
+            return "openai"
+        found = probe_server_kind(settings.base_url, self.client(), self._headers())
+        if found is None:
+            log.warning(
+                "%s: could not tell which server this is (llama.cpp, vLLM, Ollama, LM Studio); sending the "
+                "OpenAI json_schema constraint. Name the kind in the spec (llamacpp:URL, vllm:MODEL@URL, "
+                "ollama:MODEL, lmstudio:MODEL) to choose the payload.",
+                settings.base_url,
+            )
+            return "openai"
+        try:
+            check_server_decode(found, settings.decode, settings.calibrate)
+        except SmolgepaError as exc:
+            raise SmolgepaError(f"The server at {settings.base_url} is {found} (probed): {exc}") from None
+        return found
+
+    def where(self) -> str:
+        """The server, for error messages: kind and endpoint."""
+        return f"The {self.kind()} server at {self.settings.endpoint}"
 
     def client(self) -> httpx.Client:
         """The pooled HTTP client (created on first use)."""
@@ -134,7 +199,9 @@ class ServerEngine(CompleteOnlyEngine):
             return self._client
 
     def request_body(self, request: Request) -> dict[str, Any]:
-        """The JSON body sent for `request`: plain-text chat, no response_format ever."""
+        """The JSON body sent for `request`: plain-text chat, never `response_format: json_object`.
+        With a label decode mode, the server kind's constraint (and logprob) fields are added; the
+        stop strings are left out (the constraint ends the answer after a label)."""
         config = request.config
         body: dict[str, Any] = {
             "model": self.settings.model,
@@ -149,15 +216,74 @@ class ServerEngine(CompleteOnlyEngine):
             body["stop"] = list(config.stop)
         if config.seed is not None:
             body["seed"] = config.seed
-        if self.settings.flavour == "llamacpp":
+        kind = self.kind()
+        if kind == "llamacpp":
             # Reuse the KV cache of the shared instruction prefix; no repeat penalty, so the
             # server decodes exactly like the embedded student (llama-cpp-python's server default is 1.1).
             body["cache_prompt"] = True
             body["repeat_penalty"] = 1.0
+        decode, labels = self.settings.decode, self.settings.labels
+        if decode != "free":
+            body.pop("stop", None)
+            body.update(decode_payload(kind, decode, labels))
+            budget = label_max_tokens(labels, uses_json(kind) and decode == "constrained")
+            body["max_tokens"] = max(body["max_tokens"], budget) if decode == "constrained" else budget
         return body
 
     def complete(self, request: Request) -> Response:
-        body = self.request_body(request)
+        decode = self.settings.decode
+        if decode == "scored":
+            scores, info = self.scorer().score(request_messages(request))
+            return text_response(scores.label, model=self.settings.model, finish_reason="stop", provider_data=info)
+        data = self.post(self.request_body(request))
+        response = self._response(data)
+        if decode == "constrained":
+            text = "".join(getattr(part, "text", "") or "" for part in response.message.parts)
+            answer = check_answer(self.kind(), text, self.settings.labels, self.where())
+            usage = response.usage
+            return text_response(
+                answer,
+                model=response.model,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                finish_reason=response.finish_reason,
+                provider_data={"smolgepa_decode": "constrained"},
+            )
+        return response
+
+    def scorer(self) -> Any:
+        """The ServerScorer for scored decoding (created on first use; it caches calibration priors)."""
+        with self._kind_lock:
+            scorer = self._scorer
+        if scorer is None:
+            from smolgepa.lm.server_scoring import ServerScorer
+
+            kind = self.kind()
+            settings = self.settings
+            scorer = ServerScorer(
+                self._send_fields,
+                kind,
+                settings.labels,
+                calibrate=settings.calibrate,
+                content_free=settings.content_free,
+                where=self.where(),
+            )
+            with self._kind_lock:
+                self._scorer = self._scorer or scorer
+                scorer = self._scorer
+        return scorer
+
+    def _send_fields(self, messages: list[dict[str, str]], fields: dict[str, Any]) -> dict[str, Any]:
+        """Post one greedy chat completion of `messages` with extra `fields`; the reply's JSON."""
+        body: dict[str, Any] = {"model": self.settings.model, "messages": messages, "temperature": 0.0, "stream": False}
+        if self.kind() == "llamacpp":
+            body["cache_prompt"] = True
+            body["repeat_penalty"] = 1.0
+        body.update(fields)
+        return self.post(body)
+
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send one chat-completions body, with retries; the reply's JSON (checked to hold a choice)."""
         headers = self._headers()
         attempts = self.settings.retries + 1
         started = time.monotonic()
@@ -177,12 +303,14 @@ class ServerEngine(CompleteOnlyEngine):
                     self._sleep(delay)
         raise self._give_up(last, attempts, time.monotonic() - started)
 
-    def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> Response:
+    def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         url = self.settings.endpoint
         try:
             reply = self.client().post(url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
-            raise _Retryable(f"no response within {self.settings.timeout:g}s ({type(exc).__name__})") from None
+            raise _Retryable(
+                f"no response within {self.settings.timeout:g}s ({type(exc).__name__})", timed_out=True
+            ) from None
         except httpx.ConnectError as exc:
             raise _Retryable(f"connection failed ({_short(exc)})", connection=True) from None
         except httpx.TransportError as exc:
@@ -194,7 +322,8 @@ class ServerEngine(CompleteOnlyEngine):
             raise self._rejected(reply)
         return self._parse(reply)
 
-    def _parse(self, reply: httpx.Response) -> Response:
+    def _parse(self, reply: httpx.Response) -> dict[str, Any]:
+        """The reply's JSON, if it is a chat completion with a text (or empty) message; else retryable."""
         try:
             data = json.loads(reply.content.decode("utf-8"))
             choice = data["choices"][0]
@@ -204,6 +333,11 @@ class ServerEngine(CompleteOnlyEngine):
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             snippet = self._redact(reply.text[:120]) if reply.content else "(empty body)"
             raise _Retryable(f"malformed response ({type(exc).__name__}): {snippet!r}") from None
+        return data
+
+    def _response(self, data: dict[str, Any]) -> Response:
+        choice = data["choices"][0]
+        content = choice["message"].get("content")
         usage = data.get("usage") or {}
         return text_response(
             content or "",
@@ -259,9 +393,22 @@ class ServerEngine(CompleteOnlyEngine):
 
     def _give_up(self, last: _Retryable, attempts: int, seconds: float) -> SmolgepaError:
         verb = "Cannot reach" if last.connection else "No usable answer from"
+        settings = self.settings
+        student = settings.role == "student"
+        # Reflection models have --reflection-timeout and no retries flag; students have both.
+        retries = f"raise --retries (now {settings.retries})" if student else "run again later"
+        timeout_flag = "--timeout" if student else "--reflection-timeout"
+        if last.connection:
+            hint = f"{START_HINT}. If it is restarting, {retries}."
+        elif last.timed_out:
+            more = f" or --retries (now {settings.retries}), or lower --threads" if student else ""
+            hint = (f"If the server is busy or slow rather than stuck, raise {timeout_flag} "
+                    f"(now {settings.timeout:g}s){more}.")
+        else:
+            hint = f"Check the server's log; if its failures pass, {retries}."
         return SmolgepaError(
-            f"{verb} the student server at {self.settings.endpoint} after {attempts} attempt(s) over "
-            f"{seconds:.1f}s: {last.what}. {START_HINT}."
+            f"{verb} the {settings.role} server at {settings.endpoint} after {attempts} attempt(s) over "
+            f"{seconds:.1f}s: {last.what}. {hint}"
         )
 
     def close(self) -> None:

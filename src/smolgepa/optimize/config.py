@@ -12,8 +12,10 @@ from smolgepa.errors import SmolgepaError
 TEMPLATES = ("tiny", "gepa")
 CANDIDATE_SELECTION = ("pareto", "current_best")
 FEWSHOT = "fewshot"
-# Settings that may change when a run is resumed: they only decide when to stop.
-RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads", "run_dir"})
+# Settings that may change when a run is resumed: they decide when to stop, or how to reach the
+# student's server (not what it answers).
+SERVER_SETTINGS = ("student_timeout", "student_retries", "student_api_key_env")
+RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads", "run_dir", *SERVER_SETTINGS})
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,15 @@ class OptimizeConfig:
     threads: int = 1
     render: str | None = None
     student_max_tokens: int | None = None
+    decode: str = "free"  # the student's decode mode: free, constrained or scored (smolgepa.lm.decode)
+    calibrate: bool = False  # with decode scored: contextual calibration
     reflection_timeout: float = 300.0
     reflection_max_tokens: int = 2048
     reflection_temperature: float = 0.7
     reflection_key_env: str | None = None
+    student_timeout: float | None = None  # server students: --timeout (None: ServerSettings' default)
+    student_retries: int | None = None  # server students: --retries
+    student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
 
     def __post_init__(self) -> None:
         _positive("budget", self.budget)
@@ -71,6 +78,9 @@ class OptimizeConfig:
             raise SmolgepaError(
                 f"Unknown candidate selection {self.candidate_selection!r}. Available: {', '.join(CANDIDATE_SELECTION)}."
             )
+        _check_decode(self.student, self.decode, self.calibrate)
+        if any(getattr(self, name) is not None for name in SERVER_SETTINGS):
+            self.student_server_settings()  # raises for bad values, or for an in-process student
         if not self.task.strip():
             raise SmolgepaError("No task given: pass a built-in task name or the path to a task YAML file.")
         if self.resume and not self.run_dir:
@@ -87,6 +97,19 @@ class OptimizeConfig:
     def uses_fewshot(self) -> bool:
         return self.reflection_spec == FEWSHOT
 
+    def student_server_settings(self) -> dict[str, Any]:
+        """ServerSettings overrides for the student (empty for an in-process student); `threads` is
+        the number of requests in flight (see smolgepa.lm.server_options)."""
+        from smolgepa.lm.server_options import server_overrides
+
+        return server_overrides(
+            self.student,
+            timeout=self.student_timeout,
+            retries=self.student_retries,
+            api_key_env=self.student_api_key_env,
+            concurrency=self.threads,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -100,6 +123,25 @@ class OptimizeConfig:
 
     def with_changes(self, **changes: Any) -> OptimizeConfig:
         return replace(self, **changes)
+
+
+def _check_decode(student: str, decode: str, calibrate: bool) -> None:
+    """The decode mode is known, --calibrate comes with scored, and a server student can do it."""
+    from smolgepa.lm.decode import DECODE_MODES
+    from smolgepa.lm.spec import parse_model_spec
+
+    if decode not in DECODE_MODES:
+        raise SmolgepaError(f"Unknown decode mode {decode!r}. Available: {', '.join(DECODE_MODES)}.")
+    if calibrate and decode != "scored":
+        raise SmolgepaError(f"--calibrate needs --decode scored (got --decode {decode}).")
+    try:
+        spec = parse_model_spec(student)
+    except SmolgepaError:
+        return  # an unknown student is reported where the student is built, with the forms that exist
+    if spec.is_server and decode != "free":
+        from smolgepa.lm.decode_server import check_server_decode
+
+        check_server_decode(spec.kind, decode, calibrate)
 
 
 def _positive(name: str, value: int) -> None:

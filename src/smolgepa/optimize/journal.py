@@ -44,6 +44,7 @@ def report_summary(report: EvalReport) -> dict[str, Any]:
         "text": format_accuracy(report.correct, report.n),
         "distribution": report.predicted_distribution(),
         "unparsed": report.unparsed,
+        "decode": report.decode_text,
         "findings": report.diagnostics.summary_lines(),
     }
 

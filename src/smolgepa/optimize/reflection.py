@@ -163,6 +163,7 @@ def model_engine(spec: Any, settings: ReflectionSettings) -> Any:
             flavour=spec.kind,
             api_key_env=key_env,
             timeout=settings.timeout,
+            role="reflection",
         )
     )
 

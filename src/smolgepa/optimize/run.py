@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.optimize.journal import Journal, report_examples, report_summary
 from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
 from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
-from smolgepa.optimize.rundir import RunDir
+from smolgepa.optimize.rundir import Redactor, RunDir
 from smolgepa.optimize.tables import render_run
 from smolgepa.optimize.tokens import student_size_class, student_token_counter
 from smolgepa.program import make_program, seed_instruction
@@ -149,7 +149,8 @@ def _prepare(config: OptimizeConfig) -> tuple[OptimizeConfig, RunDir]:
         check_resume_compatible(saved, config)
     else:
         config = config.with_changes(run_dir=config.run_dir or default_run_dir(config.task))
-    run_dir = RunDir(config.run_dir or "")
+    redact = Redactor(key_envs=(config.student_api_key_env, config.reflection_key_env))
+    run_dir = RunDir(config.run_dir or "", redact)
     run_dir.prepare(config.resume)
     return config, run_dir
 
@@ -173,13 +174,16 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     else:
         run_dir.write_config(config.to_json(), {"task_fingerprint": fingerprint})
 
-    options = StudentOptions() if config.student_max_tokens is None else StudentOptions(
-        max_tokens=config.student_max_tokens
+    decode = {"decode": config.decode, "labels": tuple(task.labels), "calibrate": config.calibrate}
+    options = StudentOptions(**decode) if config.student_max_tokens is None else StudentOptions(
+        max_tokens=config.student_max_tokens, **decode
     )
+    options = replace(options, server=config.student_server_settings())  # --timeout, --retries, ...
     base_lm = make_lm(config.student, options)
-    engine = CachedEngine(
-        base_lm.engine, JsonlCache(run_dir.student_cache_file, run_dir.redact), student_identity(config.student)
-    )
+    identity = student_identity(config.student)
+    if config.decode != "free":  # free keeps the old identity, so earlier run caches stay valid
+        identity += f"|decode={config.decode}" + ("+calibrate" if config.calibrate else "")
+    engine = CachedEngine(base_lm.engine, JsonlCache(run_dir.student_cache_file, run_dir.redact), identity)
     lm = base_lm.copy(engine=engine)
     count_tokens, token_method = student_token_counter(config.student)
 

@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,17 @@ MIN_SECRET_LENGTH = 8
 
 
 class Redactor:
-    """Removes the values of secret-looking environment variables from text before it is written."""
+    """Removes the values of secret-looking environment variables from text before it is written,
+    and those of the variables named in `key_envs` (the run's --api-key-env / --reflection-key-env),
+    whatever their names look like."""
 
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, environ: dict[str, str] | None = None, key_envs: Iterable[str | None] = ()) -> None:
         env = os.environ if environ is None else environ
+        named = {name for name in key_envs if name}
         found = {
             value: name
             for name, value in env.items()
-            if _SECRET_NAME.search(name) and len(value.strip()) >= MIN_SECRET_LENGTH
+            if (_SECRET_NAME.search(name) or name in named) and len(value.strip()) >= MIN_SECRET_LENGTH
         }
         self._secrets = sorted(found.items(), key=lambda item: -len(item[0]))
 

@@ -81,6 +81,12 @@ def summary_table(summary: dict[str, Any]) -> str:
     return table(["split", "Baseline (seed)", "After (best)", "Change"], rows)
 
 
+def decode_text(config: dict[str, Any]) -> str:
+    """A run configuration's decode mode as printed (`free` for runs from before the setting existed)."""
+    decode = str(config.get("decode") or "free")
+    return f"{decode} + calibrate" if config.get("calibrate") else decode
+
+
 def render_run(summary: dict[str, Any], run_dir: str = "") -> str:
     """Everything `optimize` prints at the end and `show` prints at any time."""
     config = summary.get("config") or {}
@@ -88,7 +94,7 @@ def render_run(summary: dict[str, Any], run_dir: str = "") -> str:
     calls = summary.get("calls") or {}
     best = summary.get("best") or {}
     lines = [
-        f"task {config.get('task', '?')} | student {config.get('student', '?')} | "
+        f"task {config.get('task', '?')} | student {config.get('student', '?')} | decode {decode_text(config)} | "
         f"proposer {summary.get('proposer', '?')} | status {summary.get('status', '?')}",
     ]
     if summary.get("proposer_note"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from smolgepa.optimize.tables import minibatch_text
+from smolgepa.optimize.tables import decode_text, minibatch_text
 from smolgepa.report import plots
 from smolgepa.report.findings import Finding, run_findings
 from smolgepa.report.parts import (Bullets, Code, Diff, Image, Paragraph, Part, Report, Section, Table, accuracy,
@@ -103,7 +103,8 @@ def _meta(run: RunData) -> str:
     counts = run.summary.get("counts") or {}
     config = run.config
     reflection = run.summary.get("proposer") or config.get("reflection") or "fewshot"
-    parts = [f"Task `{run.task_name}`, student `{run.student}`, proposer {reflection}, seed {config.get('seed', '?')}.",
+    parts = [f"Task `{run.task_name}`, student `{run.student}` (decode {decode_text(config)}), proposer {reflection}, "
+             f"seed {config.get('seed', '?')}.",
              f"Status: {run.status}" + (f" ({run.summary['stop_reason']})" if run.summary.get("stop_reason") else "") + ".",
              f"Metric calls: {counts.get('metric_calls', 0)} of a budget of {counts.get('budget', '?')}; "
              f"proposals: {counts.get('proposals', 0)}.",
