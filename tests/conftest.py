@@ -53,6 +53,13 @@ def llama_server(embedded_path: Path, tmp_path_factory: pytest.TempPathFactory) 
         yield server
 
 
+@pytest.fixture(autouse=True)
+def server_forgets_earlier_tests(request: pytest.FixtureRequest) -> None:
+    """Tests that use the llama.cpp server start from a server that has not just seen their first prompt."""
+    if "llama_server" in request.fixturenames:
+        request.getfixturevalue("llama_server").forget_last_prompt()
+
+
 @pytest.fixture(scope="session")
 def recording_proxy(llama_server: LlamaServer) -> Iterator[Proxy]:
     """A recording proxy in front of the real server for the whole session (see `Proxy.mark`)."""
