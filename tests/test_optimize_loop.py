@@ -1,7 +1,8 @@
 """The optimization loop's bookkeeping, with the real embedded student and a scripted reflector.
 
 The reflector is a real child process (`cmd:`) that answers from a fixed list: a good proposal, a
-broken one, an over-long one, a <think>-wrapped one and a repeat. Everything it did must be in the
+broken one, an over-long one, a <think>-wrapped one, a repeat, then it exits with an error and then
+hangs past its timeout. Everything it did must be in the
 run directory, and the exports must load with DSPy.
 """
 
@@ -32,7 +33,10 @@ ANSWERS = [
     {"text": "```\n" + "Consider every word of the text very carefully before answering. " * 60 + "\n```"},
     {"text": f"<think>The old one ```\nnot this one\n``` failed.</think>\n```\n{THINK_TEXT}\n```"},
     {"text": f"```\n{GOOD}\n```"},
+    {"exit": 3},
+    {"sleep": 120},
 ]
+REFLECTION_TIMEOUT = 10.0
 MAX_TOKENS = 120
 
 
@@ -49,6 +53,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
         budget=200,
         max_proposals=len(ANSWERS),
         max_instruction_tokens=MAX_TOKENS,
+        reflection_timeout=REFLECTION_TIMEOUT,
         eval_every_proposal=True,
         student_max_tokens=8,
         run_dir=str(base / "run"),
@@ -65,7 +70,7 @@ def test_every_proposal_is_recorded_with_its_fate(run: tuple) -> None:
     run_dir, _, result = run
     records = [r for r in iterations(run_dir) if r["status"] != "skipped"]
     assert len(records) == len(ANSWERS)
-    first, broken, too_long, think, repeat = records
+    first, broken, too_long, think, repeat, exited, hung = records
     assert first["text"] == GOOD and first["status"] in ("accepted", "rejected")
     assert first["tokens"] > 0 and first["reflection"]["raw"].startswith("Looking at the failures")
     assert broken["status"] == "failed" and "truncated" in broken["reason"] and broken["text"] is None
@@ -73,6 +78,8 @@ def test_every_proposal_is_recorded_with_its_fate(run: tuple) -> None:
     assert str(MAX_TOKENS) in too_long["reason"] and too_long["val"] is None
     assert think["text"] == THINK_TEXT and think["status"] in ("accepted", "rejected")
     assert repeat["status"] == "duplicate" and "iteration" in repeat["reason"]
+    assert exited["status"] == "failed" and "status 3" in exited["reason"] and "scripted failure" in exited["reason"]
+    assert hung["status"] == "failed" and "timed out" in hung["reason"] and hung["text"] is None
     assert result.summary["stop_reason"].startswith("maximum proposals")
 
 
