@@ -105,6 +105,28 @@ def test_non_utf8_output_is_decoded_with_a_note() -> None:
     assert clean_reflection(reply.text).instruction == "Classify the text."
 
 
+def test_enormous_output_is_cut_without_breaking_a_character() -> None:
+    limit = 1002  # after the 27-byte fenced block, an odd cut lands inside a two-byte character
+    reply = CommandBackend(cmd("enormous", "20"), timeout=60, max_output_bytes=limit)("the prompt")
+    assert reply.error is None
+    assert len(reply.text.encode("utf-8")) <= limit
+    assert any("cut to" in note and "20000027 bytes" in note for note in reply.notes)
+    assert not any("UTF-8" in note for note in reply.notes)  # the split character is dropped, not "invalid"
+    assert clean_reflection(reply.text).instruction == "Classify the text."
+
+
+def test_failure_shows_the_end_of_a_long_stderr() -> None:
+    reply = CommandBackend(cmd("noisy-fail", "3"), timeout=60)("the prompt")
+    assert reply.error is not None and "status 4" in reply.error
+    assert "the real reason" in reply.error
+
+
+def test_a_command_that_never_reads_a_long_prompt_still_answers() -> None:
+    reply = CommandBackend(cmd("deaf"), timeout=30)("x" * 2_000_000)  # far more than a pipe holds
+    assert reply.error is None
+    assert clean_reflection(reply.text).instruction == "Answer without reading."
+
+
 def test_command_runs_without_a_shell(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     # with a shell, `;` would run a second command; without one it is just an argument

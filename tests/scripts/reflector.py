@@ -9,6 +9,9 @@ Modes:
     hang                       read the prompt, then sleep far longer than any test timeout
     fail                       print to stderr and exit with status 3
     binary                     print bytes that are not UTF-8 around a fenced instruction
+    enormous MEGABYTES         print a fenced instruction, then MEGABYTES of two-byte characters
+    noisy-fail MEGABYTES       write MEGABYTES to stderr, then the real reason, and exit with status 4
+    deaf                       answer without reading the prompt
 """
 
 import json
@@ -19,6 +22,9 @@ from pathlib import Path
 
 def main() -> int:
     mode = sys.argv[1]
+    if mode == "deaf":
+        sys.stdout.write("```\nAnswer without reading.\n```\n")
+        return 0
     prompt = sys.stdin.read()
     if mode == "script":
         answers = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
@@ -47,6 +53,17 @@ def main() -> int:
     if mode == "binary":
         sys.stdout.buffer.write(b"\xff\xfe bad bytes\n```\nClassify the text.\n```\n")
         return 0
+    if mode == "enormous":
+        sys.stdout.write("```\nClassify the text.\n```\n")
+        chunk = "\u00e9" * 500_000  # one megabyte of a two-byte character
+        for _ in range(int(sys.argv[2])):
+            sys.stdout.write(chunk)
+        return 0
+    if mode == "noisy-fail":
+        for _ in range(int(sys.argv[2])):
+            sys.stderr.write("warning: something minor\n" * 40_000)
+        sys.stderr.write("reflector: the real reason\n")
+        return 4
     sys.stderr.write(f"unknown mode {mode}\n")
     return 2
 
