@@ -18,3 +18,16 @@ def find_user_error(exc: BaseException) -> SmolgepaError | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+class ContextOverflowError(SmolgepaError):
+    """A prompt did not fit the student's context window: a property of this prompt, not a broken student."""
+
+    def __init__(self, prompt_tokens: int | None, n_ctx: int, detail: str = "") -> None:
+        size = f"{prompt_tokens} tokens" if prompt_tokens is not None else "too many tokens"
+        super().__init__(
+            f"The prompt has {size}, more than the student's context window ({n_ctx}) allows{detail}. "
+            "Shorten the instruction or the input (a task's max_input_tokens limits its inputs)."
+        )
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from dspy.lm15 import Request, Response
 
-from smolgepa.errors import SmolgepaError
+from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.decode import (
     CONTENT_FREE_INPUTS,
     LabelScores,
@@ -122,13 +123,19 @@ class EmbeddedEngine(CompleteOnlyEngine):
             grammar = label_grammar(self.settings.labels)
             options = {"max_tokens": self._longest_label() + 4, "stop": None, "grammar": grammar}
         with self._lock:
-            result = llama.create_chat_completion(
-                messages=messages,
-                temperature=config.temperature if config.temperature is not None else 0.0,
-                top_p=config.top_p if config.top_p is not None else 1.0,
-                seed=config.seed if config.seed is not None else self.settings.seed,
-                **options,
-            )
+            try:
+                result = llama.create_chat_completion(
+                    messages=messages,
+                    temperature=config.temperature if config.temperature is not None else 0.0,
+                    top_p=config.top_p if config.top_p is not None else 1.0,
+                    seed=config.seed if config.seed is not None else self.settings.seed,
+                    **options,
+                )
+            except ValueError as exc:
+                overflow = CONTEXT_OVERFLOW.search(str(exc))
+                if overflow is None:
+                    raise
+                raise ContextOverflowError(int(overflow["tokens"]), int(overflow["n_ctx"])) from exc
             usage = result.get("usage", {})
             forget_prompt_end(llama, usage.get("prompt_tokens"))
         choice = result["choices"][0]
@@ -198,6 +205,9 @@ class EmbeddedEngine(CompleteOnlyEngine):
     def load_state(cls, state: dict[str, Any]) -> EmbeddedEngine:
         return cls(EmbeddedSettings(**state))
 
+
+# llama-cpp-python's words for a prompt that does not fit
+CONTEXT_OVERFLOW = re.compile(r"Requested tokens \((?P<tokens>\d+)\) exceed context window of (?P<n_ctx>\d+)")
 
 # llama.cpp computes a lone token with other kernels than a batch of two or more, so an exact repeat
 # of the last prompt (which llama-cpp-python re-evaluates from its last token only) could answer

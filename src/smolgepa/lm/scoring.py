@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from smolgepa.errors import SmolgepaError
+from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.embedded import REEVALUATED_TAIL
 
 
@@ -87,10 +87,7 @@ class LabelScorer:
         """log P(label | messages) for each label: the sum over all of the label's tokens."""
         prompt = chat_prompt_tokens(self.llama, messages)
         if len(prompt) + max(len(self.continuation(prompt, label)) for label in labels) > self.llama.n_ctx():
-            raise SmolgepaError(
-                f"The prompt has {len(prompt)} tokens, more than the context window ({self.llama.n_ctx()}) allows "
-                "with a label after it. Shorten the instruction or the input, or raise n_ctx."
-            )
+            raise ContextOverflowError(len(prompt), self.llama.n_ctx(), " with a label after it")
         first = log_softmax(self._prefill(prompt))
         scores: dict[str, float] = {}
         for label in labels:

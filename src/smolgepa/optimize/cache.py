@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +20,13 @@ from typing import Any
 
 from dspy.lm15 import Request, Response
 
+from smolgepa.errors import ContextOverflowError
 from smolgepa.lm.messages import request_messages, text_response
 from smolgepa.optimize.rundir import JsonlAppender, Redactor, read_jsonl
+
+
+log = logging.getLogger(__name__)
+OVERFLOW_FINISH = "context_overflow"  # finish reason recorded for a prompt that did not fit
 
 
 def sha256(text: str) -> str:
@@ -61,9 +67,13 @@ class CallCounter:
     calls: int = 0
     cached: int = 0
     seconds: float = 0.0
+    context_overflows: int = 0  # prompts that did not fit the student's context window
 
     def to_json(self) -> dict[str, Any]:
-        return {"calls": self.calls, "cached": self.cached, "seconds": round(self.seconds, 3)}
+        counts = {"calls": self.calls, "cached": self.cached, "seconds": round(self.seconds, 3)}
+        if self.context_overflows:
+            counts["context_overflows"] = self.context_overflows
+        return counts
 
 
 class StudentCallFailed(Exception):
@@ -74,7 +84,9 @@ class CachedEngine:
     """A DSPy engine that serves repeated student requests from the run directory.
 
     The first student failure is kept in `failure` and every later call fails fast, because
-    DSPy's evaluation would otherwise score failed calls as wrong answers and go on.
+    DSPy's evaluation would otherwise score failed calls as wrong answers and go on. A prompt too
+    long for the student's context window is different: it is a property of that candidate and
+    example, so it gets an empty answer (scored wrong, recorded, replayed on resume) and the run goes on.
     """
 
     def __init__(self, inner: Any, cache: JsonlCache, identity: str) -> None:
@@ -115,6 +127,7 @@ class CachedEngine:
             with self._lock:
                 self.counter.calls += 1
                 self.counter.cached += 1
+                self.counter.context_overflows += hit.get("finish_reason") == OVERFLOW_FINISH
             return text_response(
                 hit["text"],
                 model=self.model_name,
@@ -123,8 +136,11 @@ class CachedEngine:
                 finish_reason=hit.get("finish_reason", "stop"),
             )
         started = time.monotonic()
+        overflowed = False
         try:
             response = self.inner.complete(request)
+        except ContextOverflowError as exc:
+            response, overflowed = self._overflow_answer(exc), True
         except BaseException as exc:
             self.failure = exc
             raise
@@ -137,7 +153,7 @@ class CachedEngine:
                 "instruction_sha": instruction_hash(messages[0]["content"]),
                 "input_sha": instruction_hash(messages[-1]["content"]),
                 "text": text,
-                "finish_reason": response.finish_reason,
+                "finish_reason": OVERFLOW_FINISH if overflowed else response.finish_reason,
                 "input_tokens": response.usage.input_tokens,
                 "output_tokens": response.usage.output_tokens,
                 "seconds": round(seconds, 4),
@@ -147,6 +163,17 @@ class CachedEngine:
             self.counter.calls += 1
             self.counter.seconds += seconds
         return response
+
+    def _overflow_answer(self, exc: ContextOverflowError) -> Response:
+        with self._lock:
+            self.counter.context_overflows += 1
+            first = self.counter.context_overflows == 1
+        if first:
+            log.warning(
+                "%s That answer counts as wrong and the run goes on; later ones are counted in the summary "
+                "(calls.student.context_overflows).", exc
+            )
+        return text_response("", model=self.model_name, finish_reason=OVERFLOW_FINISH)
 
     def stream(self, request: Request):  # noqa: ANN201 - DSPy's engine protocol
         from dspy.lm15 import response_to_events
