@@ -15,6 +15,7 @@ from dspy.lm15 import Config, Message, Request
 
 from smolgepa.errors import ContextOverflowError
 from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.overflow import parse_overflow
 from smolgepa.optimize import OptimizeConfig, optimize
 from smolgepa.optimize.rundir import read_jsonl
 
@@ -79,3 +80,28 @@ def test_optimize_scores_an_overflow_as_wrong_and_goes_on(tmp_path: Path) -> Non
     resumed = optimize(OptimizeConfig(**{**config.to_json(), "resume": True, "budget": 40}))
     assert resumed.summary["status"] == "finished"
     assert resumed.summary["calls"]["student"]["context_overflows"] >= 1  # replayed from the run cache
+
+
+@pytest.mark.parametrize(
+    ("message", "prompt_tokens", "n_ctx"),
+    [
+        ("Requested tokens (3081) exceed context window of 2048", 3081, 2048),  # llama-cpp-python
+        ("request (4476 tokens) exceeds the available context size (4096 tokens), try increasing it",
+         4476, 4096),  # llama-server
+        ("This model's maximum context length is 2048 tokens. However, you requested 3100 tokens "
+         "(3000 in the messages, 100 in the completion).", 3100, 2048),  # vLLM, OpenAI
+        ("The number of tokens to keep from the initial prompt is greater than the context length.",
+         None, None),  # LM Studio
+        ('{"code": "context_length_exceeded"}', None, None),
+    ],
+)
+def test_each_backends_overflow_message_is_recognized(message: str, prompt_tokens: int | None,
+                                                      n_ctx: int | None) -> None:
+    overflow = parse_overflow(message)
+    assert overflow is not None
+    assert (overflow.prompt_tokens, overflow.n_ctx) == (prompt_tokens, n_ctx)
+
+
+@pytest.mark.parametrize("message", ["model 'x' not found", "Invalid grammar", "max_tokens must be at least 1"])
+def test_other_errors_are_not_overflows(message: str) -> None:
+    assert parse_overflow(message) is None

@@ -13,7 +13,7 @@ from dspy.lm15 import Config, Message, Request
 from support.llama_server import free_port
 from support.proxy import FaultPlan
 
-from smolgepa.errors import SmolgepaError
+from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.server import ServerEngine, ServerSettings, server_identity
 
 INSTRUCTION = "Classify the sentiment of the text. Answer with one word: positive, negative or neutral."
@@ -143,13 +143,13 @@ def test_reflection_server_errors_name_the_reflection_flags(make_proxy) -> None:
     assert "--retries" not in message and "--threads" not in message
 
 
-def test_context_overflow_is_a_4xx_reported_at_once(recording_proxy) -> None:  # noqa: ANN001
+def test_context_overflow_is_reported_at_once_with_its_sizes(recording_proxy) -> None:  # noqa: ANN001
     mark = recording_proxy.mark()
     engine = engine_for(recording_proxy.base_url)
-    with pytest.raises(SmolgepaError) as caught:
+    with pytest.raises(ContextOverflowError) as caught:
         engine.complete(chat("word " * 3000))
-    assert "HTTP 400" in str(caught.value)
-    assert "context" in str(caught.value).lower()
+    assert caught.value.n_ctx == 2048 and caught.value.prompt_tokens > 2048
+    assert recording_proxy.base_url in str(caught.value) and "Shorten" in str(caught.value)
     assert recording_proxy.mark() - mark == 1  # a 4xx is not retried
 
 

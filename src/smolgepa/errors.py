@@ -23,10 +23,11 @@ def find_user_error(exc: BaseException) -> SmolgepaError | None:
 class ContextOverflowError(SmolgepaError):
     """A prompt did not fit the student's context window: a property of this prompt, not a broken student."""
 
-    def __init__(self, prompt_tokens: int | None, n_ctx: int, detail: str = "") -> None:
+    def __init__(self, prompt_tokens: int | None, n_ctx: int | None, detail: str = "", where: str = "") -> None:
         size = f"{prompt_tokens} tokens" if prompt_tokens is not None else "too many tokens"
+        window = f"context window ({n_ctx})" if n_ctx is not None else "context window"
         super().__init__(
-            f"The prompt has {size}, more than the student's context window ({n_ctx}) allows{detail}. "
+            f"{where}The prompt has {size}, more than the student's {window} allows{detail}. "
             "Shorten the instruction or the input (a task's max_input_tokens limits its inputs)."
         )
         self.prompt_tokens = prompt_tokens

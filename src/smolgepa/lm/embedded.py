@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from smolgepa.lm.decode import (
 )
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.models import check_model_file
+from smolgepa.lm.overflow import parse_overflow
 
 # llama.cpp's OpenMP threads spin while waiting by default; when other programs share the cores
 # (tests, servers, a second evaluation) that spinning slowed one completion from ~1 s to 45-80 s
@@ -132,10 +132,10 @@ class EmbeddedEngine(CompleteOnlyEngine):
                     **options,
                 )
             except ValueError as exc:
-                overflow = CONTEXT_OVERFLOW.search(str(exc))
+                overflow = parse_overflow(str(exc))
                 if overflow is None:
                     raise
-                raise ContextOverflowError(int(overflow["tokens"]), int(overflow["n_ctx"])) from exc
+                raise ContextOverflowError(overflow.prompt_tokens, overflow.n_ctx) from exc
             usage = result.get("usage", {})
             forget_prompt_end(llama, usage.get("prompt_tokens"))
         choice = result["choices"][0]
@@ -205,9 +205,6 @@ class EmbeddedEngine(CompleteOnlyEngine):
     def load_state(cls, state: dict[str, Any]) -> EmbeddedEngine:
         return cls(EmbeddedSettings(**state))
 
-
-# llama-cpp-python's words for a prompt that does not fit
-CONTEXT_OVERFLOW = re.compile(r"Requested tokens \((?P<tokens>\d+)\) exceed context window of (?P<n_ctx>\d+)")
 
 # llama.cpp computes a lone token with other kernels than a batch of two or more, so an exact repeat
 # of the last prompt (which llama-cpp-python re-evaluates from its last token only) could answer

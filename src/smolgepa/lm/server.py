@@ -27,10 +27,11 @@ from typing import Any
 import httpx
 from dspy.lm15 import Request, Response
 
-from smolgepa.errors import SmolgepaError
+from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.decode import CONTENT_FREE_INPUTS, check_decode
 from smolgepa.lm.decode_server import check_answer, check_server_decode, decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
+from smolgepa.lm.overflow import parse_overflow
 from smolgepa.lm.spec import SERVER_DEFAULT_URLS, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -387,6 +388,10 @@ class ServerEngine(CompleteOnlyEngine):
         elif status in (400, 413, 422):
             hint = "The prompt may be longer than the model's context window, or a parameter is not supported."
         message = self._redact(_server_message(reply))
+        overflow = parse_overflow(message) if status in (400, 413, 422) else None
+        if overflow is not None:
+            where = f"The server at {self.settings.endpoint} said: {message}. "
+            return ContextOverflowError(overflow.prompt_tokens, overflow.n_ctx, where=where)
         return SmolgepaError(
             f"The server at {self.settings.endpoint} rejected the request: HTTP {status}: {message}. {hint}"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +28,9 @@ class GgufTokenCounter:
             if self._vocab is None:
                 from llama_cpp import Llama
 
-                self._vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+                # llama.cpp warns that a vocabulary-only model has no training context; that is expected
+                with contextlib.redirect_stderr(io.StringIO()):
+                    self._vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
             return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
