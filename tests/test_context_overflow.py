@@ -16,7 +16,7 @@ from dspy.lm15 import Config, Message, Request
 from smolgepa.errors import ContextOverflowError
 from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.overflow import parse_overflow
-from smolgepa.optimize import OptimizeConfig, optimize
+from smolgepa.optimize import OptimizeConfig, optimize, show
 from smolgepa.optimize.rundir import read_jsonl
 
 LABELS = ("positive", "negative", "neutral")
@@ -76,6 +76,7 @@ def test_optimize_scores_an_overflow_as_wrong_and_goes_on(tmp_path: Path) -> Non
     overflowed = [r for r in read_jsonl(tmp_path / "run" / "cache" / "student.jsonl")
                   if r.get("finish_reason") == "context_overflow"]
     assert overflowed and all(r["text"] == "" for r in overflowed)
+    assert "Prompts too long for the student's context window:" in show(tmp_path / "run").tables()
 
     resumed = optimize(OptimizeConfig(**{**config.to_json(), "resume": True, "budget": 40}))
     assert resumed.summary["status"] == "finished"

@@ -120,6 +120,11 @@ def render_run(summary: dict[str, Any], run_dir: str = "") -> str:
             f"the others took {student.get('seconds', 0):.1f}s); reflection calls: {reflection.get('calls', 0)} "
             f"({reflection.get('cached', 0)} from the cache, the others took {reflection.get('seconds', 0):.1f}s)."
         )
+    if student.get("context_overflows"):
+        lines.append(
+            f"Prompts too long for the student's context window: {student['context_overflows']} "
+            "(each counted as a wrong answer; shorten the inputs or the instruction limit)."
+        )
     capacity = summary.get("capacity") or {}
     if capacity.get("capacity_problem"):
         lines.append(f"Verdict: {capacity['text']}.")
