@@ -10,7 +10,8 @@ import pytest
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.optimize.cleaning import clean_reflection, strip_thinking
-from smolgepa.optimize.reflection import CommandBackend, ReflectionSettings, make_backend, parse_command
+from smolgepa.optimize.command import CommandBackend, parse_command
+from smolgepa.optimize.reflection import ReflectionSettings, make_backend
 
 SCRIPT = Path(__file__).parent / "scripts" / "reflector.py"
 

@@ -178,7 +178,8 @@ def _check_student(value: Any, where: str) -> str:
 
 def _check_reflection(value: Any, where: str) -> str | None:
     from smolgepa.lm.spec import parse_model_spec
-    from smolgepa.optimize.reflection import REFLECTION_FORMS, parse_command
+    from smolgepa.optimize.command import parse_command
+    from smolgepa.optimize.reflection import REFLECTION_FORMS
 
     if value is None:
         return None
