@@ -154,6 +154,14 @@ def test_fewshot_starts_with_one_example_per_label_under_predicted_first(tmp_pat
     assert journal.current is not None and journal.current.proposer == "fewshot"
 
 
+def test_fewshot_says_when_no_training_input_can_be_an_example(tmp_path: Path) -> None:
+    journal = make_journal(tmp_path)
+    gate = ProposalGate(journal, journal.count_tokens, 300)
+    assert FewshotProposer(TASK, gate, journal).unusable_note() == ""
+    traces = FewshotProposer(load_task("agent_monitor"), gate, journal)  # every trace is longer than a shot
+    assert "None of the 5 training inputs" in traces.unusable_note() and "--reflection" in traces.unusable_note()
+
+
 def test_fewshot_adds_a_failure_to_existing_examples(tmp_path: Path) -> None:
     journal = make_journal(tmp_path)
     proposer = FewshotProposer(TASK, ProposalGate(journal, journal.count_tokens, 300), journal)

@@ -39,6 +39,16 @@ class FewshotProposer:
         self._by_input = {one_line(e.input): e for e in task.split("train")}
         self.prefix = input_prefix(task)
 
+    def unusable_note(self) -> str:
+        """Why this proposer can do nothing for the task ("" when it can): every training input is too long."""
+        if self.train:
+            return ""
+        return (
+            f"None of the {len(self._by_input)} training inputs is short enough to be an example "
+            f"(at most {MAX_SHOT_CHARS} characters), so the fewshot proposer will find no move; "
+            "give --reflection a model (an API, a local server or cmd:) for this task."
+        )
+
     def failures(self, examples: Sequence[Mapping[str, Any]]) -> list[Shot]:
         """The minibatch examples the parent got wrong, as shots with their gold labels."""
         found: list[Shot] = []

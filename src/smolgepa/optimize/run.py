@@ -209,6 +209,7 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     if config.uses_fewshot:
         proposer: Any = FewshotProposer(task, gate, journal)
         proposer_name, note = "fewshot", FEWSHOT_NOTE if config.reflection is None else ""
+        note = " ".join(part for part in (note, proposer.unusable_note()) if part)
     else:
         settings = ReflectionSettings(
             timeout=config.reflection_timeout,
