@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -126,6 +127,15 @@ def test_a_command_that_never_reads_a_long_prompt_still_answers() -> None:
     reply = CommandBackend(cmd("deaf"), timeout=30)("x" * 2_000_000)  # far more than a pipe holds
     assert reply.error is None
     assert clean_reflection(reply.text).instruction == "Answer without reading."
+
+
+def test_a_command_that_never_reads_cannot_hold_us_past_the_timeout() -> None:
+    replies = []
+    call = threading.Thread(target=lambda: replies.append(CommandBackend(cmd("deaf-hang"), timeout=1.0)("x" * 2_000_000)))
+    call.start()
+    call.join(30)  # writing the prompt in this thread would block until the child read it: never
+    assert not call.is_alive(), "the prompt write blocked past the timeout"
+    assert replies[0].error is not None and "timed out after 1s" in replies[0].error
 
 
 def test_command_runs_without_a_shell(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ Modes:
     enormous MEGABYTES         print a fenced instruction, then MEGABYTES of two-byte characters
     noisy-fail MEGABYTES       write MEGABYTES to stderr, then the real reason, and exit with status 4
     deaf                       answer without reading the prompt
+    deaf-hang                  never read the prompt, never answer
 """
 
 import json
@@ -22,6 +23,9 @@ from pathlib import Path
 
 def main() -> int:
     mode = sys.argv[1]
+    if mode == "deaf-hang":
+        time.sleep(600)
+        return 0
     if mode == "deaf":
         sys.stdout.write("```\nAnswer without reading.\n```\n")
         return 0

@@ -376,6 +376,7 @@ class ServerEngine(CompleteOnlyEngine):
 
     def _rejected(self, reply: httpx.Response) -> SmolgepaError:
         status = reply.status_code
+        message = self._redact(_server_message(reply))
         hint = "Check the request and the server's log."
         if status in (401, 403):
             where = f"the environment variable {self.settings.api_key_env}" if self.settings.api_key_env else "none set"
@@ -386,12 +387,11 @@ class ServerEngine(CompleteOnlyEngine):
                 "is loaded on the server."
             )
         elif status in (400, 413, 422):
+            overflow = parse_overflow(message)
+            if overflow is not None:
+                where = f"The server at {self.settings.endpoint} said: {message.rstrip('.')}. "
+                return ContextOverflowError(overflow.prompt_tokens, overflow.n_ctx, where=where)
             hint = "The prompt may be longer than the model's context window, or a parameter is not supported."
-        message = self._redact(_server_message(reply))
-        overflow = parse_overflow(message) if status in (400, 413, 422) else None
-        if overflow is not None:
-            where = f"The server at {self.settings.endpoint} said: {message}. "
-            return ContextOverflowError(overflow.prompt_tokens, overflow.n_ctx, where=where)
         return SmolgepaError(
             f"The server at {self.settings.endpoint} rejected the request: HTTP {status}: {message}. {hint}"
         )

@@ -17,6 +17,8 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.optimize.cache import ReflectionReply
 
 MAX_OUTPUT_BYTES = 1_000_000  # a CLI agent's answer beyond this is cut and the cut recorded
+STDERR_KEPT_BYTES = 4_000  # only the end of stderr is shown in an error
+PIPE_GRACE_SECONDS = 5.0  # after the child exits, how long a pipe held open by its children may stay open
 
 
 def parse_command(text: str) -> list[str]:
@@ -85,10 +87,6 @@ class CommandBackend:
         if "\ufffd" in text:
             notes.append("output was not valid UTF-8; undecodable bytes replaced")
         return ReflectionReply(text=text, seconds=seconds, notes=tuple(notes))
-
-
-STDERR_KEPT_BYTES = 4_000  # only the end of stderr is shown in an error
-PIPE_GRACE_SECONDS = 5.0  # after the child exits, how long a pipe held open by its children may stay open
 
 
 class BoundedReader:

@@ -44,7 +44,7 @@ class FewshotProposer:
         if self.train:
             return ""
         return (
-            f"None of the {len(self._by_input)} training inputs is short enough to be an example "
+            f"None of the {len(self.task.split('train'))} training inputs is short enough to be an example "
             f"(at most {MAX_SHOT_CHARS} characters), so the fewshot proposer will find no move; "
             "give --reflection a model (an API, a local server or cmd:) for this task."
         )
