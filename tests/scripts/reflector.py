@@ -6,13 +6,12 @@ Modes:
                                calls so far is kept in the file STATE); append each prompt to LOG.
                                An entry is {"text": ...}, {"exit": N} or {"sleep": SECONDS}.
     answer TEXT                print TEXT inside a ``` block
-    hang                       read the prompt, then sleep far longer than any test timeout
+    hang                       never read the prompt; sleep far longer than any test timeout
     fail                       print to stderr and exit with status 3
     binary                     print bytes that are not UTF-8 around a fenced instruction
     enormous MEGABYTES         print a fenced instruction, then MEGABYTES of two-byte characters
     noisy-fail MEGABYTES       write MEGABYTES to stderr, then the real reason, and exit with status 4
     deaf                       answer without reading the prompt
-    deaf-hang                  never read the prompt, never answer
 """
 
 import json
@@ -23,7 +22,7 @@ from pathlib import Path
 
 def main() -> int:
     mode = sys.argv[1]
-    if mode == "deaf-hang":
+    if mode == "hang":
         time.sleep(600)
         return 0
     if mode == "deaf":
@@ -47,9 +46,6 @@ def main() -> int:
         return 0
     if mode == "answer":
         sys.stdout.write(f"Here is the new instruction:\n```\n{sys.argv[2]}\n```\n")
-        return 0
-    if mode == "hang":
-        time.sleep(600)
         return 0
     if mode == "fail":
         sys.stderr.write("reflector: no API key configured\n")
