@@ -35,6 +35,7 @@ import dspy  # noqa: E402
 
 from smolgepa.adapter import PlainTextAdapter  # noqa: E402
 from smolgepa.evaluation import evaluate  # noqa: E402
+from smolgepa.machine import cpu_description  # noqa: E402
 from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
 from smolgepa.errors import SmolgepaError  # noqa: E402
 from smolgepa.lm.cache import CACHE_ENV, CachedEngine  # noqa: E402
@@ -317,16 +318,8 @@ def optimize_run(work: Path) -> list[Figure]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return (
-        f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}, {cpu_description()}, Python {platform.python_version()}, "
         f"llama-cpp-python {metadata.version('llama_cpp_python')}"
     )
 

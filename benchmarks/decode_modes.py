@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from smolgepa.errors import SmolgepaError  # noqa: E402
 from smolgepa.evaluation import EvalReport, Prediction, lm_decode, predict, report_from_predictions  # noqa: E402
 from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
+from smolgepa.machine import cpu_description  # noqa: E402
 from smolgepa.program import make_program  # noqa: E402
 from smolgepa.stats import format_accuracy  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
 
     print(f"decode modes, embedded SmolLM2-135M-Instruct Q4_1, {args.split} split, seed instruction; {started}")
+    print(f"machine: {cpu_description()}")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "

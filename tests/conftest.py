@@ -28,10 +28,41 @@ from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings  # noqa: E402
 from smolgepa.lm.models import embedded_model_path  # noqa: E402
 
 
+# The numerics rehearsal (scripts/test runs it after the whole suite): `SMOLGEPA_TEST_MODEL=q8_0 pytest -m
+# numerics` runs the tests whose answers come from model arithmetic against a Q8_0 re-encoding of the
+# shipped file. Its kernels round differently, as another CPU's build would, so an assertion fitted to
+# this machine's exact logits fails here first instead of on the next CI machine.
+REHEARSAL_ENV = "SMOLGEPA_TEST_MODEL"
+REHEARSAL_MODELS = ("q4_1", "q8_0")
+
+
+def rehearsal_model() -> str:
+    """Which model file the numerics-sensitive tests use: `q4_1` (shipped) unless the rehearsal asks for q8_0."""
+    chosen = os.environ.get(REHEARSAL_ENV, "q4_1").lower()
+    if chosen not in REHEARSAL_MODELS:
+        raise pytest.UsageError(f"{REHEARSAL_ENV}={chosen!r}: use one of {', '.join(REHEARSAL_MODELS)}.")
+    return chosen
+
+
 @pytest.fixture(scope="session")
-def embedded_path() -> Path:
-    """The shipped SmolLM2-135M-Instruct GGUF file."""
-    return embedded_model_path()
+def embedded_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded student's GGUF file: the shipped SmolLM2-135M-Instruct Q4_1, or in the numerics
+    rehearsal its Q8_0 re-encoding."""
+    shipped = embedded_model_path()
+    if rehearsal_model() == "q4_1":
+        return shipped
+    from smolgepa.lm.quantize import FTYPE_Q8_0, fast_model_path, gguf_file_type
+
+    copy = fast_model_path(shipped, tmp_path_factory.mktemp("rehearsal"))
+    if gguf_file_type(copy) != FTYPE_Q8_0:
+        raise RuntimeError(f"the numerics rehearsal needs a Q8_0 copy of {shipped}; the conversion failed")
+    return copy
+
+
+@pytest.fixture(scope="session")
+def embedded_spec(embedded_path: Path) -> str:
+    """The `--student` spec CLI tests pass for the embedded student (the rehearsal's file when it runs)."""
+    return "embedded" if embedded_path == embedded_model_path() else f"gguf:{embedded_path}"
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -139,17 +138,14 @@ def test_rerun_of_an_evaluation_is_identical_and_served_from_cache(
     examples = task.split("val")
     engine = CachedEngine(EmbeddedEngine(EmbeddedSettings(path=str(embedded_path))), directory=tmp_path)
     cached_lm = make_lm("embedded").copy(engine=engine)
-    started = time.perf_counter()
     first = evaluate(task, cached_lm, examples)
-    first_seconds = time.perf_counter() - started
-    started = time.perf_counter()
     second = evaluate(task, cached_lm, examples)
-    second_seconds = time.perf_counter() - started
     assert [(p.id, p.raw, p.predicted) for p in second.predictions] == [
         (p.id, p.raw, p.predicted) for p in first.predictions
     ]
+    # Every answer of the rerun came from the cache, none from the model (how much faster that is
+    # depends on the machine: benchmarks/bench.py prints it as the cache_rerun ratio).
     assert engine.stats.misses == len(examples) and engine.stats.hits == len(examples)
-    assert second_seconds * 5 < first_seconds
 
 
 # --- the store ---------------------------------------------------------------------------------

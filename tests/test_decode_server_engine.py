@@ -99,6 +99,7 @@ def sentiment_cases() -> list[list[dict[str, str]]]:
     return [PlainTextAdapter().format(program.signature, [], {"input": e.input}) for e in examples]
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("calibrate", [False, True])
 def test_scored_labels_agree_with_the_embedded_student(llama_server, embedded_path: Path, sentiment_cases,  # noqa: ANN001
                                                        calibrate: bool) -> None:
@@ -108,7 +109,8 @@ def test_scored_labels_agree_with_the_embedded_student(llama_server, embedded_pa
                                          decode="scored", labels=SENTIMENT, calibrate=calibrate))
     try:
         disagreements = []
-        for messages in sentiment_cases if calibrate else sentiment_cases[:6]:  # val (+ test when calibrating)
+        cases = sentiment_cases if calibrate else sentiment_cases[:6]  # val (+ test when calibrating)
+        for messages in cases:
             local = embedded.score_messages(messages)
             remote, info = server.scorer().score(messages)
             assert local.label in info["exact"] and not info["uncertain"]
@@ -120,12 +122,17 @@ def test_scored_labels_agree_with_the_embedded_student(llama_server, embedded_pa
                 probs = sorted((local.calibrated or local.probs).values(), reverse=True)
                 assert probs[0] - probs[1] < NEAR_TIE, (messages[-1]["content"], local, remote)
                 disagreements.append(messages[-1]["content"])
-        assert len(disagreements) <= 1, disagreements
+        # A count fitted to one machine is not a property of the code (another CPU's kernels tipped two
+        # of these near ties). The property is above: every disagreement is a near tie. Near ties stay
+        # the exception: a quarter of the examples is far more than kernel rounding flips on any CPU
+        # seen so far (0-2 of 12), and far fewer than a scorer reading the wrong position would.
+        assert len(disagreements) <= len(cases) // 4, disagreements
     finally:
         embedded.close()
         server.close()
 
 
+@pytest.mark.numerics
 def test_multi_token_labels_are_scored_exactly_by_forcing_them(llama_server, embedded_path: Path) -> None:  # noqa: ANN001
     task = load_task("agent_monitor")
     labels = tuple(task.labels)

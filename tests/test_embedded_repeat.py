@@ -4,12 +4,15 @@ with other kernels than a batch; see smolgepa.lm.embedded.forget_prompt_end)."""
 
 from __future__ import annotations
 
+import pytest
 from dspy.lm15 import Config, Message, Request
 
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.lm.embedded import EmbeddedEngine
 from smolgepa.program import make_program
 from smolgepa.tasks import load_task
+
+pytestmark = pytest.mark.numerics  # answers come from model arithmetic: rehearsed on Q8_0
 
 
 def request_for(messages: list[dict[str, str]]) -> Request:

@@ -6,6 +6,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+from support.near_tie import NEAR_TIE_NATS, divergence_gap
+
+from smolgepa.adapter import PlainTextAdapter
+from smolgepa.lm.embedded import EmbeddedEngine
+from smolgepa.program import make_program
+from smolgepa.tasks import load_task
+
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 
 
@@ -15,13 +23,25 @@ def eval_json(*args: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_server_student_matches_embedded(recording_proxy) -> None:  # noqa: ANN001 - fixture
+@pytest.mark.numerics
+def test_server_student_matches_embedded(recording_proxy, embedded_spec: str,  # noqa: ANN001 - fixture
+                                         embedded_engine: EmbeddedEngine) -> None:
     mark = recording_proxy.mark()
     via_server = eval_json("--task", "sentiment", "--split", "val", "--student", f"llamacpp:{recording_proxy.base_url}")
-    embedded = eval_json("--task", "sentiment", "--split", "val", "--student", "embedded")
-    assert [(e["id"], e["raw"], e["predicted"]) for e in via_server["examples"]] == [
-        (e["id"], e["raw"], e["predicted"]) for e in embedded["examples"]
-    ]
+    embedded = eval_json("--task", "sentiment", "--split", "val", "--student", embedded_spec)
+    assert [e["id"] for e in via_server["examples"]] == [e["id"] for e in embedded["examples"]]
+    # Same file, same code: the answers are the same except where the server's KV cache (other batch
+    # splits) or another CPU's kernels tip a near tie; at the token where two answers part, the model's
+    # choice must have been a coin toss (support/near_tie.py), never a confident one.
+    task = load_task("sentiment")
+    signature, adapter = make_program(task).signature, PlainTextAdapter()
+    inputs = {e.id: e.input for e in task.split("val")}
+    differing = [(e, s) for e, s in zip(embedded["examples"], via_server["examples"]) if e["raw"] != s["raw"]]
+    for ours, theirs in differing:
+        messages = adapter.format(signature, [], {"input": inputs[ours["id"]]})
+        gap = divergence_gap(embedded_engine, messages, ours["raw"], theirs["raw"])
+        assert gap < NEAR_TIE_NATS, (ours["id"], ours["raw"], theirs["raw"], gap)
+    assert len(differing) <= len(embedded["examples"]) // 2, differing  # near ties are the exception
     bodies = recording_proxy.bodies(mark)
     chat = [body for body in bodies if isinstance(body, dict) and "messages" in body]
     assert len(chat) == via_server["n"]

@@ -115,7 +115,11 @@ def test_concurrent_results_equal_sequential_in_order(make_proxy, reference) -> 
     with ThreadPoolExecutor(max_workers=6) as pool:
         parallel = [response.text for response in pool.map(lambda t: engine.complete(chat(t)), texts)]
     assert parallel == [reference[text] for text in texts]
-    assert proxy.max_inflight == 2  # requests did overlap, and never more than `concurrency`
+    # Counted where the slot is held: requests did overlap, and never more than `concurrency`.
+    assert engine.peak_in_flight == 2
+    # Counted on the wire, from a request's arrival to the moment its answer is decided (before it is
+    # written, so a client's next request cannot be seen overlapping one it has already read).
+    assert proxy.max_inflight == 2
 
 
 def test_unreachable_url_fails_fast_naming_the_url() -> None:

@@ -240,38 +240,50 @@ class Proxy:
                 self.requests.append(request)
                 self._inflight += 1
                 self.max_inflight = max(self.max_inflight, self._inflight)
+            ended = False
             try:
-                self._respond(conn, request, kind, variant)
+                reply = self._reply(request, kind, variant)
+                # The request stops counting as in flight when its answer is decided, before a byte of it
+                # is written: a client that has read the answer may send its next request at once, and
+                # counting until after the write would see that one overlap this one (a measuring race).
+                self._end_inflight()
+                ended = True
+                if reply is not None:
+                    _send(conn, *reply)
             finally:
-                with self._lock:
-                    self._inflight -= 1
+                if not ended:
+                    self._end_inflight()
         except OSError:
             pass  # the client went away (e.g. after its own timeout)
         finally:
             conn.close()
 
-    def _respond(self, conn: socket.socket, request: Recorded, kind: str, variant: int) -> None:
+    def _end_inflight(self) -> None:
+        with self._lock:
+            self._inflight -= 1
+
+    def _reply(self, request: Recorded, kind: str, variant: int) -> tuple | None:
+        """The response to write for `request` (arguments of `_send`), or None to send nothing."""
         plan = self.plan
         if kind == "error5xx":
-            _send(conn, 503, "Service Unavailable", _error_json("injected: server overloaded"))
-        elif kind == "ratelimit":
+            return 503, "Service Unavailable", _error_json("injected: server overloaded")
+        if kind == "ratelimit":
             retry_after = plan.retry_after if plan else "0"
-            _send(conn, 429, "Too Many Requests", _error_json("injected: rate limited"), {"Retry-After": retry_after})
-        elif kind == "timeout":
+            return 429, "Too Many Requests", _error_json("injected: rate limited"), {"Retry-After": retry_after}
+        if kind == "timeout":
             self._stop.wait(plan.timeout_delay if plan else 3.0)
-        elif kind == "auth_echo":
+            return None
+        if kind == "auth_echo":
             echoed = request.headers.get("authorization", "(none)")
-            _send(conn, 401, "Unauthorized", _error_json(f"invalid credentials: {echoed}"))
-        else:
-            status, reason, headers, body = self._forward(request)
-            if kind == "cut":
-                _send(conn, status, reason, body, headers, cut=True)
-            elif kind == "corrupt":
-                _send(conn, 200, "OK", _corrupt(body, variant), {"Content-Type": "application/json"})
-            else:
-                if kind == "slow":
-                    self._stop.wait(plan.slow_delay if plan else 0.3)
-                _send(conn, status, reason, body, headers)
+            return 401, "Unauthorized", _error_json(f"invalid credentials: {echoed}")
+        status, reason, headers, body = self._forward(request)
+        if kind == "cut":
+            return status, reason, body, headers, True
+        if kind == "corrupt":
+            return 200, "OK", _corrupt(body, variant), {"Content-Type": "application/json"}
+        if kind == "slow":
+            self._stop.wait(plan.slow_delay if plan else 0.3)
+        return status, reason, body, headers
 
     def _forward(self, request: Recorded) -> tuple[int, str, dict[str, str], bytes]:
         if not (self.plan and self.plan.separate_repeats):

@@ -100,6 +100,12 @@ class LabelScorer:
             scores[label] = total
         return scores
 
+    def next_token_logprobs(self, tokens: Sequence[int]) -> np.ndarray:
+        """log P(next token | tokens) over the vocabulary (the cached prefix is reused)."""
+        if len(tokens) >= self.llama.n_ctx():
+            raise ContextOverflowError(len(tokens), self.llama.n_ctx())
+        return log_softmax(self._prefill(tokens))
+
     def _prefill(self, prompt: Sequence[int]) -> np.ndarray:
         """Evaluate `prompt`, reusing the cached prefix; the logits after its last token."""
         llama = self.llama

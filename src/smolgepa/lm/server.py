@@ -13,6 +13,7 @@ The server kind is the spec's; an `openai:` student on a local URL is probed onc
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -20,7 +21,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -143,6 +144,8 @@ class ServerEngine(CompleteOnlyEngine):
         self._rng = rng or random.Random()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._lock = threading.Lock()
+        self._in_flight = 0
+        self.peak_in_flight = 0  # most requests this engine ever had open at once (never above max_concurrency)
         self._client: httpx.Client | None = None
         self._kind: str | None = None
         self._kind_lock = threading.Lock()
@@ -291,7 +294,7 @@ class ServerEngine(CompleteOnlyEngine):
         last = _Retryable("no attempt was made")
         for attempt in range(attempts):
             try:
-                with self._slots:
+                with self._slots, self._counted_in_flight():
                     return self._attempt(body, headers)
             except _Retryable as failure:
                 last = failure
@@ -303,6 +306,18 @@ class ServerEngine(CompleteOnlyEngine):
                     )
                     self._sleep(delay)
         raise self._give_up(last, attempts, time.monotonic() - started)
+
+    @contextlib.contextmanager
+    def _counted_in_flight(self) -> Iterator[None]:
+        """Count one open request while a slot is held (`peak_in_flight`)."""
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         url = self.settings.endpoint

@@ -23,6 +23,7 @@ from smolgepa.lm import StudentOptions, make_lm, parse_model_spec
 from smolgepa.optimize.cache import CachedEngine, CachedReflector, JsonlCache
 from smolgepa.optimize.config import OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
+from smolgepa.machine import cpu_description
 from smolgepa.optimize.journal import Journal, report_examples, report_summary
 from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
 from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
@@ -242,6 +243,7 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
             "proposer": proposer_name,
             "proposer_note": note,
             "token_count": token_method,
+            "machine": cpu_description(),
             "calls": {
                 "student": engine.counter.to_json(),
                 "reflection": reflector.counter.to_json() if reflector else {"calls": 0, "cached": 0, "seconds": 0},

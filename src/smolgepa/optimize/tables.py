@@ -128,6 +128,8 @@ def render_run(summary: dict[str, Any], run_dir: str = "") -> str:
     capacity = summary.get("capacity") or {}
     if capacity.get("capacity_problem"):
         lines.append(f"Verdict: {capacity['text']}.")
+    if summary.get("machine"):
+        lines.append(f"Measured on: {summary['machine']} (answers at near ties can differ on another CPU).")
     if run_dir:
         lines.append(f"Run directory: {run_dir}")
     return "\n".join(lines)
