@@ -29,6 +29,17 @@ def sentiment():
     return load_task("sentiment-extended")
 
 
+# sentiment-extended's val split grew from 42 to 120 examples; the tests that run a whole split
+# through the model keep its first 42 (the original val examples, still first in the file), so
+# they take no longer than before.
+SENTIMENT_VAL_SLICE = 42
+
+
+@pytest.fixture(scope="module")
+def sentiment_val(sentiment):
+    return sentiment.split("val")[:SENTIMENT_VAL_SLICE]
+
+
 @pytest.fixture(scope="module")
 def monitor():
     return load_task("agent_monitor-extended")
@@ -53,11 +64,11 @@ def scored_sentiment(embedded_path: Path, sentiment) -> Iterator[EmbeddedEngine]
 
 
 @pytest.mark.parametrize("decode", ["constrained", "scored"])
-def test_every_output_is_a_label(decode: str, embedded_path: Path, sentiment, monitor) -> None:
-    """All of sentiment-extended val and a spread of agent traces: nothing left unparseable."""
+def test_every_output_is_a_label(decode: str, embedded_path: Path, sentiment, sentiment_val, monitor) -> None:
+    """The first 42 of sentiment-extended val and a spread of agent traces: nothing left unparseable."""
     by_state = {e.label: e for e in monitor.split("val")}
     agent_examples = list(by_state.values())  # one trace per state
-    for task, examples in ((sentiment, sentiment.split("val")), (monitor, agent_examples)):
+    for task, examples in ((sentiment, sentiment_val), (monitor, agent_examples)):
         lm = make_lm("embedded", StudentOptions(decode=decode, labels=tuple(task.labels)))
         report = evaluate(task, lm, examples)
         assert report.unparsed == 0, [p.raw for p in report.predictions if p.predicted is None]
@@ -130,7 +141,9 @@ def test_scoring_keeps_the_kv_cache_consistent(embedded_path: Path, scored_senti
     assert after_scoring["choices"][0]["message"]["content"] == expected["choices"][0]["message"]["content"]
 
 
-def test_calibration_moves_answers_away_from_the_content_free_favourite(embedded_path: Path, sentiment) -> None:
+def test_calibration_moves_answers_away_from_the_content_free_favourite(
+    embedded_path: Path, sentiment, sentiment_val
+) -> None:
     """Dividing by p_cf can only move an answer to a label the content-free prior favours less;
     on this biased case (the 135M says 'positive' to most inputs) it must move some."""
     eng = engine(embedded_path, sentiment, "scored", calibrate=True)
@@ -139,7 +152,7 @@ def test_calibration_moves_answers_away_from_the_content_free_favourite(embedded
         raw_counts: dict[str, int] = {}
         calibrated_counts: dict[str, int] = {}
         prior = None
-        for example in sentiment.split("val"):
+        for example in sentiment_val:
             result = eng.score_messages(messages_for(sentiment, example.input))
             prior = result.prior
             assert prior is not None and result.calibrated is not None
@@ -150,7 +163,7 @@ def test_calibration_moves_answers_away_from_the_content_free_favourite(embedded
                 changed += 1
                 assert prior[result.label] < prior[uncalibrated]
         favourite = max(prior, key=prior.get)
-        assert raw_counts.get(favourite, 0) >= 0.5 * len(sentiment.split("val"))  # the case is biased
+        assert raw_counts.get(favourite, 0) >= 0.5 * len(sentiment_val)  # the case is biased
         assert changed > 0
         assert calibrated_counts.get(favourite, 0) < raw_counts[favourite]
     finally:

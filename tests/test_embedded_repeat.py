@@ -31,7 +31,8 @@ def test_exact_repeats_answer_as_the_first_time(embedded_engine: EmbeddedEngine)
     program = make_program(task)
     adapter = PlainTextAdapter()
     changed = []
-    for example in task.split("val"):
+    # The first 42 of val: the whole split before it grew to 120, so the test takes no longer.
+    for example in task.split("val")[:42]:
         request = request_for(adapter.format(program.signature, [], {"input": example.input}))
         first = embedded_engine.complete(request).text
         again = embedded_engine.complete(request).text  # the whole prompt is in the KV cache now

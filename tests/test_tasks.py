@@ -113,6 +113,20 @@ def test_sentiment_extended_is_large_balanced_and_states_its_decision_rule() -> 
     assert lengths[0] <= 3 and lengths[-1] >= 60, "short and long inputs"
 
 
+def test_sentiment_extended_has_220_per_label_split_100_40_80_and_no_text_in_two_splits() -> None:
+    task = load_task("sentiment-extended")
+    per_label = {"train": 100, "val": 40, "test": 80}
+    assert task.label_counts() == {split: {label: n for label in task.labels} for split, n in per_label.items()}
+    splits_of: dict[str, set[str]] = {}
+    for example in task.examples:
+        key = " ".join(re.sub(r"[^a-z0-9 ]", " ", example.input.lower()).split())
+        splits_of.setdefault(key, set()).add(example.split)
+    assert len(splits_of) == len(task.examples), "no text appears twice, even with case and punctuation changed"
+    assert all(len(splits) == 1 for splits in splits_of.values())
+    # Tests that run val through the model take its first 42, the val split before it grew.
+    assert [e.id for e in task.split("val")[:42]] == [f"ext{n:03d}" for n in range(61, 103)]
+
+
 def test_sentiment_extended_labels_follow_the_decision_rule_on_its_own_examples() -> None:
     """The examples the YAML description quotes carry the label it gives them."""
     task = load_task("sentiment-extended")

@@ -21,11 +21,12 @@ Retries and the server's prompt cache: llama.cpp servers keep the previous promp
 When a client retries a request whose reply was cut or corrupted on the way, the server sees the
 exact prompt it has just processed and re-evaluates only its last token, alone; llama.cpp does not
 guarantee bit-identical logits across batch sizes, and with llama-cpp-python's server 18 of 156
-greedy SmolLM2-135M answers changed on such a repeat (sentiment-extended, measured 2026-11-25), while
-reusing an instruction prefix of any length changed none. `FaultPlan(separate_repeats=True)` makes
-the proxy pass requests to the server one at a time and, before an exact repeat of the request it
-forwarded last, send a one-token "spacer" chat (the same messages with the last one replaced), so
-the repeat is evaluated as in a run without faults and answers can be compared with a direct run.
+greedy SmolLM2-135M answers changed on such a repeat (sentiment-extended when it had 156 examples,
+measured 2026-11-25), while reusing an instruction prefix of any length changed none.
+`FaultPlan(separate_repeats=True)` makes the proxy pass requests to the server one at a time and,
+before an exact repeat of the request it forwarded last, send a one-token "spacer" chat (the same
+messages with the last one replaced), so the repeat is evaluated as in a run without faults and
+answers can be compared with a direct run.
 """
 
 from __future__ import annotations
