@@ -120,6 +120,10 @@ def test_tfidf_ranks_shared_rare_words_first() -> None:
 
 
 def test_methods_and_budgets_are_checked() -> None:
+    from smolgepa.cli_compare import DEFAULT_METHODS
+    from smolgepa.compare import METHODS
+
+    assert parse_methods(DEFAULT_METHODS) == METHODS
     assert parse_methods("dspy_knn, labeled,knn") == ("knn", "labeled")
     with pytest.raises(SmolgepaError, match="Available: labeled, bootstrap_rs, knn"):
         parse_methods("labeled,mipro")

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from smolgepa.compare import METHODS
+if TYPE_CHECKING:
+    from smolgepa.compare import MethodResult
+
+# smolgepa.compare.METHODS, written out so that building the parser does not import DSPy.
+DEFAULT_METHODS = "labeled,bootstrap_rs,knn"
 
 
-def render_results(task: str, student: str, decode: str, results: list) -> str:  # list[MethodResult]
+def render_results(task: str, student: str, decode: str, results: Sequence[MethodResult]) -> str:
     """The comparison table, then one benchmark line per method."""
     from smolgepa.compare import benchmark_line
     from smolgepa.display import table
@@ -52,7 +58,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     task = load_task(args.task, render=args.render)
     lm = make_lm(args.student, student_options(args, list(task.labels)))
 
-    def announce(result) -> None:  # noqa: ANN001 - MethodResult
+    def announce(result: MethodResult) -> None:
         print(f"{result.method}: {result.report.accuracy_text()} in {result.seconds:.0f} s", file=sys.stderr)
 
     results = compare(
@@ -85,8 +91,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_student_arguments(parser)
     add_decode_arguments(parser)
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help=f"comma-separated optimizers to run (default {','.join(METHODS)}); the seed "
+    parser.add_argument("--methods", default=DEFAULT_METHODS,
+                        help=f"comma-separated optimizers to run (default {DEFAULT_METHODS}); the seed "
                         "program is always evaluated too")
     parser.add_argument("--seed", type=int, default=0,
                         help="shuffles the training examples handed to the optimizers (default 0)")
