@@ -52,7 +52,9 @@ def test_every_method_reports_the_whole_test_split(task, results: dict[str, Meth
         assert f"method={result.method} " in line and " n=6 " in line and line.startswith("ACCURACY task=sentiment ")
 
 
-def test_compiled_programs_carry_demos_and_are_the_ones_evaluated(task, results: dict[str, MethodResult]) -> None:  # noqa: ANN001
+def test_compiled_programs_carry_demos_and_are_the_ones_evaluated(
+    task, results: dict[str, MethodResult]  # noqa: ANN001
+) -> None:
     train = {example.input: example.label for example in task.split("train")}
     assert set(results["seed"].demo_turns) == {0}
 

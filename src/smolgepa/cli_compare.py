@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 DEFAULT_METHODS = "labeled,bootstrap_rs,knn"
 
 
-def render_results(task: str, student: str, decode: str, results: Sequence[MethodResult]) -> str:
-    """The comparison table, then one benchmark line per method."""
+def render_results(task: str, student: str, decode: str, results: Sequence[MethodResult], cache: bool = True) -> str:
+    """The comparison table, then one benchmark line per method. Seconds are compile plus test answers;
+    with the response cache on, answers seen before cost nothing (time with --no-cache)."""
     from smolgepa.compare import benchmark_line
     from smolgepa.display import table
 
@@ -33,7 +34,8 @@ def render_results(task: str, student: str, decode: str, results: Sequence[Metho
             f"{result.seconds:.1f}",
             f"{result.mean_demo_turns:.1f}",
         ])
-    header = f"task {task} | student {student} | split test | decode {decode}"
+    cached = "on" if cache else "off"
+    header = f"task {task} | student {student} | split test | decode {decode} | response cache {cached}"
     lines = [header, table(["method", "test acc", "n", "95% CI", "min recall", "seconds", "demos"], rows), ""]
     lines += [benchmark_line(task, result) for result in results]
     return "\n".join(lines)
@@ -77,7 +79,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
             "results": [result.to_json() for result in results],
         })
     else:
-        print(render_results(task.name, args.student, decode, results))
+        print(render_results(task.name, args.student, decode, results, cache=not args.no_cache))
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -12,6 +12,7 @@ student itself: no other LM is available offline.
 from __future__ import annotations
 
 import contextlib
+import io
 import random
 import sys
 import time
@@ -234,19 +235,20 @@ def compare(
     results = []
     for method in (SEED_METHOD, *config.methods):
         adapter = TurnCountingAdapter()
-        # DSPy's optimizers print progress to stdout (KNN's at answer time too); stdout is kept for results.
-        with contextlib.redirect_stdout(sys.stderr):
-            started = time.perf_counter()
-            if method == SEED_METHOD:
-                program: dspy.Module = make_program(task)
-            else:
-                with dspy.context(lm=lm, adapter=adapter):
-                    program = compile_program(method, task, list(trainset), list(valset), config)
-            compiled = time.perf_counter()
-            adapter.turns.clear()
-            predictions = predict(program, lm, test, threads=config.threads,
-                                  progress=progress(method_name(method)) if progress else None, adapter=adapter)
-            finished = time.perf_counter()
+        started = time.perf_counter()
+        if method == SEED_METHOD:
+            program: dspy.Module = make_program(task)
+        else:
+            # DSPy's optimizers print progress to stdout; stdout is kept for results.
+            with dspy.context(lm=lm, adapter=adapter), contextlib.redirect_stdout(sys.stderr):
+                program = compile_program(method, task, list(trainset), list(valset), config)
+        compiled = time.perf_counter()
+        adapter.turns.clear()
+        show = progress(method_name(method)) if progress else None
+        # KNN bootstraps again for every test input, printing a line and a progress bar each time: dropped.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            predictions = predict(program, lm, test, threads=config.threads, progress=show, adapter=adapter)
+        finished = time.perf_counter()
         report = report_from_predictions(
             task, predictions, make_program(task).signature.instructions, student=student, split="test",
             decode=decode, calibrate=calibrate,
