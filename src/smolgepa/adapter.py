@@ -49,13 +49,27 @@ class PlainTextAdapter(dspy.Adapter):
         messages: list[dict[str, Any]] = [{"role": "system", "content": self.format_system(signature, base)}]
         input_name = next(iter(signature.input_fields))
         output_name = next(iter(signature.output_fields))
-        examples = [demo for demo in demos if all(n in demo for n in signature.input_fields) and output_name in demo]
+        examples = [demo for demo in demos if self.usable_demo(signature, demo)]
         examples += [{input_name: shot.input, output_name: shot.label} for shot in shots]
         for example in examples:
             messages.append({"role": "user", "content": self.format_input(signature, example)})
             messages.append({"role": "assistant", "content": str(example[output_name])})
         messages.append({"role": "user", "content": self.format_input(signature, inputs)})
         return messages
+
+    @staticmethod
+    def usable_demo(signature: type[dspy.Signature], demo: Any) -> bool:
+        """A DSPy demo becomes a turn pair when it has every input and a label the signature allows:
+        a demo whose label is missing, None (an unread bootstrapped answer) or off the label set would
+        teach the student to write something that is not a label."""
+        output_name = next(iter(signature.output_fields))
+        if not all(name in demo for name in signature.input_fields) or output_name not in demo:
+            return False
+        label = demo[output_name]
+        if label is None or not str(label).strip():
+            return False
+        labels = signature_labels(signature)
+        return not labels or str(label) in labels
 
     def instruction_parts(self, signature: type[dspy.Signature]) -> tuple[str, list[Shot]]:
         """The instruction's text and its examples block, when every example carries a known label

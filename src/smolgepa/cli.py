@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugin_registrations() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands defined next to the library code they drive."""
     registrations = []
-    for module_name in ("smolgepa.cli_optimize", "smolgepa.cli_baseline", "smolgepa.cli_study"):
+    modules = ("smolgepa.cli_optimize", "smolgepa.cli_baseline", "smolgepa.cli_study", "smolgepa.cli_compare")
+    for module_name in modules:
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

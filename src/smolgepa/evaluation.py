@@ -222,16 +222,18 @@ def report_from_predictions(
 
 
 def stderr_progress(label: str = "evaluating") -> Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal)."""
-    if not sys.stderr.isatty():
+    """A one-line progress bar on stderr (only when stderr is a terminal); it keeps writing to the
+    stderr of its creation even while sys.stderr is redirected."""
+    stream = sys.stderr
+    if not stream.isatty():
         return lambda done, total: None
 
     def show(done: int, total: int) -> None:
         width = 30
         filled = int(width * done / max(total, 1))
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
         if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+            stream.write("\n")
+        stream.flush()
 
     return show
