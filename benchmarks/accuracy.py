@@ -1,0 +1,286 @@
+"""Accuracy on held-out test splits: every way of reading the embedded 135M's answer, with and without
+GEPA, beside DSPy's own optimizers and baselines that use no language model.
+
+    python benchmarks/accuracy.py                     # every built-in extended task, 2 seeds
+    python benchmarks/accuracy.py --quick             # the best configuration per task (1 seed) + no-LM rows
+    python benchmarks/accuracy.py --task sentiment-extended --out studies/accuracy
+
+One line per cell, for programs to read:
+
+    ACCURACY task=<task> method=<name> gepa=<yes|no> lm=<yes|no> split=test acc=<0.xxx> n=<n> ci=<lo>-<hi> min_recall=<0.xxx> seeds=<k>
+    BEST task=<task> run=<run directory>
+
+With several seeds, `acc` and `min_recall` are means over the seeds, `n` is the test split's size and
+`ci` spans the seeds' 95% Wilson intervals (lowest lower bound to highest upper bound): the seeds answer
+the same test examples, so pooling them would overstate what is known. Methods without randomness run
+once (`seeds=1`). The GEPA cells are a study (`<out>/study.yaml`): run the benchmark again to resume it.
+Nothing here is tuned on a test split: settings were chosen on validation, the test split is read once
+per cell at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import yaml  # noqa: E402
+
+from smolgepa.evaluation import EvalReport, Prediction, evaluate, report_from_predictions  # noqa: E402
+from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
+from smolgepa.lm.factory import train_pairs  # noqa: E402
+from smolgepa.machine import cpu_description  # noqa: E402
+from smolgepa.stats import wilson_interval  # noqa: E402
+from smolgepa.tasks import load_task  # noqa: E402
+from smolgepa.tasks.model import Task  # noqa: E402
+
+TASKS = ("sentiment-extended", "agent_monitor-extended")
+# Scoring methods with the seed instruction (decode, calibrate, calibration), named as in the table.
+FIXED_METHODS: dict[str, tuple[str, bool, str]] = {
+    "scored": ("scored", False, "content-free"),
+    "scored+calibrate": ("scored", True, "content-free"),
+    "scored+calibrate_train": ("scored", True, "train"),
+    "channel": ("channel", False, "content-free"),
+    "channel+calibrate_train": ("channel", True, "train"),
+    "knn": ("knn", False, "content-free"),
+    "ensemble": ("ensemble", False, "content-free"),
+    "ensemble+calibrate_train": ("ensemble", True, "train"),
+}
+RANDOMIZED = {"ensemble", "ensemble+calibrate_train"}  # the seed picks the demos
+# GEPA (built-in offline proposer) on top of these methods; study decode values.
+GEPA_METHODS = {"scored": "scored", "knn": "knn", "ensemble+calibrate_train": "ensemble+calibrate_train"}
+# What --quick runs per task: the best configuration measured here (README, "Accuracy").
+QUICK = {"sentiment-extended": ("gepa", "knn"), "agent_monitor-extended": ("fixed", "knn")}
+PEERS = ("labeled", "bootstrap_rs", "knn")
+GEPA_BUDGET = {"sentiment-extended": 800, "agent_monitor-extended": 400}
+
+
+@dataclass
+class Cell:
+    """One row of the table: a method on a task, with one test report per seed."""
+
+    task: str
+    method: str
+    gepa: bool
+    lm: bool
+    reports: list[EvalReport] = field(default_factory=list)
+    run_dirs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def accuracy(self) -> float:
+        return sum(r.accuracy for r in self.reports) / len(self.reports)
+
+    def interval(self) -> tuple[float, float]:
+        bounds = [wilson_interval(r.correct, r.n) for r in self.reports]
+        return min(low for low, _ in bounds), max(high for _, high in bounds)
+
+    def min_recall(self) -> float:
+        return sum(min_recall(r) for r in self.reports) / len(self.reports)
+
+    def line(self) -> str:
+        low, high = self.interval()
+        return (
+            f"ACCURACY task={self.task} method={self.method} gepa={'yes' if self.gepa else 'no'} "
+            f"lm={'yes' if self.lm else 'no'} split=test acc={self.accuracy():.3f} n={self.reports[0].n} "
+            f"ci={low:.3f}-{high:.3f} min_recall={self.min_recall():.3f} seeds={len(self.reports)}"
+        )
+
+
+def min_recall(report: EvalReport) -> float:
+    recalls = [row["recall"] for row in report.per_label().values() if row["recall"] is not None]
+    return min(recalls) if recalls else 0.0
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def quietly(step: Callable[[], object]) -> object:
+    """Run `step` with DSPy's and GEPA's chatter kept off stdout (stdout holds the table)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return step()
+
+
+# --- baselines without a language model ------------------------------------------------------------
+
+
+def no_lm_cells(task: Task) -> list[Cell]:
+    """Majority label of train; bag-of-words logistic regression; on trace tasks the rule detector."""
+    from smolgepa.traces.shallow import fit_bag_of_words
+
+    train, val, test = task.split("train"), task.split("val"), task.split("test")
+    cells = []
+    majority = max(sorted(task.labels), key=lambda label: sum(e.label == label for e in train))
+    cells.append(_fixed_predictions(task, "majority", [majority] * len(test)))
+    model = fit_bag_of_words([(e.input, e.label) for e in train], [(e.input, e.label) for e in val])
+    cells.append(_fixed_predictions(task, "bow_lr", model.predict_texts([e.input for e in test])))
+    if task.input_format == "trace":
+        from smolgepa.cli_baseline import rule_report
+
+        cells.append(Cell(task.name, "rules", gepa=False, lm=False, reports=[rule_report(task.name, "test")]))
+    return cells
+
+
+def _fixed_predictions(task: Task, method: str, labels: Sequence[str]) -> Cell:
+    test = task.split("test")
+    predictions = [Prediction(id=e.id, input=e.input, label=e.label, predicted=p, raw=p, parse_method="baseline")
+                   for e, p in zip(test, labels)]
+    report = report_from_predictions(task, predictions, f"({method})", student="none", split="test",
+                                     decode="none (no LM)")
+    return Cell(task.name, method, gepa=False, lm=False, reports=[report])
+
+
+# --- scoring methods, seed instruction ---------------------------------------------------------------
+
+
+def student_options(task: Task, method: str, seed: int = 0) -> StudentOptions:
+    decode, calibrate, calibration = FIXED_METHODS[method]
+    return StudentOptions(decode=decode, labels=tuple(task.labels), calibrate=calibrate, calibration=calibration,
+                          train_examples=train_pairs(task), seed=seed, cache_enabled=True)
+
+
+def fixed_cell(task: Task, method: str, seeds: Sequence[int]) -> Cell:
+    cell = Cell(task.name, method, gepa=False, lm=True)
+    started = time.perf_counter()
+    for seed in seeds if method in RANDOMIZED else seeds[:1]:
+        lm = make_lm("embedded", student_options(task, method, seed))
+        cell.reports.append(quietly(lambda lm=lm: evaluate(task, lm, task.split("test"), student="embedded",
+                                                           split="test")))
+    cell.seconds = time.perf_counter() - started
+    return cell
+
+
+# --- DSPy's own optimizers ---------------------------------------------------------------------------
+
+
+def peer_cells(task: Task, seeds: Sequence[int], decode_method: str) -> list[Cell]:
+    from smolgepa.compare import CompareConfig, compare
+
+    lm = make_lm("embedded", student_options(task, decode_method))
+    cells: dict[str, Cell] = {}
+    for seed in seeds:
+        methods = PEERS if seed == seeds[0] else tuple(m for m in PEERS if m != "knn")  # dspy_knn: no seed in it
+        config = CompareConfig(methods=methods, seed=seed)
+        results = quietly(lambda config=config: compare(task, lm, config, student="embedded"))
+        for result in results:
+            if result.method == "seed":
+                continue
+            name = f"{result.method}/{decode_method}"
+            cell = cells.setdefault(name, Cell(task.name, name, gepa=False, lm=True))
+            cell.reports.append(result.report)
+            cell.seconds += result.seconds
+    return list(cells.values())
+
+
+# --- GEPA -------------------------------------------------------------------------------------------
+
+
+def gepa_cells(task: Task, methods: Sequence[str], seeds: Sequence[int], out: Path) -> list[Cell]:
+    """GEPA with the built-in offline proposer on top of each scoring method: one study, resumable."""
+    from smolgepa.study import load_study, run_study
+
+    study_file = out / f"{task.name}.study.yaml"
+    out.mkdir(parents=True, exist_ok=True)
+    study_file.write_text(yaml.safe_dump({
+        "name": f"accuracy-{task.name}",
+        "tasks": [task.name],
+        "students": ["embedded"],
+        "decodes": [GEPA_METHODS[m] for m in methods],
+        "seeds": list(seeds),
+        "budget": GEPA_BUDGET.get(task.name, 400),
+        "settings": {"max_proposals": 12, "patience": 6},
+    }, sort_keys=False))
+    study = load_study(study_file)
+    directory = out / task.name
+    result = quietly(lambda: run_study(study, directory, progress=lambda line: print(line, file=sys.stderr)))
+    failed = [c for c in result.cells if c.error]
+    if failed:
+        raise SystemExit(f"GEPA cells failed: {'; '.join(f'{c.name}: {c.error}' for c in failed)}")
+    cells: dict[str, Cell] = {}
+    for study_cell in study.cells:
+        method = next(m for m in methods if GEPA_METHODS[m] == study_cell.values.get("decode"))
+        cell = cells.setdefault(method, Cell(task.name, f"gepa+{method}", gepa=True, lm=True))
+        run_dir = directory / "cells" / study_cell.name
+        cell.reports.append(test_report(task, run_dir))
+        cell.run_dirs.append(str(run_dir))
+    return list(cells.values())
+
+
+def test_report(task: Task, run_dir: Path) -> EvalReport:
+    """The best instruction's test evaluation, as the run recorded it (events.jsonl)."""
+    examples = None
+    for line in (run_dir / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event.get("event") == "test_evaluated" and event.get("which") == "best":
+            examples = event["examples"]
+    if examples is None:
+        raise SystemExit(f"{run_dir}: no test evaluation of the best instruction recorded (unfinished run?)")
+    inputs = {e.id: e.input for e in task.split("test")}
+    predictions = [Prediction(id=e["id"], input=inputs.get(e["id"], ""), label=e["label"], predicted=e["predicted"],
+                              raw=e["raw"], parse_method=e.get("parse_method", "")) for e in examples]
+    return report_from_predictions(task, predictions, "(best instruction)", student="embedded", split="test")
+
+
+def best_gepa(cells: Sequence[Cell]) -> tuple[Cell, str] | None:
+    """The GEPA cell with the highest mean accuracy, and its best run directory."""
+    gepa = [cell for cell in cells if cell.gepa]
+    if not gepa:
+        return None
+    cell = max(gepa, key=Cell.accuracy)
+    best = max(range(len(cell.reports)), key=lambda i: cell.reports[i].accuracy)
+    return cell, cell.run_dirs[best]
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path) -> list[Cell]:
+    task = load_task(name)
+    cells = no_lm_cells(task)
+    for cell in cells:
+        say(cell.line())
+    if quick:
+        kind, method = QUICK[name]
+        chosen = gepa_cells(task, [method], seeds[:1], out) if kind == "gepa" else [fixed_cell(task, method, seeds[:1])]
+    else:
+        chosen = [fixed_cell(task, method, seeds) for method in FIXED_METHODS]
+        for cell in chosen:
+            say(cell.line())
+        best_fixed = max(chosen, key=Cell.accuracy).method
+        chosen += peer_cells(task, seeds, best_fixed if best_fixed in ("scored",) else "scored")
+        chosen += gepa_cells(task, list(GEPA_METHODS), seeds, out)
+    for cell in chosen:
+        if quick or cell.gepa or "/" in cell.method:
+            say(cell.line())
+    found = best_gepa(chosen)
+    if found:
+        say(f"BEST task={name} run={found[1]}")
+    return cells + chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the best configuration per task, one seed, and the no-LM rows")
+    parser.add_argument("--task", choices=TASKS, help="one task only")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per randomized cell (default 2)")
+    parser.add_argument("--out", default="studies/accuracy", help="where the GEPA runs go (resumable)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    say(f"# {time.strftime('%Y-%m-%d')}, {cpu_description()}")
+    seeds = list(range(args.seeds))
+    for name in [args.task] if args.task else TASKS:
+        run_task(name, args.quick, seeds, Path(args.out))
+    say(f"# took {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
