@@ -63,7 +63,8 @@ def register(subparsers: Any) -> None:
     add("--run-dir", help="where to record the run (default runs/TASK-TIMESTAMP)")
     add("--resume", action="store_true", help="continue the run in --run-dir without repeating finished work")
     add("--threads", type=int, help="examples answered at once; for a server student, requests in flight (default 1)")
-    add("--render", choices=["plain", "annotated"], help="rendering of trace inputs")
+    add("--render", choices=["plain", "annotated", "summary"],
+        help="rendering of trace inputs (summary: a few lines of counted evidence)")
     add("--max-tokens", type=int, help="completion token limit for the student")
     add("--decode", choices=["free", "constrained", "scored"],
         help="free: parse a label from the text; constrained: output restricted to the labels; "
