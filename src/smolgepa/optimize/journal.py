@@ -16,6 +16,7 @@ from typing import Any
 
 from smolgepa.diagnostics import Diagnostics, capacity_verdict
 from smolgepa.evaluation import EvalReport
+from smolgepa.optimize.config import OFFLINE_PROPOSERS
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.rundir import JsonlAppender, RunDir, read_jsonl
 from smolgepa.stats import format_accuracy
@@ -199,7 +200,7 @@ class Journal:
         record.move = details.get("move")
         record.reflection = details.get("reflection")
         self.seen.setdefault(normalize(text), record.iteration)
-        if proposer != "fewshot":
+        if proposer not in OFFLINE_PROPOSERS:
             self.consecutive_reflection_failures = 0
 
     def proposal_failed(self, status: str, reason: str, proposer: str, text: str | None = None,
@@ -213,7 +214,7 @@ class Journal:
         record.move = details.get("move")
         if status == "failed":
             self.consecutive_reflection_failures += 1
-        elif proposer != "fewshot":
+        elif proposer not in OFFLINE_PROPOSERS:
             self.consecutive_reflection_failures = 0
 
     def duplicate_of(self, text: str) -> int | None:

@@ -11,6 +11,7 @@ dataset says nothing about a monitor's understanding. All are fit on train only.
   regularization strength is picked on the validation split.
 - `FiguresClassifier`: the same regression over the counted evidence figures (`traces.figures`) instead
   of words: what a monitor could learn from the counts alone, the ceiling for the `summary` rendering.
+  `fit_figures_cv` picks its regularization by cross-validation on train, touching no other split.
 """
 
 from __future__ import annotations
@@ -289,3 +290,23 @@ def fit_figures(
             best = (accuracy, model)
     assert best is not None
     return best[1]
+
+
+def fit_figures_cv(train: Sequence[tuple[Trace, str]], l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
+                   folds: int = 5) -> FiguresClassifier:
+    """Fit on train with the L2 strength picked by `folds`-fold cross-validation on train itself
+    (fold i holds every `folds`-th example from i; first wins ties): no other split is touched."""
+    best: tuple[int, float] | None = None
+    for l2 in l2_grid:
+        correct = 0
+        for fold in range(min(folds, len(train))):
+            held = train[fold::folds]
+            rest = [item for i, item in enumerate(train) if i % folds != fold]
+            if not rest or len({y for _, y in rest}) < 2:
+                continue
+            model = FiguresClassifier.fit([t for t, _ in rest], [y for _, y in rest], l2=l2)
+            correct += sum(p == y for p, (_, y) in zip(model.predict([t for t, _ in held]), held))
+        if best is None or correct > best[0]:
+            best = (correct, l2)
+    assert best is not None
+    return FiguresClassifier.fit([t for t, _ in train], [y for _, y in train], l2=best[1])
