@@ -35,9 +35,9 @@ FIGURES: tuple[Figure, ...] = (
     Figure("errors", "Errors", lambda e, t: e.errors),
     Figure("same_error", "Same error repeated", lambda e, t: e.repeated_error),
     Figure("words_per_call", "Words of thinking per call", lambda e, t: round(e.words_per_call)),
-    Figure("messages_in_a_row", "Messages in a row without a call", lambda e, t: e.longest_monologue),
+    Figure("messages_in_a_row", "Messages in a row", lambda e, t: e.longest_monologue),
     Figure("calls", "Tool calls", lambda e, t: e.calls),
-    Figure("tools", "Different tools used", lambda e, t: _distinct_tools(t)),
+    Figure("tools", "Tools used", lambda e, t: _distinct_tools(t)),
 )
 FIGURE_KEYS = tuple(figure.key for figure in FIGURES)
 BY_KEY = {figure.key: figure for figure in FIGURES}

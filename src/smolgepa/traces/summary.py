@@ -6,7 +6,7 @@ counts directly, one figure per line, each line starting with the figure's name 
 
     Task: Fix the failing date test in utils.
     Tool calls: 9
-    Different tools used: 2 (run_tests, read_file)
+    Tools used: 2 (run_tests, read_file)
     First call: read_file(path="utils.py"). Last call: run_tests()
     Same call repeated: 5 times in a row
     ...
@@ -24,10 +24,11 @@ from smolgepa.traces.figures import BY_KEY, figures
 from smolgepa.traces.model import ToolCall, Trace
 from smolgepa.token_count import TokenCounter, approx_tokens
 
-SUMMARY_MAX_TOKENS = 140  # the project's approximate count; the real SmolLM2 count is lower
+SUMMARY_MAX_TOKENS = 130  # the project's approximate count; SmolLM2's own count is about 10% lower
+TOOL_NAME_CAP = 30
 # (task, call arguments, error text, tool names) caps in characters, tried in order.
 CAPS: tuple[tuple[int, int, int, int], ...] = (
-    (90, 40, 50, 60), (70, 30, 40, 45), (60, 20, 30, 35), (45, 0, 25, 25), (30, 0, 0, 0), (20, 0, 0, 0)
+    (90, 40, 50, 60), (60, 24, 40, 45), (45, 0, 40, 40), (30, 0, 30, 30), (30, 0, 20, 0), (20, 0, 0, 0)
 )
 
 
@@ -80,10 +81,11 @@ def _times(value: float, tail: str) -> str:
 
 
 def _call(call: ToolCall, args_cap: int) -> str:
+    name = _clip(call.tool, TOOL_NAME_CAP)
     if not args_cap or not call.args:
-        return f"{call.tool}()"
+        return f"{name}()"
     args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in call.args.items())
-    return f"{call.tool}({_clip(args, args_cap)})"
+    return f"{name}({_clip(args, args_cap)})"
 
 
 def _clip(text: str, cap: int) -> str:
