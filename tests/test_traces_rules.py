@@ -132,12 +132,14 @@ def test_later_proposals_differ_and_never_repeat(tmp_path: Path) -> None:
     task = load_task("agent_monitor-extended", render="summary")
     proposer, first, journal = propose(task, tmp_path)
     failures = [(ex.input, "making_progress") for ex in task.split("train")[:6] if ex.label != "making_progress"]
+    journal.proposal_made(first, 0, "rules")  # what a finished iteration leaves behind
     texts = {first}
-    for _ in range(4):
-        out = proposer({"self": first}, {"self": reflective(task, failures)}, ["self"])
+    for parent in ("Say which state the agent is in.", first, "Say which state the agent is in.", first):
+        # the seed parent again (GEPA keeps picking it while nothing beats it): a move from the fitted rules
+        out = proposer({"self": parent}, {"self": reflective(task, failures)}, ["self"])
         assert out, journal.current.reason
         assert parse_rules(out["self"]) is not None and out["self"] not in texts
-        journal.proposal_made(out["self"], 0, "rules")  # what a finished iteration leaves behind
+        journal.proposal_made(out["self"], 0, "rules")
         texts.add(out["self"])
 
 
@@ -147,6 +149,9 @@ def test_default_offline_proposer_is_rules_for_traces_and_fewshot_for_text() -> 
     assert OptimizeConfig(task="x", reflection="rules").offline_proposer("text") == "rules"
     assert OptimizeConfig(task="x", reflection="fewshot").offline_proposer("trace") == "fewshot"
     assert OptimizeConfig(task="x", reflection="embedded").offline_proposer("trace") is None
+    from smolgepa.study import _check_reflection
+
+    assert _check_reflection("rules", "study.yaml:3") == "rules"  # a study cell may name it too
 
 
 def test_rules_proposer_says_when_the_student_cannot_see_the_summary_lines(tmp_path: Path) -> None:

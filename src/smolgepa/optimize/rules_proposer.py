@@ -1,10 +1,11 @@
 """The built-in `rules` proposer for agent-trace tasks: counting rules fitted on train, no LLM.
 
-The first proposal appends to the parent's instruction a decision list over the evidence figures
+The first proposal for a parent without rules appends to its instruction a decision list over the evidence figures
 (`smolgepa.traces.rules`), fitted on the training split: numbered rules, each naming a line of the
 `summary` rendering and a threshold ("If "Same call repeated" is 3 or more, answer doom_loop."),
-that a tiny model can check in order against its input. Later proposals read the parent's rules
-back and change them from the minibatch failures GEPA passes in:
+that a tiny model can check in order against its input (once that text was tried, the moves below
+are made from the fitted list). Later proposals read the parent's rules back and change them from
+the minibatch failures GEPA passes in:
 
 - a rule fired wrongly on a failure: raise its threshold just past the failure's figure;
 - the gold label's rule did not fire: lower its threshold to the failure's figure, or move it
@@ -20,6 +21,7 @@ so runs are reproducible; the first text the gate accepts is the proposal.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from smolgepa.instruction import one_line, render_instruction, split_instruction
@@ -152,13 +154,13 @@ class RulesProposer:
                 self.journal.proposal_failed("exhausted", "no training traces to fit rules on", self.name)
                 return {}
             parent = parse_rules(instruction)
-            if parent is None:
-                options: Iterator[tuple[str, RuleList]] = iter(
-                    [(f"rules fitted on train ({100 * self.fitted.accuracy(self.train):.0f}% train accuracy "
-                      "applied mechanically)", self.fitted)]
-                )
+            failures = self.failures(reflective_dataset.get(name, []))
+            if parent is None:  # the fitted rules first; once tried, moves from them
+                fitted = (f"rules fitted on train ({100 * self.fitted.accuracy(self.train):.0f}% train accuracy "
+                          "applied mechanically)", self.fitted)
+                options: Iterator[tuple[str, RuleList]] = chain([fitted], self.moves(self.fitted, failures))
             else:
-                options = self.moves(parent, self.failures(reflective_dataset.get(name, [])))
+                options = self.moves(parent, failures)
             refused: list[str] = []
             for move, rule_list in options:
                 text = with_rules(instruction, rule_list, self.prefix)
