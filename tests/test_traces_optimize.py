@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from smolgepa.optimize import OptimizeConfig, optimize
 from smolgepa.optimize.rundir import read_jsonl
 from smolgepa.tasks import load_task
@@ -14,7 +12,6 @@ from smolgepa.traces.figures import figures
 from smolgepa.traces.rules import parse_rules
 
 
-@pytest.mark.slow
 def test_optimize_agent_monitor_with_summary_and_the_default_offline_proposer(tmp_path: Path) -> None:
     config = OptimizeConfig(task="agent_monitor", render="summary", decode="scored", budget=30, max_proposals=3,
                             run_dir=str(tmp_path / "run"))
