@@ -9,8 +9,12 @@ Methods:
 - rules: smolgepa.traces.detect_state, the published stuck-detector rules (exact call identity);
 - rules, near-identical: the same rules comparing calls and errors after removing cosmetic differences;
 - length (turns) / length (characters): the best train intervals of one length feature;
-- bag of words: logistic regression on word counts, fit on train, regularization picked on val.
-Every accuracy comes with n and a 95% Wilson interval. Nothing is fit or tuned on the reported split
+- bag of words: logistic regression on word counts, fit on train, regularization picked on val;
+- evidence figures: logistic regression on the counted evidence (traces.figures), fit on train,
+  regularization picked by cross-validation on train;
+- decision list: the counting rules the `rules` proposer writes (traces.rules), fit on train,
+  applied mechanically.
+Every accuracy comes with n and a 95% Wilson interval, and per-label recall. Nothing is fit or tuned on the reported split
 unless it is train.
 """
 
@@ -28,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from smolgepa.stats import wilson_interval  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.traces import detect_state  # noqa: E402
-from smolgepa.traces.shallow import LengthClassifier, fit_bag_of_words, full_text  # noqa: E402
+from smolgepa.traces.figures import BY_KEY, figures  # noqa: E402
+from smolgepa.traces.rules import fit_rules  # noqa: E402
+from smolgepa.traces.shallow import LengthClassifier, fit_bag_of_words, fit_figures_cv, full_text  # noqa: E402
 
 
 def evaluate(task_name: str, split: str) -> dict[str, Any]:
@@ -49,15 +55,29 @@ def evaluate(task_name: str, split: str) -> dict[str, Any]:
     models["bag of words"] = f"l2={bow.l2:g}, {len(bow.vocabulary)} words; top words: " + "; ".join(
         f"{label}: {', '.join(bow.top_words(label, 5))}" for label in bow.labels
     )
+    evidence = fit_figures_cv([(ex.raw, ex.label) for ex in train])
+    predictions["evidence figures"] = evidence.predict([ex.raw for ex in target])
+    models["evidence figures"] = f"l2={evidence.l2:g}; top figures: " + "; ".join(
+        f"{label}: {', '.join(evidence.top_figures(label, 3))}" for label in evidence.labels
+    )
+    rule_list = fit_rules([(figures(ex.raw), ex.label) for ex in train], list(task.labels))
+    predictions["decision list"] = [rule_list.predict(figures(ex.raw)) for ex in target]
+    models["decision list"] = "; ".join(
+        f"{BY_KEY[r.figure].line} >= {r.threshold} -> {r.label}" for r in rule_list.rules
+    ) + f"; otherwise {rule_list.default}"
     gold = [ex.label for ex in target]
     methods = {}
     for name, predicted in predictions.items():
         correct = sum(p == g for p, g in zip(predicted, gold))
         low, high = wilson_interval(correct, len(gold))
         confusion = Counter(f"{g}->{p}" for p, g in zip(predicted, gold) if p != g)
+        recall = {}
+        for label in task.labels:
+            rows = [p == g for p, g in zip(predicted, gold) if g == label]
+            recall[label] = {"n": len(rows), "recall": sum(rows) / len(rows) if rows else None}
         methods[name] = {
             "correct": correct, "n": len(gold), "accuracy": correct / max(1, len(gold)),
-            "ci_low": low, "ci_high": high, "errors": dict(confusion.most_common()),
+            "ci_low": low, "ci_high": high, "errors": dict(confusion.most_common()), "recall": recall,
         }
     return {
         "task": task.name, "split": split, "n": len(gold), "methods": methods, "models": models,
@@ -100,6 +120,11 @@ def main() -> int:
     for name, m in report["methods"].items():
         print(f"| {name:<24} | {100 * m['accuracy']:.1f}% ({m['correct']}/{m['n']}) | {m['n']} | "
               f"{100 * m['ci_low']:.1f}-{100 * m['ci_high']:.1f}% |")
+    labels = list(next(iter(report["methods"].values()))["recall"])
+    print(f"\nper-label recall: | {'method':<24} | " + " | ".join(labels) + " |")
+    for name, m in report["methods"].items():
+        cells = [f"{100 * r['recall']:.0f}% (n={r['n']})" if r["recall"] is not None else "-" for r in m["recall"].values()]
+        print(f"| {name:<24} | " + " | ".join(cells) + " |")
     print()
     for name, description in report["models"].items():
         print(f"{name}: {description}")

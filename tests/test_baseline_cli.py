@@ -40,3 +40,33 @@ def test_baseline_refuses_text_task() -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2 and "reads agent traces" in result.stderr
+
+
+def test_evidence_and_decision_list_baselines_are_fitted_on_train_and_reported_like_eval() -> None:
+    from smolgepa.cli_baseline import fitted_report
+    from smolgepa.traces.figures import figures
+    from smolgepa.traces.rules import fit_rules
+    from smolgepa.traces.shallow import fit_figures_cv
+
+    task = load_task("agent_monitor-extended")
+    train = [(ex.raw, ex.label) for ex in task.split("train")]
+    test = task.split("test")
+    evidence = fitted_report("agent_monitor-extended", "test", "evidence")
+    model = fit_figures_cv(train)
+    assert [p.predicted for p in evidence.predictions] == model.predict([ex.raw for ex in test])
+    rules = fit_rules([(figures(t), y) for t, y in train], list(task.labels))
+    listed = fitted_report("agent_monitor-extended", "test", "decision-list")
+    assert [p.predicted for p in listed.predictions] == [rules.predict(figures(ex.raw)) for ex in test]
+    for report in (evidence, listed):
+        assert report.n == 120 and set(report.per_label()) == set(task.labels)
+        assert report.accuracy > 0.5  # the counts carry most of the signal; chance is 25%
+
+
+def test_baseline_cli_prints_the_evidence_method() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "smolgepa.cli", "baseline", "--task", "agent_monitor", "--method", "evidence", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["student"] == "evidence" and data["n"] == 4 and "per_label" in data

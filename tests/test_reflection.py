@@ -157,5 +157,5 @@ def test_parse_command_quoting_and_errors() -> None:
 
 
 def test_unknown_reflection_spec_lists_forms() -> None:
-    with pytest.raises(SmolgepaError, match="Available: fewshot, embedded"):
+    with pytest.raises(SmolgepaError, match="Available: fewshot, rules, embedded"):
         make_backend("bogus:thing", ReflectionSettings())

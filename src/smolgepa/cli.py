@@ -52,7 +52,8 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 def add_student_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, help="built-in task name or path to a task YAML file")
     parser.add_argument("--student", default="embedded", help="embedded, gguf:PATH, lmstudio:MODEL, ... (default embedded)")
-    parser.add_argument("--render", choices=["plain", "annotated"], help="rendering of trace inputs")
+    parser.add_argument("--render", choices=["plain", "annotated", "summary"],
+        help="rendering of trace inputs (summary: a few lines of counted evidence)")
     parser.add_argument("--max-tokens", type=int, default=None, help="completion token limit for the student")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -1,4 +1,9 @@
-"""`smolgepa baseline`: the rule-based agent-stuck detector, reported like `eval`."""
+"""`smolgepa baseline`: detectors without a language model on a trace task, reported like `eval`.
+
+Methods: `rules`, the published agent-stuck detector rules; `evidence`, logistic regression on the
+counted evidence figures; `decision-list`, the counting rules the `rules` proposer writes, applied
+mechanically. The last two are fitted on the train split only.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,11 @@ from smolgepa.errors import SmolgepaError
 
 RULES_STUDENT = "rules"
 RULES_INSTRUCTION = "(rule-based detector: OpenHands StuckDetector + OpenCode doom-loop rules)"
+METHODS = ("rules", "evidence", "decision-list")
 
 
-def rule_report(task_name: str, split: str, render: str | None = None):  # noqa: ANN201 - EvalReport
-    """Evaluate the rule-based detector on a trace task split, as an EvalReport."""
-    from smolgepa.evaluation import Prediction, report_from_predictions
+def _trace_task(task_name: str, render: str | None = None):  # noqa: ANN202 - Task
     from smolgepa.tasks import load_task
-    from smolgepa.traces.detector import rule_predictions
 
     task = load_task(task_name, render=render)
     if task.input_format != "trace":
@@ -22,6 +25,45 @@ def rule_report(task_name: str, split: str, render: str | None = None):  # noqa:
             f"Task {task.name!r} has text inputs; the rule-based detector reads agent traces "
             "(a task with input_format: trace, e.g. agent_monitor)."
         )
+    return task
+
+
+def fitted_report(task_name: str, split: str, method: str):  # noqa: ANN201 - EvalReport
+    """Evaluate a detector fitted on train (`evidence` or `decision-list`) on a split, as an EvalReport."""
+    from smolgepa.evaluation import Prediction, report_from_predictions
+    from smolgepa.traces.figures import figures
+    from smolgepa.traces.rules import fit_rules, rules_text
+    from smolgepa.traces.shallow import fit_figures_cv
+
+    task = _trace_task(task_name)
+    train = [(ex.raw, ex.label) for ex in task.split("train")]
+    if not train:
+        raise SmolgepaError(f"Task {task.name!r} has no train examples to fit the {method} baseline on.")
+    examples = task.split(split)
+    if method == "evidence":
+        model = fit_figures_cv(train)
+        predicted = model.predict([ex.raw for ex in examples])
+        described = f"(logistic regression on evidence figures, fitted on train, l2={model.l2:g})"
+    elif method == "decision-list":
+        rule_list = fit_rules([(figures(t), y) for t, y in train], list(task.labels))
+        predicted = [rule_list.predict(figures(ex.raw)) for ex in examples]
+        described = "(counting rules fitted on train, applied mechanically)\n" + rules_text(rule_list)
+    else:
+        raise SmolgepaError(f"Unknown baseline method {method!r}: use one of {', '.join(METHODS)}.")
+    predictions = [
+        Prediction(id=ex.id, input=ex.input, label=ex.label, predicted=label,
+                   raw=", ".join(f"{k}={v:g}" for k, v in figures(ex.raw).items()), parse_method=method)
+        for ex, label in zip(examples, predicted)
+    ]
+    return report_from_predictions(task, predictions, described, student=method, split=split, decode=f"none ({method})")
+
+
+def rule_report(task_name: str, split: str, render: str | None = None):  # noqa: ANN201 - EvalReport
+    """Evaluate the rule-based detector on a trace task split, as an EvalReport."""
+    from smolgepa.evaluation import Prediction, report_from_predictions
+    from smolgepa.traces.detector import rule_predictions
+
+    task = _trace_task(task_name, render)
     predictions = [
         Prediction(id=ex.id, input=ex.input, label=ex.label, predicted=label, raw=reason, parse_method="rules")
         for ex, label, reason in rule_predictions(task, split)
@@ -35,14 +77,18 @@ def cmd_baseline(args: argparse.Namespace) -> None:
     from smolgepa.cli import print_json
     from smolgepa.display import render_report
 
-    report = rule_report(args.task, args.split)
+    method = getattr(args, "method", "rules")
+    report = rule_report(args.task, args.split) if method == "rules" else fitted_report(args.task, args.split, method)
     print_json(report.to_json()) if args.json else print(render_report(report))
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `baseline` subcommand."""
-    parser = commands.add_parser("baseline", help="rule-based agent-stuck detector on a trace task")
+    parser = commands.add_parser("baseline", help="detectors without a language model on a trace task")
     parser.add_argument("--task", required=True, help="a trace task: built-in name or YAML path")
     parser.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    parser.add_argument("--method", default="rules", choices=METHODS,
+                        help="rules: published stuck-detector rules (default); evidence: logistic regression on "
+                        "the evidence figures; decision-list: counting rules fitted on train")
     parser.add_argument("--json", action="store_true", help="print one JSON object (same keys as eval)")
     parser.set_defaults(func=cmd_baseline)

@@ -49,7 +49,8 @@ def register(subparsers: Any) -> None:
     add("--task", help="built-in task name or path to a task YAML file (not needed with --resume)")
     add("--student", help="embedded (default), gguf:PATH, lmstudio:MODEL, openai:MODEL@URL, ...")
     add("--reflection", help='reflection model: lmstudio:MODEL, openai:MODEL@URL, litellm:MODEL, cmd:"COMMAND ...", '
-        "embedded, or fewshot (the default: a built-in proposer that needs no LLM)")
+        "embedded, fewshot or rules (built-in proposers that need no LLM; the default is rules for "
+        "agent-trace tasks, fewshot for text tasks)")
     add("--reflection-template", choices=["tiny", "gepa"], help="reflection prompt: tiny (default) or GEPA's stock one")
     add("--budget", type=int, help="metric calls (scored student answers) to spend (default 120)")
     add("--max-proposals", type=int, help="stop after this many proposals")
@@ -63,7 +64,8 @@ def register(subparsers: Any) -> None:
     add("--run-dir", help="where to record the run (default runs/TASK-TIMESTAMP)")
     add("--resume", action="store_true", help="continue the run in --run-dir without repeating finished work")
     add("--threads", type=int, help="examples answered at once; for a server student, requests in flight (default 1)")
-    add("--render", choices=["plain", "annotated"], help="rendering of trace inputs")
+    add("--render", choices=["plain", "annotated", "summary"],
+        help="rendering of trace inputs (summary: a few lines of counted evidence)")
     add("--max-tokens", type=int, help="completion token limit for the student")
     add("--decode", choices=["free", "constrained", "scored"],
         help="free: parse a label from the text; constrained: output restricted to the labels; "

@@ -187,7 +187,7 @@ def _check_reflection(value: Any, where: str) -> str | None:
         raise SmolgepaError(f"{where}: reflection must be a spec ({', '.join(REFLECTION_FORMS)}), got {value!r}.")
     text = value.strip()
     kind, sep, rest = text.partition(":")
-    if text in ("fewshot", "embedded") or (kind == "litellm" and sep and rest.strip()):
+    if text in ("fewshot", "rules", "embedded") or (kind == "litellm" and sep and rest.strip()):
         return text
     try:
         if kind == "cmd" and sep:

@@ -12,6 +12,8 @@ from smolgepa.errors import SmolgepaError
 TEMPLATES = ("tiny", "gepa")
 CANDIDATE_SELECTION = ("pareto", "current_best")
 FEWSHOT = "fewshot"
+RULES = "rules"
+OFFLINE_PROPOSERS = (FEWSHOT, RULES)  # built in, no LLM
 # Settings that may change when a run is resumed: they decide when to stop, or how to reach the
 # student's server (not what it answers).
 SERVER_SETTINGS = ("student_timeout", "student_retries", "student_api_key_env")
@@ -23,7 +25,8 @@ class OptimizeConfig:
     """Everything that decides what an optimization run does. Holds no secrets: API keys stay in
     the environment (`reflection_key_env` names the variable, never the key).
 
-    `reflection` None means the built-in `fewshot` proposer (no LLM needed).
+    `reflection` None means a built-in proposer (no LLM needed): `rules` for agent-trace tasks,
+    `fewshot` for text tasks (see `offline_proposer`).
     `budget` counts metric calls (one student answer scored = one call), as GEPA does.
     """
 
@@ -86,7 +89,7 @@ class OptimizeConfig:
         if self.resume and not self.run_dir:
             raise SmolgepaError("--resume needs --run-dir: the directory of the run to continue.")
         if self.reflection is not None and not self.reflection.strip():
-            raise SmolgepaError("--reflection is empty: pass a model spec, cmd:\"COMMAND\" or fewshot.")
+            raise SmolgepaError("--reflection is empty: pass a model spec, cmd:\"COMMAND\", fewshot or rules.")
 
     @property
     def reflection_spec(self) -> str:
@@ -96,6 +99,14 @@ class OptimizeConfig:
     @property
     def uses_fewshot(self) -> bool:
         return self.reflection_spec == FEWSHOT
+
+    def offline_proposer(self, input_format: str) -> str | None:
+        """The built-in proposer in force for a task with `input_format` (`rules` or `fewshot`), or
+        None when a reflection model was given."""
+        if self.reflection is None:
+            return RULES if input_format == "trace" else FEWSHOT
+        spec = self.reflection.strip()
+        return spec if spec in OFFLINE_PROPOSERS else None
 
     def student_server_settings(self) -> dict[str, Any]:
         """ServerSettings overrides for the student (empty for an in-process student); `threads` is

@@ -22,8 +22,12 @@ from smolgepa.optimize.proposers import ProposalGate
 from smolgepa.instruction import Shot, one_line, render_instruction, split_instruction
 from smolgepa.program import input_prefix
 from smolgepa.tasks.model import Task
+from smolgepa.token_count import approx_tokens
 
 MAX_SHOT_CHARS = 400  # longer training inputs are not used as examples
+# Trace inputs are measured as rendered, in tokens: a `summary` rendering (at most
+# SUMMARY_MAX_TOKENS) fits, a plain or annotated transcript (hundreds of tokens) does not.
+MAX_SHOT_TOKENS = 150
 
 
 class FewshotProposer:
@@ -35,14 +39,26 @@ class FewshotProposer:
         self.task = task
         self.gate = gate
         self.journal = journal
-        self.train = [e for e in task.split("train") if len(one_line(e.input)) <= MAX_SHOT_CHARS]
+        self.train = [e for e in task.split("train") if self.short_enough(e.input)]
         self._by_input = {one_line(e.input): e for e in task.split("train")}
         self.prefix = input_prefix(task)
+
+    def short_enough(self, rendered_input: str) -> bool:
+        """Whether an input, as the student reads it, is short enough to be an example."""
+        if self.task.input_format == "trace":
+            return approx_tokens(rendered_input) <= MAX_SHOT_TOKENS
+        return len(one_line(rendered_input)) <= MAX_SHOT_CHARS
 
     def unusable_note(self) -> str:
         """Why this proposer can do nothing for the task ("" when it can): every training input is too long."""
         if self.train:
             return ""
+        if self.task.input_format == "trace":
+            return (
+                f"None of the {len(self.task.split('train'))} training inputs is short enough to be an example "
+                f"as rendered ({self.task.render}; at most {MAX_SHOT_TOKENS} tokens), so the fewshot proposer "
+                "will find no move; pass --render summary, --reflection rules, or a reflection model."
+            )
         return (
             f"None of the {len(self.task.split('train'))} training inputs is short enough to be an example "
             f"(at most {MAX_SHOT_CHARS} characters), so the fewshot proposer will find no move; "
@@ -58,7 +74,7 @@ class FewshotProposer:
             gold = self._by_input.get(text)
             outputs = item.get("Generated Outputs", {})
             predicted = outputs.get("label") if isinstance(outputs, Mapping) else None
-            if gold is not None and str(predicted) != gold.label and len(text) <= MAX_SHOT_CHARS:
+            if gold is not None and str(predicted) != gold.label and self.short_enough(gold.input):
                 shot = Shot(text, gold.label)
                 if shot not in found:
                     found.append(shot)

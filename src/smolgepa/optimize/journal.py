@@ -16,13 +16,14 @@ from typing import Any
 
 from smolgepa.diagnostics import Diagnostics, capacity_verdict
 from smolgepa.evaluation import EvalReport
+from smolgepa.optimize.config import OFFLINE_PROPOSERS
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.rundir import JsonlAppender, RunDir, read_jsonl
 from smolgepa.stats import format_accuracy
 from smolgepa.tasks.model import Example
 
 MAX_CONSECUTIVE_REFLECTION_FAILURES = 5
-MAX_CONSECUTIVE_EXHAUSTED = 3  # the fewshot proposer found nothing new this many times in a row
+MAX_CONSECUTIVE_EXHAUSTED = 3  # a built-in proposer found nothing new this many times in a row
 RAW_KEPT = 20_000  # characters of a reflection answer kept in the iteration record
 
 Evaluator = Callable[[str], EvalReport]
@@ -152,6 +153,7 @@ class Journal:
         self.since_improvement = 0
         self.consecutive_reflection_failures = 0
         self.consecutive_exhausted = 0
+        self.exhausted_proposer = "fewshot"
         self.stop_reason: str | None = None
         self.fatal: BaseException | None = None
         self.interrupted = False  # set by the signal handler: the current iteration is not recorded
@@ -199,7 +201,7 @@ class Journal:
         record.move = details.get("move")
         record.reflection = details.get("reflection")
         self.seen.setdefault(normalize(text), record.iteration)
-        if proposer != "fewshot":
+        if proposer not in OFFLINE_PROPOSERS:
             self.consecutive_reflection_failures = 0
 
     def proposal_failed(self, status: str, reason: str, proposer: str, text: str | None = None,
@@ -213,7 +215,7 @@ class Journal:
         record.move = details.get("move")
         if status == "failed":
             self.consecutive_reflection_failures += 1
-        elif proposer != "fewshot":
+        elif proposer not in OFFLINE_PROPOSERS:
             self.consecutive_reflection_failures = 0
 
     def duplicate_of(self, text: str) -> int | None:
@@ -329,6 +331,8 @@ class Journal:
         if record.is_proposal:
             self.since_improvement += 1
             self.consecutive_exhausted = self.consecutive_exhausted + 1 if record.status == "exhausted" else 0
+            if record.status == "exhausted":
+                self.exhausted_proposer = record.proposer or self.exhausted_proposer
         if earlier is None:
             self.emit("iteration", **record.to_json())
             self.recorded[record.iteration] = {"seconds": record.seconds}
@@ -363,7 +367,8 @@ class Journal:
         elif self.consecutive_reflection_failures >= MAX_CONSECUTIVE_REFLECTION_FAILURES:
             reason = f"{self.consecutive_reflection_failures} reflection calls failed in a row"
         elif self.consecutive_exhausted >= MAX_CONSECUTIVE_EXHAUSTED:
-            reason = f"the fewshot proposer found no new move {self.consecutive_exhausted} times in a row"
+            reason = (f"the {self.exhausted_proposer} proposer found no new move "
+                      f"{self.consecutive_exhausted} times in a row")
         if reason:
             self.stop_reason = reason
         return reason is not None

@@ -1,7 +1,8 @@
 """Reflection backends: each turns a plain-text prompt into a plain-text answer, never raising.
 
 Specs accepted by `--reflection`:
-    fewshot                         the built-in proposer (no LLM; see fewshot.py)
+    fewshot                         the built-in example proposer (no LLM; see fewshot.py)
+    rules                           the built-in counting-rule proposer for traces (no LLM; rules_proposer.py)
     embedded                        the local SmolLM2-135M itself (weak, but offline)
     gguf:PATH                       another local GGUF model
     lmstudio:MODEL, ollama:MODEL, openai:MODEL@URL, llamacpp:URL, vllm:MODEL@URL
@@ -26,7 +27,7 @@ from smolgepa.lm.spec import SPEC_FORMS, parse_model_spec
 from smolgepa.optimize.cache import ReflectionReply
 from smolgepa.optimize.command import CommandBackend, parse_command
 
-REFLECTION_FORMS = ("fewshot", *SPEC_FORMS, "litellm:MODEL[@BASE_URL]", 'cmd:"COMMAND ..."')
+REFLECTION_FORMS = ("fewshot", "rules", *SPEC_FORMS, "litellm:MODEL[@BASE_URL]", 'cmd:"COMMAND ..."')
 SYSTEM_PROMPT = "You write instructions (system prompts) for small language models. Answer in plain text."
 
 Backend = Callable[[str], ReflectionReply]
@@ -52,8 +53,8 @@ def make_backend(spec: str, settings: ReflectionSettings) -> Backend:
     """The reflection backend for a spec; an unknown spec lists the forms that exist."""
     text = spec.strip()
     kind, sep, rest = text.partition(":")
-    if text == "fewshot":
-        raise SmolgepaError("The fewshot proposer has no reflection backend (it needs no LLM).")
+    if text in ("fewshot", "rules"):
+        raise SmolgepaError(f"The {text} proposer has no reflection backend (it needs no LLM).")
     if kind == "cmd" and sep:
         return CommandBackend(parse_command(rest), settings.timeout)
     if kind == "litellm" and sep:

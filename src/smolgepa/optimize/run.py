@@ -21,12 +21,13 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
 from smolgepa.lm import StudentOptions, make_lm, parse_model_spec
 from smolgepa.optimize.cache import CachedEngine, CachedReflector, JsonlCache
-from smolgepa.optimize.config import OptimizeConfig, check_resume_compatible, load_saved_config
+from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.machine import cpu_description
 from smolgepa.optimize.journal import Journal, report_examples, report_summary
 from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
 from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
+from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.optimize.rundir import Redactor, RunDir
 from smolgepa.optimize.tables import render_run
 from smolgepa.optimize.tokens import student_size_class, student_token_counter
@@ -35,6 +36,10 @@ from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Example, Task
 
 FEWSHOT_NOTE = "No reflection model given: using the built-in fewshot proposer (labelled examples, no LLM)."
+RULES_NOTE = (
+    "No reflection model given: using the built-in rules proposer for agent traces "
+    "(counting rules fitted on train, no LLM)."
+)
 Progress = Callable[[str], None]
 
 
@@ -207,9 +212,11 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     )
     gate = ProposalGate(journal, count_tokens, config.max_instruction_tokens)
     reflector: CachedReflector | None = None
-    if config.uses_fewshot:
-        proposer: Any = FewshotProposer(task, gate, journal)
-        proposer_name, note = "fewshot", FEWSHOT_NOTE if config.reflection is None else ""
+    offline = config.offline_proposer(task.input_format)
+    if offline is not None:
+        proposer: Any = (RulesProposer if offline == RULES else FewshotProposer)(task, gate, journal)
+        default_note = RULES_NOTE if offline == RULES else FEWSHOT_NOTE
+        proposer_name, note = offline, default_note if config.reflection is None else ""
         note = " ".join(part for part in (note, proposer.unusable_note()) if part)
     else:
         settings = ReflectionSettings(

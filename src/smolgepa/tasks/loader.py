@@ -16,7 +16,7 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.tasks.model import SPLITS, Example, Task
 
 INPUT_FORMATS = ("text", "trace")
-RENDER_MODES = ("plain", "annotated")
+RENDER_MODES = ("plain", "annotated", "summary")
 # Without explicit splits: fraction of each label's examples in train and val; the rest is test.
 SPLIT_FRACTIONS = (0.4, 0.3)
 SPLIT_SEED = 0
@@ -31,7 +31,7 @@ def builtin_task_names() -> list[str]:
 def load_task(name_or_path: str | Path, render: str | None = None) -> Task:
     """Load a built-in task by name, or a task YAML file by path.
 
-    `render` overrides the task's rendering of trace inputs (`plain` or `annotated`).
+    `render` overrides the task's rendering of trace inputs (`plain`, `annotated` or `summary`).
     """
     text = str(name_or_path)
     path = Path(text)

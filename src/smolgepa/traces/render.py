@@ -1,8 +1,9 @@
 """Render a trace as the compact, deterministic transcript a tiny model reads.
 
 `plain` is the trace itself, one numbered line per turn. `annotated` adds the counted evidence of
-`smolgepa.traces.evidence` below it. Over the token budget, long fields are first clipped (each
-clip says how many characters it dropped), then whole turns are left out of the middle with a
+`smolgepa.traces.evidence` below it. `summary` is the counted evidence alone, a few short lines
+(`smolgepa.traces.summary`), well under the budget. Over the token budget, long fields are first
+clipped (each clip says how many characters it dropped), then whole turns are left out of the middle with a
 marker such as "[... 12 turns omitted (turns 6-17) ...]"; nothing is ever cut silently. The
 evidence is always counted on the whole trace.
 """
@@ -17,7 +18,7 @@ from smolgepa.traces.evidence import collect_evidence, describe_evidence
 from smolgepa.traces.model import Message, ToolCall, ToolResult, Trace, Turn
 from smolgepa.token_count import TokenCounter, approx_tokens
 
-MODES = ("plain", "annotated")
+MODES = ("plain", "annotated", "summary")
 # Field caps tried in order (characters per thought, output, message or argument list).
 FIELD_CAPS: tuple[int | None, ...] = (None, 300, 160, 100)
 TASK_CAP = 300
@@ -38,6 +39,10 @@ def render_trace(
     if max_tokens < 1:
         raise SmolgepaError(f"The token budget must be a positive whole number, got {max_tokens}.")
     count = count_tokens or approx_tokens
+    if mode == "summary":
+        from smolgepa.traces.summary import SUMMARY_MAX_TOKENS, render_summary
+
+        return render_summary(trace, min(max_tokens, SUMMARY_MAX_TOKENS), count)
     header = "Task: " + clip(trace.task, TASK_CAP)
     footer = describe_evidence(collect_evidence(trace)) if mode == "annotated" else ""
     lines: list[str] = []

@@ -1,7 +1,7 @@
 """Shallow baselines that a trace dataset must not be solvable by: length alone, and bag of words.
 
 If one of these gets near-perfect accuracy, the labels are given away by a surface feature and the
-dataset says nothing about a monitor's understanding. Both are fit on train only.
+dataset says nothing about a monitor's understanding. All are fit on train only.
 
 - `LengthClassifier`: one number per trace (turns, or characters of the full plain rendering), cut
   into at most four intervals with one label each, the cuts chosen for the best train accuracy
@@ -9,6 +9,9 @@ dataset says nothing about a monitor's understanding. Both are fit on train only
 - `BagOfWordsClassifier`: multinomial logistic regression on log(1 + count) of the words of the full
   plain rendering (no token budget), L2-regularized, fit by gradient descent in numpy; the
   regularization strength is picked on the validation split.
+- `FiguresClassifier`: the same regression over the counted evidence figures (`traces.figures`) instead
+  of words: what a monitor could learn from the counts alone, the ceiling for the `summary` rendering.
+  `fit_figures_cv` picks its regularization by cross-validation on train, touching no other split.
 """
 
 from __future__ import annotations
@@ -142,20 +145,7 @@ class BagOfWordsClassifier:
         scale = features.max(axis=0)
         scale[scale == 0] = 1.0
         x = np.hstack([features / scale, np.ones((len(texts), 1))])
-        y = np.zeros((len(texts), len(names)))
-        for row, label in enumerate(labels):
-            y[row, names.index(label)] = 1.0
-        w = np.zeros((x.shape[1], len(names)))
-        penalty = np.ones((x.shape[1], 1))
-        penalty[-1] = 0.0  # no penalty on the bias
-        rate = 1.0
-        for _ in range(steps):
-            logits = x @ w
-            logits -= logits.max(axis=1, keepdims=True)
-            probabilities = np.exp(logits)
-            probabilities /= probabilities.sum(axis=1, keepdims=True)
-            gradient = x.T @ (probabilities - y) / len(texts) + l2 * penalty * w
-            w -= rate * gradient
+        w = _softmax_regression(x, labels, names, l2, steps)
         return cls(
             vocabulary=vocabulary,
             labels=names,
@@ -177,6 +167,28 @@ class BagOfWordsClassifier:
         column = self.labels.index(label)
         ranked = sorted(range(len(self.vocabulary)), key=lambda i: -self.weights[i][column])
         return [self.vocabulary[i] for i in ranked[:count]]
+
+
+def _softmax_regression(x, labels: Sequence[str], names: Sequence[str], l2: float, steps: int):  # -> numpy array
+    """Weights of multinomial logistic regression on `x` (last column the bias, not penalized),
+    by `steps` of full-batch gradient descent from zero."""
+    import numpy as np
+
+    y = np.zeros((len(labels), len(names)))
+    for row, label in enumerate(labels):
+        y[row, list(names).index(label)] = 1.0
+    w = np.zeros((x.shape[1], len(names)))
+    penalty = np.ones((x.shape[1], 1))
+    penalty[-1] = 0.0  # no penalty on the bias
+    rate = 1.0
+    for _ in range(steps):
+        logits = x @ w
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        gradient = x.T @ (probabilities - y) / len(labels) + l2 * penalty * w
+        w -= rate * gradient
+    return w
 
 
 def _features(texts: Sequence[str], vocabulary: Sequence[str]):  # -> numpy array
@@ -204,3 +216,97 @@ def fit_bag_of_words(
             best = (accuracy, model)
     assert best is not None
     return best[1]
+
+
+@dataclass(frozen=True)
+class FiguresClassifier:
+    """Multinomial logistic regression over the evidence figures (`traces.figures`), no words at all:
+    each figure as log(1 + value), standardized with the train mean and spread."""
+
+    keys: tuple[str, ...]
+    labels: tuple[str, ...]
+    weights: tuple[tuple[float, ...], ...]  # one row per figure plus a bias row
+    mean: tuple[float, ...]
+    spread: tuple[float, ...]
+    l2: float
+
+    @classmethod
+    def fit(cls, traces: Sequence[Trace], labels: Sequence[str], l2: float = 1e-2,
+            steps: int = 2000) -> FiguresClassifier:
+        import numpy as np
+
+        from smolgepa.traces.figures import FIGURE_KEYS
+
+        raw = _figure_matrix(traces, FIGURE_KEYS)
+        mean, spread = raw.mean(axis=0), raw.std(axis=0)
+        spread[spread == 0] = 1.0
+        x = np.hstack([(raw - mean) / spread, np.ones((len(traces), 1))])
+        names = tuple(sorted(set(labels)))
+        w = _softmax_regression(x, labels, names, l2, steps)
+        return cls(
+            keys=FIGURE_KEYS,
+            labels=names,
+            weights=tuple(tuple(float(v) for v in row) for row in w),
+            mean=tuple(float(v) for v in mean),
+            spread=tuple(float(v) for v in spread),
+            l2=l2,
+        )
+
+    def predict(self, traces: Sequence[Trace]) -> list[str]:
+        import numpy as np
+
+        raw = _figure_matrix(traces, self.keys)
+        x = np.hstack([(raw - np.array(self.mean)) / np.array(self.spread), np.ones((len(traces), 1))])
+        scores = x @ np.array(self.weights)
+        return [self.labels[int(i)] for i in scores.argmax(axis=1)]
+
+    def top_figures(self, label: str, count: int = 3) -> list[str]:
+        """The figures weighing most towards `label` (largest positive weights first)."""
+        column = self.labels.index(label)
+        ranked = sorted(range(len(self.keys)), key=lambda i: -self.weights[i][column])
+        return [self.keys[i] for i in ranked[:count]]
+
+
+def _figure_matrix(traces: Sequence[Trace], keys: Sequence[str]):  # -> numpy array
+    import numpy as np
+
+    from smolgepa.traces.figures import figures
+
+    rows = [figures(trace) for trace in traces]
+    return np.log1p(np.array([[max(0.0, float(row[key])) for key in keys] for row in rows]))
+
+
+def fit_figures(
+    train: Sequence[tuple[Trace, str]], val: Sequence[tuple[Trace, str]],
+    l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
+) -> FiguresClassifier:
+    """Fit on train (trace, label) pairs for each L2 strength and keep the best on val (first wins ties)."""
+    best: tuple[float, FiguresClassifier] | None = None
+    for l2 in l2_grid:
+        model = FiguresClassifier.fit([t for t, _ in train], [y for _, y in train], l2=l2)
+        predictions = model.predict([t for t, _ in val]) if val else []
+        accuracy = sum(p == y for p, (_, y) in zip(predictions, val)) / max(1, len(val))
+        if best is None or accuracy > best[0]:
+            best = (accuracy, model)
+    assert best is not None
+    return best[1]
+
+
+def fit_figures_cv(train: Sequence[tuple[Trace, str]], l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
+                   folds: int = 5) -> FiguresClassifier:
+    """Fit on train with the L2 strength picked by `folds`-fold cross-validation on train itself
+    (fold i holds every `folds`-th example from i; first wins ties): no other split is touched."""
+    best: tuple[int, float] | None = None
+    for l2 in l2_grid:
+        correct = 0
+        for fold in range(min(folds, len(train))):
+            held = train[fold::folds]
+            rest = [item for i, item in enumerate(train) if i % folds != fold]
+            if not rest or len({y for _, y in rest}) < 2:
+                continue
+            model = FiguresClassifier.fit([t for t, _ in rest], [y for _, y in rest], l2=l2)
+            correct += sum(p == y for p, (_, y) in zip(model.predict([t for t, _ in held]), held))
+        if best is None or correct > best[0]:
+            best = (correct, l2)
+    assert best is not None
+    return FiguresClassifier.fit([t for t, _ in train], [y for _, y in train], l2=best[1])
