@@ -60,6 +60,7 @@ GEPA_METHODS = {"scored": "scored", "knn": "knn", "ensemble+calibrate_train": "e
 # What --quick runs per task: the best configuration measured here (README, "Accuracy").
 QUICK = {"sentiment-extended": ("gepa", "knn"), "agent_monitor-extended": ("fixed", "knn")}
 PEERS = ("labeled", "bootstrap_rs", "knn")
+TRACE_RENDER = "summary"  # the LM rows on trace tasks read the short evidence rendering (plain: ~700 tokens)
 GEPA_BUDGET = {"sentiment-extended": 800, "agent_monitor-extended": 400}
 
 
@@ -113,19 +114,24 @@ def quietly(step: Callable[[], object]) -> object:
 
 
 def no_lm_cells(task: Task) -> list[Cell]:
-    """Majority label of train; bag-of-words logistic regression; on trace tasks the rule detector."""
-    from smolgepa.traces.shallow import fit_bag_of_words
+    """Majority label of train; bag-of-words logistic regression; on trace tasks also the published
+    stuck-detector rules, and a logistic regression and a decision list on the counted evidence figures."""
+    from smolgepa.traces.shallow import fit_bag_of_words, full_text
 
     train, val, test = task.split("train"), task.split("val"), task.split("test")
     cells = []
     majority = max(sorted(task.labels), key=lambda label: sum(e.label == label for e in train))
     cells.append(_fixed_predictions(task, "majority", [majority] * len(test)))
-    model = fit_bag_of_words([(e.input, e.label) for e in train], [(e.input, e.label) for e in val])
-    cells.append(_fixed_predictions(task, "bow_lr", model.predict_texts([e.input for e in test])))
+    text = (lambda e: full_text(e.raw)) if task.input_format == "trace" else (lambda e: e.input)
+    model = fit_bag_of_words([(text(e), e.label) for e in train], [(text(e), e.label) for e in val])
+    cells.append(_fixed_predictions(task, "bow_lr", model.predict_texts([text(e) for e in test])))
     if task.input_format == "trace":
-        from smolgepa.cli_baseline import rule_report
+        from smolgepa.cli_baseline import fitted_report, rule_report
 
         cells.append(Cell(task.name, "rules", gepa=False, lm=False, reports=[rule_report(task.name, "test")]))
+        for method in ("evidence", "decision-list"):
+            report = fitted_report(task.name, "test", method)
+            cells.append(Cell(task.name, method.replace("-", "_"), gepa=False, lm=False, reports=[report]))
     return cells
 
 
@@ -196,7 +202,8 @@ def gepa_cells(task: Task, methods: Sequence[str], seeds: Sequence[int], out: Pa
         "decodes": [GEPA_METHODS[m] for m in methods],
         "seeds": list(seeds),
         "budget": GEPA_BUDGET.get(task.name, 400),
-        "settings": {"max_proposals": 12, "patience": 6},
+        "settings": {"max_proposals": 12, "patience": 6,
+                     **({"render": TRACE_RENDER} if task.input_format == "trace" else {})},
     }, sort_keys=False))
     study = load_study(study_file)
     directory = out / task.name
@@ -244,6 +251,8 @@ def best_gepa(cells: Sequence[Cell]) -> tuple[Cell, str] | None:
 
 def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path) -> list[Cell]:
     task = load_task(name)
+    if task.input_format == "trace":
+        task = load_task(name, render=TRACE_RENDER)
     cells = no_lm_cells(task)
     for cell in cells:
         say(cell.line())
