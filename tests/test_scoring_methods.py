@@ -85,7 +85,7 @@ def test_every_answer_is_a_label(decode: str, extra: dict, task, small_train) ->
 
 
 def test_channel_scores_are_the_text_likelihood_given_the_label(embedded_path: Path, task, reference) -> None:
-    """Each label's score is log P(text tokens | system, "Label: y" user turn, "Text:"), recomputed
+    """Each label's score is log P(text tokens | system, "Write a y text." user turn, "Text:"), recomputed
     from one fresh pass; and the scores are not the direct label scores."""
     channel = make_engine(embedded_path, task, "channel")
     scored = make_engine(embedded_path, task, "scored")
@@ -95,7 +95,7 @@ def test_channel_scores_are_the_text_likelihood_given_the_label(embedded_path: P
             got = channel.score_messages(messages)
             llama = channel.llama()
             for label in task.labels:
-                written = [messages[0], {"role": "user", "content": f"Label: {label}"}]
+                written = [messages[0], {"role": "user", "content": f"Write a {label} text."}]
                 prompt = chat_prompt_tokens(llama, written)
                 head = llama.tokenize(b"Text:", add_bos=False)
                 full = llama.tokenize(f"Text: {example.input}".encode(), add_bos=False)
@@ -119,8 +119,8 @@ def test_channel_turns_the_instruction_demos_round(embedded_path: Path, task) ->
     messages = messages_for(task, "It broke.", instruction)
     built = channel_messages(read_prompt(messages, "channel"), "negative")
     assert [m["role"] for m in built] == ["system", "user", "assistant", "user"]
-    assert built[1]["content"] == "Label: positive" and built[2]["content"] == "Text: I loved it"
-    assert built[3]["content"] == "Label: negative"
+    assert built[1]["content"] == "Write a positive text." and built[2]["content"] == "Text: I loved it"
+    assert built[3]["content"] == "Write a negative text."
 
 
 def test_knn_answer_is_the_vote_of_the_nearest_anchors(embedded_path: Path, task, small_train, reference) -> None:

@@ -68,7 +68,7 @@ CALIBRATE_HELP = (
     "--calibrate: with scored, contextual calibration from content-free inputs (Zhao et al. 2021); "
     "--calibrate train: with scored, channel or ensemble, per-label offsets fitted on the train split"
 )
-KNN_K_HELP = "with --decode knn: neighbours that vote (default 8)"
+KNN_K_HELP = "with --decode knn: neighbours that vote (default 12)"
 
 
 def add_decode_arguments(parser: argparse.ArgumentParser, default: str | None = "free") -> None:

@@ -1,7 +1,7 @@
 """`--decode channel`: the noisy channel (Min et al. 2022, "Noisy Channel Language Model Prompting
 for Few-Shot Text Classification"). Instead of P(label | text), each label is scored by
-log P(text | label): the label is stated first, in a user turn ("Label: positive"), and the input
-is the assistant's reply ("Text: ..."); the sum of the input's token log-probs (the "Text:" prefix
+log P(text | label): the label is stated first, in a user turn ("Write a positive text."), and the
+input is the assistant's reply ("Text: ..."); the sum of the input's token log-probs (the "Text:" prefix
 is given, not scored) is the label's score, and the argmax label is the answer. Demonstrations
 (the instruction's Examples block, DSPy demos) are turned round the same way. Labels whose prior
 the model favours no longer win by default: every label must explain the whole text.
@@ -17,8 +17,12 @@ from smolgepa.lm.turns import Prompt, Turn, read_prompt
 
 
 def label_turn(query: Turn, label: str) -> str:
-    """The user turn that states the label: "Label: positive" (the query's own cue), else the label."""
-    return f"{query.cue} {label}" if query.structured else label
+    """The user turn that states the label, asking for an input of it: "Write a positive text." (the
+    noun is the input's prefix). Chosen on sentiment-extended TRAIN over "Label: positive": 34/60
+    against 28/60 right; without the system message, 34/60 too, but then the instruction (what GEPA
+    optimises) would play no part."""
+    noun = query.prefix.rstrip(":").strip().lower() if query.structured else "text"
+    return f"Write a {label} {noun or 'text'}."
 
 
 def text_reply(turn: Turn) -> tuple[str, str]:

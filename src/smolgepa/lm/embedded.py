@@ -34,7 +34,7 @@ from smolgepa.lm.overflow import parse_overflow
 # a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-DEFAULT_KNN_K = 8
+DEFAULT_KNN_K = 12  # chosen on sentiment-extended val (k 5-16 within 2 answers of each other)
 DEFAULT_ENSEMBLE_K = 6  # one-shot prompts when the instruction has no demos: 2 per label for 3 labels
 
 

@@ -47,7 +47,7 @@ class OptimizeConfig:
     decode: str = "free"  # the student's decode mode: free, constrained, scored, channel, knn, ensemble
     calibrate: bool = False  # calibration of the label scores (smolgepa.lm.decode)
     calibration: str = "content-free"  # with calibrate: content-free (scored) or train (scored, channel, ensemble)
-    knn_k: int = 8  # with decode knn: neighbours that vote
+    knn_k: int = 12  # with decode knn: neighbours that vote (DEFAULT_KNN_K)
     reflection_timeout: float = 300.0
     reflection_max_tokens: int = 2048
     reflection_temperature: float = 0.7
