@@ -100,3 +100,30 @@ def test_study_decode_values_map_to_settings(tmp_path: Path) -> None:
     bad.write_text("tasks: [sentiment]\nstudents: [embedded]\ndecodes: [knn+calibrate-train]\n", encoding="utf-8")
     with pytest.raises(SmolgepaError, match=r"bad.yaml:3: unknown decode mode 'knn\+calibrate-train'"):
         load_study(bad)
+
+
+def test_optimize_with_knn_decode_records_it_and_reads_every_answer(tmp_path: Path) -> None:
+    """The training split reaches the engine from `optimize` (kNN cannot run without it)."""
+    import json
+    import subprocess
+    import sys
+
+    from smolgepa.optimize.rundir import read_jsonl
+
+    run_dir = tmp_path / "run"
+    smolgepa = [sys.executable, "-m", "smolgepa.cli"]
+    out = subprocess.run(
+        [*smolgepa, "optimize", "--task", "sentiment", "--decode", "knn", "--knn-k", "3", "--budget", "12",
+         "--max-proposals", "1", "--run-dir", str(run_dir), "--quiet", "--json"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    config = json.loads((run_dir / "config.json").read_text())["config"]
+    assert config["decode"] == "knn" and config["knn_k"] == 3
+    assert result["seed"]["val"]["decode"] == "knn" and result["seed"]["val"]["unparsed"] == 0
+    answers = {record["text"] for record in read_jsonl(run_dir / "cache" / "student.jsonl")}
+    assert answers and answers <= set(LABELS)
+    resumed = subprocess.run([*smolgepa, "optimize", "--resume", "--run-dir", str(run_dir), "--knn-k", "5"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 2 and "knn_k: saved 3, requested 5" in resumed.stderr
