@@ -123,7 +123,7 @@ def test_channel_turns_the_instruction_demos_round(embedded_path: Path, task) ->
     assert built[3]["content"] == "Write a negative text."
 
 
-def test_knn_answer_is_the_vote_of_the_nearest_anchors(embedded_path: Path, task, small_train, reference) -> None:
+def test_knn_answer_is_the_vote_of_the_nearest_anchors(embedded_path: Path, task, small_train) -> None:
     """Anchors and query distributions recomputed from fresh passes: the k nearest by KL(anchor || query)
     vote, and the engine's answer is their majority."""
     k = 3

@@ -48,10 +48,14 @@ def check_decode(
     calibrate: bool = False,
     calibration: str = "content-free",
     train_examples: Sequence[tuple[str, str]] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> None:
     """Raise SmolgepaError unless `mode` is known and has what it needs: labels; a calibration the mode
     takes; training examples for `knn` and `calibration="train"` (None for `labels` or
-    `train_examples`: not known yet, checked later)."""
+    `train_examples`: not known yet, checked later); `counts` ({"--knn-k": 12, ...}) whole numbers >= 1."""
+    for flag, value in (counts or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SmolgepaError(f"{flag} must be a whole number of at least 1, got {value!r}.")
     if mode not in DECODE_MODES:
         raise SmolgepaError(f"Unknown decode mode {mode!r}. Available: {', '.join(DECODE_MODES)}.")
     if calibration not in CALIBRATIONS:

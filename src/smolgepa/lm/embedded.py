@@ -68,8 +68,8 @@ class EmbeddedSettings:
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
         object.__setattr__(self, "content_free", tuple(self.content_free))
         object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
-        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples)
-        check_counts(self.knn_k, self.ensemble_k)
+        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
+                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k})
         if self.calibrate and self.calibration == "content-free" and not self.content_free:
             raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 
@@ -89,13 +89,6 @@ class EmbeddedSettings:
         if self.decode == "ensemble":
             kept["ensemble_k"] = self.ensemble_k
         return kept
-
-
-def check_counts(knn_k: int, ensemble_k: int) -> None:
-    """Raise SmolgepaError unless both neighbour and shot counts are whole numbers of at least 1."""
-    for flag, value in (("--knn-k", knn_k), ("ensemble_k", ensemble_k)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SmolgepaError(f"{flag} must be a whole number of at least 1, got {value!r}.")
 
 
 def train_digest(pairs: tuple[tuple[str, str], ...]) -> str:

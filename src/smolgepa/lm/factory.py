@@ -9,7 +9,7 @@ from typing import Any
 import dspy
 
 from smolgepa.lm.decode import check_decode
-from smolgepa.lm.embedded import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, EmbeddedEngine, EmbeddedSettings, check_counts
+from smolgepa.lm.embedded import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.models import check_model_file, embedded_model_path
 from smolgepa.lm.spec import ModelSpec, parse_model_spec
 
@@ -50,8 +50,8 @@ class StudentOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
         object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
-        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples)
-        check_counts(self.knn_k, self.ensemble_k)
+        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
+                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k})
 
 
 def train_pairs(task: Any) -> tuple[tuple[str, str], ...]:

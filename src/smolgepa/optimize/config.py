@@ -131,11 +131,9 @@ def _check_decode(student: str, decode: str, calibrate: bool, calibration: str, 
     """The decode mode is known, --calibrate comes with a mode that takes it, and a server student can
     do it (the same check_decode the engines run; the training examples are checked with the task)."""
     from smolgepa.lm.decode import check_decode
-    from smolgepa.lm.embedded import DEFAULT_ENSEMBLE_K, check_counts
     from smolgepa.lm.spec import parse_model_spec
 
-    check_decode(decode, None, calibrate, calibration)
-    check_counts(knn_k, DEFAULT_ENSEMBLE_K)
+    check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k})
     try:
         spec = parse_model_spec(student)
     except SmolgepaError:
