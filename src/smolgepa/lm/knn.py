@@ -82,7 +82,7 @@ class KnnMethod:
 
     def _distribution(self, messages: list[dict[str, str]]) -> np.ndarray:
         self.forward_calls += 1
-        return self.scorer.next_token_logprobs(messages)
+        return self.scorer.answer_logprobs(messages)
 
     def neighbours(self, messages: list[dict[str, str]]) -> tuple[list[int], np.ndarray]:
         """Indices of the k nearest anchors (nearest first, the query's own text left out) and all distances."""

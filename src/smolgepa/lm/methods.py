@@ -32,8 +32,10 @@ class DirectMethod:
         self.prior = prior
 
     def score(self, messages: Messages) -> LabelScores:
-        logprobs = self.scorer.score(messages, self.labels)
-        return choose_label(logprobs, self.prior(messages) if self.prior else None)
+        # The prior first, as before this class existed: which prompts are in the KV cache decides how
+        # llama.cpp batches the query's prefill, and near-ties can flip with it.
+        prior = self.prior(messages) if self.prior else None
+        return choose_label(self.scorer.score(messages, self.labels), prior)
 
 
 def build_method(settings: Any, scorer: Any, prior: Callable[[Messages], dict[str, float]]) -> ScoringMethod:

@@ -100,7 +100,7 @@ class LabelScorer:
             scores[label] = total
         return scores
 
-    def next_token_logprobs(self, messages: Sequence[Mapping[str, str]]) -> np.ndarray:
+    def answer_logprobs(self, messages: Sequence[Mapping[str, str]]) -> np.ndarray:
         """The model's log-distribution over the whole vocabulary at the answer position (kNN anchors)."""
         prompt = chat_prompt_tokens(self.llama, messages)
         if len(prompt) + 1 > self.llama.n_ctx():
