@@ -58,20 +58,40 @@ def add_student_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--decode` and `--calibrate` (see smolgepa.lm.decode)."""
-    parser.add_argument(
-        "--decode",
-        choices=["free", "constrained", "scored"],
-        default="free",
-        help="free: parse a label from the text; constrained: output restricted to the labels; "
-        "scored: the label with the highest log-likelihood (default free)",
-    )
-    parser.add_argument(
-        "--calibrate",
-        action="store_true",
-        help="with --decode scored: contextual calibration from content-free inputs (Zhao et al. 2021)",
-    )
+DECODE_HELP = (
+    "free: parse a label from the text; constrained: output restricted to the labels; "
+    "scored: the label with the highest log-likelihood; embedded student only: "
+    "channel: the label under which the input text is most likely (Min et al. 2022); "
+    "knn: the vote of the nearest training examples' answer distributions (Xu et al. 2023); "
+    "ensemble: scored, averaged over one-demo prompts (default free)"
+)
+CALIBRATE_HELP = (
+    "--calibrate: with scored, contextual calibration from content-free inputs (Zhao et al. 2021); "
+    "--calibrate train: with scored, channel or ensemble, per-label offsets fitted on the train split"
+)
+KNN_K_HELP = "with --decode knn: neighbours that vote (default 12)"
+
+
+def add_decode_arguments(parser: argparse.ArgumentParser, default: str | None = "free") -> None:
+    """`--decode`, `--calibrate [train]` and `--knn-k` (see smolgepa.lm.decode); `default` None
+    leaves them unset (optimize tells given flags from saved ones)."""
+    from smolgepa.lm.decode import DECODE_MODES
+
+    parser.add_argument("--decode", choices=list(DECODE_MODES), default=default, help=DECODE_HELP)
+    parser.add_argument("--calibrate", nargs="?", const="content-free", choices=["content-free", "train"],
+                        default=None, help=CALIBRATE_HELP)
+    parser.add_argument("--knn-k", type=int, default=None, metavar="K", help=KNN_K_HELP)
+
+
+def decode_settings(args: argparse.Namespace) -> dict[str, object]:
+    """`calibrate`, `calibration` and `knn_k` from the decode flags (only those given)."""
+    settings: dict[str, object] = {}
+    calibrate = getattr(args, "calibrate", None)
+    if calibrate is not None:
+        settings.update(calibrate=True, calibration=calibrate)
+    if getattr(args, "knn_k", None) is not None:
+        settings["knn_k"] = args.knn_k
+    return settings
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,18 +118,22 @@ def server_options(args: argparse.Namespace) -> dict[str, object]:
     )
 
 
-def student_options(args: argparse.Namespace, labels: Sequence[str]) -> StudentOptions:
-    """StudentOptions from `--max-tokens`, `--decode`, `--calibrate` and the server flags."""
+def student_options(
+    args: argparse.Namespace, labels: Sequence[str], train_examples: Sequence[tuple[str, str]] = ()
+) -> StudentOptions:
+    """StudentOptions from `--max-tokens`, `--decode`, `--calibrate`, `--knn-k` and the server flags;
+    `train_examples` feed knn, ensemble and `--calibrate train`."""
     from smolgepa.lm import StudentOptions
 
     extra = {} if getattr(args, "max_tokens", None) is None else {"max_tokens": args.max_tokens}
     return StudentOptions(
         decode=getattr(args, "decode", "free"),
         labels=tuple(labels),
-        calibrate=bool(getattr(args, "calibrate", False)),
         cache_enabled=not getattr(args, "no_cache", False),
         fast_model=bool(getattr(args, "fast_model", False)),
         server=server_options(args),
+        train_examples=tuple(train_examples),
+        **decode_settings(args),
         **extra,
     )
 
@@ -122,7 +146,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     task = load_task(args.task, render=args.render)
     examples = task.split(args.split)
-    lm = make_lm(args.student, student_options(args, list(task.labels)))
+    from smolgepa.lm.factory import train_pairs
+
+    lm = make_lm(args.student, student_options(args, list(task.labels), train_pairs(task)))
     report = evaluate(
         task,
         lm,

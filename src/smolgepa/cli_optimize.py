@@ -31,7 +31,7 @@ FLAGS: dict[str, str] = {
     "render": "render",
     "max_tokens": "student_max_tokens",
     "decode": "decode",
-    "calibrate": "calibrate",
+    "knn_k": "knn_k",
     "reflection_timeout": "reflection_timeout",
     "reflection_max_tokens": "reflection_max_tokens",
     "reflection_temperature": "reflection_temperature",
@@ -67,11 +67,9 @@ def register(subparsers: Any) -> None:
     add("--render", choices=["plain", "annotated", "summary"],
         help="rendering of trace inputs (summary: a few lines of counted evidence)")
     add("--max-tokens", type=int, help="completion token limit for the student")
-    add("--decode", choices=["free", "constrained", "scored"],
-        help="free: parse a label from the text; constrained: output restricted to the labels; "
-        "scored: the label with the highest log-likelihood (default free)")
-    add("--calibrate", action="store_const", const=True,
-        help="with --decode scored: contextual calibration from content-free inputs (Zhao et al. 2021)")
+    from smolgepa.cli import add_decode_arguments
+
+    add_decode_arguments(parser, default=None)  # --decode, --calibrate [train], --knn-k
     add("--reflection-timeout", type=float, help="seconds before a reflection call is given up (default 300)")
     add("--reflection-max-tokens", type=int, help="answer token limit for reflection models (default 2048)")
     add("--reflection-temperature", type=float, help="reflection model temperature (default 0.7)")
@@ -94,6 +92,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     from smolgepa.optimize import OptimizeConfig, load_saved_config
 
     given = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
+    if args.calibrate is not None:  # --calibrate [content-free|train]
+        given.update(calibrate=True, calibration=args.calibrate)
     if args.resume:
         if not args.run_dir:
             raise SmolgepaError("--resume needs --run-dir: the directory of the run to continue.")

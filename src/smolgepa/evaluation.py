@@ -47,13 +47,16 @@ class EvalReport:
     instruction: str
     predictions: tuple[Prediction, ...]
     diagnostics: Diagnostics = field(repr=False)
-    decode: str = "free"  # the student's decode mode: free, constrained or scored ("none (rules)" for baselines)
+    decode: str = "free"  # the student's decode mode: free, constrained, scored, ... ("none (rules)" for baselines)
     calibrate: bool = False  # scored with contextual calibration
+    calibration: str = "content-free"  # with calibrate: "content-free" or "train"
 
     @property
     def decode_text(self) -> str:
-        """The decode mode as printed: `free`, `constrained`, `scored` or `scored + calibrate`."""
-        return f"{self.decode} + calibrate" if self.calibrate else self.decode
+        """The decode mode as printed: `free`, `scored`, `scored + calibrate`, `channel + calibrate train`, ..."""
+        from smolgepa.lm.decode import describe_decode
+
+        return describe_decode(self.decode, self.calibrate, self.calibration)
 
     @property
     def n(self) -> int:
@@ -109,6 +112,7 @@ class EvalReport:
             "split": self.split,
             "decode": self.decode,
             "calibrate": self.calibrate,
+            "calibration": self.calibration if self.calibrate else None,
             "n": self.n,
             "correct": self.correct,
             "accuracy": self.accuracy,
@@ -178,23 +182,35 @@ def evaluate(
     decode, calibrate = lm_decode(lm)
     return report_from_predictions(
         task, predictions, program.signature.instructions, student=student, split=split, decode=decode,
-        calibrate=calibrate,
+        calibrate=calibrate, calibration=lm_calibration(lm),
     )
 
 
-def lm_decode(lm: Any) -> tuple[str, bool]:
-    """The decode mode and calibration switch of a smolgepa student LM (its engine's settings,
-    looking through cache wrappers); ("free", False) for any other LM."""
+def _lm_settings(lm: Any) -> Any:
+    """The decode settings of a smolgepa student LM's engine (looking through cache wrappers), or None."""
     engine = getattr(lm, "engine", None)
     for _ in range(8):  # wrappers nest a few deep at most
         if engine is None:
             break
         settings = getattr(engine, "settings", None)
-        decode = getattr(settings, "decode", None)
-        if isinstance(decode, str):
-            return decode, bool(getattr(settings, "calibrate", False))
+        if isinstance(getattr(settings, "decode", None), str):
+            return settings
         engine = getattr(engine, "inner", None)
-    return "free", False
+    return None
+
+
+def lm_decode(lm: Any) -> tuple[str, bool]:
+    """The decode mode and calibration switch of a smolgepa student LM (its engine's settings,
+    looking through cache wrappers); ("free", False) for any other LM."""
+    settings = _lm_settings(lm)
+    if settings is None:
+        return "free", False
+    return settings.decode, bool(getattr(settings, "calibrate", False))
+
+
+def lm_calibration(lm: Any) -> str:
+    """Where a calibrated student's calibration comes from: "content-free" (the default) or "train"."""
+    return str(getattr(_lm_settings(lm), "calibration", "content-free"))
 
 
 def report_from_predictions(
@@ -206,6 +222,7 @@ def report_from_predictions(
     split: str = "",
     decode: str = "free",
     calibrate: bool = False,
+    calibration: str = "content-free",
 ) -> EvalReport:
     """Summarize predictions already made (for example, loaded from a run directory)."""
     return EvalReport(
@@ -218,6 +235,7 @@ def report_from_predictions(
         diagnostics=diagnose(predictions, list(task.labels), instruction, task.labels),
         decode=decode,
         calibrate=calibrate,
+        calibration=calibration,
     )
 
 

@@ -9,7 +9,8 @@ A study file (YAML):
     reflection: fewshot                # one value, or `reflections: [...]` for several
     seeds: [0, 1, 2]
     budget: 60                         # or `budgets: [...]`
-    decodes: [free, scored+calibrate]  # optional: free, constrained, scored, scored+calibrate
+    decodes: [free, scored+calibrate]  # optional: free, constrained, scored, scored+calibrate, channel, knn,
+                                       # ensemble, and scored/channel/ensemble+calibrate-train
     settings:                          # any other `smolgepa optimize` setting, for every cell
       max_proposals: 3
       eval_every_proposal: true
@@ -200,7 +201,8 @@ def _check_reflection(value: Any, where: str) -> str | None:
     return text
 
 
-DECODE_VALUES = ("free", "constrained", "scored", "scored+calibrate")
+DECODE_VALUES = ("free", "constrained", "scored", "scored+calibrate", "scored+calibrate-train", "channel",
+                 "channel+calibrate-train", "knn", "ensemble", "ensemble+calibrate-train")
 
 
 def _check_decode(value: Any, where: str) -> str:
@@ -211,10 +213,13 @@ def _check_decode(value: Any, where: str) -> str:
 
 
 def _config_values(values: dict[str, Any]) -> dict[str, Any]:
-    """A cell's grid values as OptimizeConfig fields (`scored+calibrate` is decode scored, calibrate on)."""
+    """A cell's grid values as OptimizeConfig fields (`scored+calibrate` is decode scored, calibrate on;
+    `channel+calibrate-train` is decode channel, calibrate on, calibration train)."""
     result = dict(values)
-    if result.get("decode") == "scored+calibrate":
-        result.update(decode="scored", calibrate=True)
+    decode, _, calibration = str(result.get("decode", "")).partition("+")
+    if calibration:
+        result.update(decode=decode, calibrate=True,
+                      calibration="train" if calibration == "calibrate-train" else "content-free")
     return result
 
 

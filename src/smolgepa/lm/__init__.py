@@ -6,8 +6,8 @@ import os
 # slower (measured). PASSIVE must be set before llama_cpp is first imported; a user's value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from smolgepa.lm.factory import StudentOptions, make_lm  # noqa: E402
+from smolgepa.lm.factory import StudentOptions, make_lm, train_pairs  # noqa: E402
 from smolgepa.lm.models import embedded_model_path
 from smolgepa.lm.spec import ModelSpec, parse_model_spec
 
-__all__ = ["ModelSpec", "StudentOptions", "embedded_model_path", "make_lm", "parse_model_spec"]
+__all__ = ["ModelSpec", "StudentOptions", "embedded_model_path", "make_lm", "parse_model_spec", "train_pairs"]

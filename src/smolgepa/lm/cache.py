@@ -93,7 +93,11 @@ def engine_extras(engine: Any) -> dict[str, Any]:
     own = getattr(engine, "cache_key_extras", None)
     if callable(own):
         return dict(own())
-    settings = getattr(engine, "settings", None)
+    return settings_extras(getattr(engine, "settings", None))
+
+
+def settings_extras(settings: Any) -> dict[str, Any]:
+    """Every field of a settings dataclass except connection and thread settings ({} for anything else)."""
     if settings is None or not dataclasses.is_dataclass(settings):
         return {}
     return {

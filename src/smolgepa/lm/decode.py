@@ -5,10 +5,18 @@
   llama.cpp servers; a JSON-schema enum or a choice list on other servers). The text is a label.
 - `scored`: no generation. Each label's whole token sequence is scored by its log-likelihood after
   the chat template's assistant prefix; the argmax label is the answer.
+- `channel` (embedded only): noisy channel, Min et al. 2022: log P(input text | label), the label
+  stated first (`smolgepa.lm.channel`).
+- `knn` (embedded only): kNN prompting, Xu et al. 2023: the vote of the training examples whose
+  next-token distributions are nearest the query's (`smolgepa.lm.knn`).
+- `ensemble` (embedded only): one demonstration per forward pass, label log-probs averaged
+  (`smolgepa.lm.ensemble`).
 - `calibrate` (with `scored`): contextual calibration, Zhao et al. 2021, "Calibrate Before Use".
   The label distribution for content-free inputs ("N/A", "", "[MASK]") estimates the prompt's own
   bias p_cf; the answer is argmax(p / p_cf), i.e. the diagonal W = diag(p_cf)^-1 with b = 0.
   A label the prompt favours with no input is therefore only kept where the input supports it.
+  With `calibration="train"` (scored, channel, ensemble) the per-label offsets are instead fitted
+  on the training split's scores (`smolgepa.lm.train_calibration`).
 
 The decode mode is engine configuration (`StudentOptions(decode=..., labels=...)`), never a
 per-call argument: DSPy refuses unknown per-call kwargs, and caches key on the engine's state.
@@ -25,25 +33,64 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 
-DECODE_MODES = ("free", "constrained", "scored")
+DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "ensemble")
+SCORING_MODES = ("scored", "channel", "knn", "ensemble")  # no generation: every label is scored
+EMBEDDED_ONLY_MODES = ("channel", "knn", "ensemble")
+CALIBRATIONS = ("content-free", "train")
+# decode mode -> the calibrations it takes
+CALIBRATABLE = {"scored": ("content-free", "train"), "channel": ("train",), "ensemble": ("train",)}
 CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")  # Zhao et al. 2021, section 5
 
 
-def check_decode(mode: str, labels: Sequence[str], calibrate: bool = False) -> None:
-    """Raise SmolgepaError unless `mode` is known and has what it needs (labels; scored for calibrate)."""
+def check_decode(
+    mode: str,
+    labels: Sequence[str] | None,
+    calibrate: bool = False,
+    calibration: str = "content-free",
+    train_examples: Sequence[tuple[str, str]] | None = None,
+    counts: Mapping[str, int] | None = None,
+) -> None:
+    """Raise SmolgepaError unless `mode` is known and has what it needs: labels; a calibration the mode
+    takes; training examples for `knn` and `calibration="train"` (None for `labels` or
+    `train_examples`: not known yet, checked later); `counts` ({"--knn-k": 12, ...}) whole numbers >= 1."""
+    for flag, value in (counts or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SmolgepaError(f"{flag} must be a whole number of at least 1, got {value!r}.")
     if mode not in DECODE_MODES:
         raise SmolgepaError(f"Unknown decode mode {mode!r}. Available: {', '.join(DECODE_MODES)}.")
-    if mode != "free":
+    if calibration not in CALIBRATIONS:
+        raise SmolgepaError(f"Unknown calibration {calibration!r}. Available: {', '.join(CALIBRATIONS)}.")
+    if mode != "free" and labels is not None:
         if not labels:
             raise SmolgepaError(
                 f"Decode mode {mode!r} needs the task's label set: pass StudentOptions(labels=tuple(task.labels))."
             )
         if len(set(labels)) != len(labels) or any(not str(label).strip() for label in labels):
             raise SmolgepaError(f"Decode mode {mode!r} needs distinct, non-empty labels; got {list(labels)!r}.")
-    if calibrate and mode != "scored":
+    if calibrate and calibration not in CALIBRATABLE.get(mode, ()):
+        takes = [f"--decode {m} with --calibrate{'' if c == 'content-free' else ' train'}"
+                 for m, cs in CALIBRATABLE.items() for c in cs]
+        flag = "--calibrate" if calibration == "content-free" else "--calibrate train"
         raise SmolgepaError(
-            f"Calibration works on label scores: use --decode scored with --calibrate (got --decode {mode})."
+            f"{flag} does not work with --decode {mode}; calibration works as: {', '.join(takes)}."
         )
+    if train_examples is not None:
+        needs = "--decode knn" if mode == "knn" else "--calibrate train" if calibrate and calibration == "train" else ""
+        if needs and not train_examples:
+            raise SmolgepaError(
+                f"{needs} needs the task's training examples: pass StudentOptions(train_examples=train_pairs(task)) "
+                "(smolgepa.lm.factory.train_pairs), or use a task with a train split."
+            )
+        unknown = sorted({label for _, label in train_examples if label not in labels}) if labels else []
+        if unknown:
+            raise SmolgepaError(f"Training examples carry labels outside the label set: {', '.join(unknown)}.")
+
+
+def describe_decode(mode: str, calibrate: bool, calibration: str = "content-free") -> str:
+    """The decode mode as printed: `scored`, `scored + calibrate`, `channel + calibrate train`, ..."""
+    if not calibrate:
+        return mode
+    return f"{mode} + calibrate" + (" train" if calibration == "train" else "")
 
 
 def gbnf_literal(text: str) -> str:
@@ -159,7 +206,7 @@ def choose_label(logprobs: Mapping[str, float], prior: Mapping[str, float] | Non
 
 
 # The PlainTextAdapter's user message: "Prefix: value" then the output cue ("Label:") on the last line.
-_USER_INPUT = re.compile(r"\A(?P<prefix>[^\n:]{1,40}:)[ \t]?(?P<value>.*)\n(?P<cue>[^\n]{1,40}:)\Z", re.DOTALL)
+USER_INPUT = re.compile(r"\A(?P<prefix>[^\n:]{1,40}:)[ \t]?(?P<value>.*)\n(?P<cue>[^\n]{1,40}:)\Z", re.DOTALL)
 
 
 def content_free_messages(messages: Sequence[Mapping[str, str]], text: str) -> list[dict[str, str]]:
@@ -171,7 +218,7 @@ def content_free_messages(messages: Sequence[Mapping[str, str]], text: str) -> l
     result = [dict(message) for message in messages]
     for message in reversed(result):
         if message.get("role") == "user":
-            match = _USER_INPUT.match(message.get("content") or "")
+            match = USER_INPUT.match(message.get("content") or "")
             if match:
                 message["content"] = f"{match['prefix']} {text}\n{match['cue']}"
             else:

@@ -40,6 +40,7 @@ from typing import Any
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.decode import (
     CONTENT_FREE_INPUTS,
+    EMBEDDED_ONLY_MODES,
     LabelScores,
     argmax,
     choose_label,
@@ -63,11 +64,22 @@ _WHY_NOT = {
 }
 
 
-def check_server_decode(flavour: str, mode: str, calibrate: bool = False) -> None:
+def check_server_decode(flavour: str, mode: str, calibrate: bool = False, calibration: str = "content-free") -> None:
     """Raise SmolgepaError when the server kind cannot do `mode`, naming what it can do."""
     modes = SERVER_DECODE_MODES.get(flavour)
     if modes is None:
         raise SmolgepaError(f"Unknown server kind {flavour!r}. Available: {', '.join(SERVER_DECODE_MODES)}.")
+    if mode in EMBEDDED_ONLY_MODES:
+        raise SmolgepaError(
+            f"--decode {mode} runs only on the embedded student (embedded, gguf:PATH) for now; "
+            f"{flavour} students can do: {', '.join(modes)}."
+        )
+    if calibrate and calibration == "train":
+        raise SmolgepaError(
+            f"--calibrate train runs only on the embedded student (embedded, gguf:PATH) for now; "
+            f"{flavour} students can do: {', '.join(modes)}"
+            + (", with --calibrate (content-free) for scored." if "scored" in modes else ".")
+        )
     if mode not in modes:
         why = _WHY_NOT.get((flavour, mode), f"{flavour} servers do not support it")
         raise SmolgepaError(

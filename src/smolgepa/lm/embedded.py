@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from dataclasses import asdict, dataclass, field
@@ -13,10 +15,10 @@ from dspy.lm15 import Request, Response
 from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.decode import (
     CONTENT_FREE_INPUTS,
+    SCORING_MODES,
     LabelScores,
     calibration_key,
     check_decode,
-    choose_label,
     content_free_messages,
     content_free_prior,
     label_grammar,
@@ -32,13 +34,20 @@ from smolgepa.lm.overflow import parse_overflow
 # a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+DEFAULT_KNN_K = 12  # chosen on sentiment-extended val (k 5-16 within 2 answers of each other)
+DEFAULT_ENSEMBLE_K = 6  # one-shot prompts when the instruction has no demos: 2 per label for 3 labels
+
 
 @dataclass(frozen=True)
 class EmbeddedSettings:
     """How the in-process model is loaded and decodes; part of the engine's saved state.
 
-    `decode` is `free`, `constrained` or `scored` (see `smolgepa.lm.decode`); the last two need
-    `labels`. `calibrate` (scored only) applies contextual calibration with `content_free` inputs.
+    `decode` is `free`, `constrained`, `scored`, `channel`, `knn` or `ensemble` (see
+    `smolgepa.lm.decode`); all but `free` need `labels`. `calibrate` applies contextual calibration:
+    with `calibration` "content-free" (scored only) from the `content_free` inputs, with "train"
+    (scored, channel, ensemble) from offsets fitted on `train_examples`, (text, label) pairs of the
+    task's train split, which `knn` (anchors, `knn_k` neighbours) and `ensemble` without demos
+    (`ensemble_k` one-shot prompts, chosen by `seed`) also use.
     """
 
     path: str
@@ -49,14 +58,42 @@ class EmbeddedSettings:
     labels: tuple[str, ...] = ()
     calibrate: bool = False
     content_free: tuple[str, ...] = field(default=CONTENT_FREE_INPUTS)
+    calibration: str = "content-free"
+    train_examples: tuple[tuple[str, str], ...] = ()
+    knn_k: int = DEFAULT_KNN_K
+    ensemble_k: int = DEFAULT_ENSEMBLE_K
 
     def __post_init__(self) -> None:
         # Saved state comes back from JSON with lists; keep the dataclass hashable and comparable.
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
         object.__setattr__(self, "content_free", tuple(self.content_free))
-        check_decode(self.decode, self.labels, self.calibrate)
-        if self.calibrate and not self.content_free:
+        object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
+        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
+                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k})
+        if self.calibrate and self.calibration == "content-free" and not self.content_free:
             raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
+
+    def key_extras(self, extras: dict[str, Any]) -> dict[str, Any]:
+        """`extras` (every settings field) cut to what decides this mode's answers: a setting the mode
+        does not use is left out, so the keys of `free`, `constrained`, `scored` and `scored` +
+        content-free calibration stay what they were before these settings existed; the training
+        examples enter as a sha256 digest."""
+        uses_train = self.decode in ("knn", "ensemble") or (self.calibrate and self.calibration == "train")
+        kept = {k: v for k, v in extras.items() if k not in ("calibration", "train_examples", "knn_k", "ensemble_k")}
+        if self.calibrate and self.calibration != "content-free":
+            kept["calibration"] = self.calibration
+        if uses_train:
+            kept["train_examples"] = train_digest(self.train_examples)
+        if self.decode == "knn":
+            kept["knn_k"] = self.knn_k
+        if self.decode == "ensemble":
+            kept["ensemble_k"] = self.ensemble_k
+        return kept
+
+
+def train_digest(pairs: tuple[tuple[str, str], ...]) -> str:
+    """sha256 of the (text, label) pairs, for cache keys."""
+    return hashlib.sha256(json.dumps([list(p) for p in pairs], ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 class EmbeddedEngine(CompleteOnlyEngine):
@@ -71,6 +108,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
         self.settings = settings
         self._llama: Any = None
         self._scorer: Any = None
+        self._method: Any = None
+        self._method_scorer: Any = None
         self._priors: dict[tuple[Any, ...], dict[str, float]] = {}
         self._label_tokens: int | None = None
         self._lock = threading.RLock()
@@ -104,13 +143,13 @@ class EmbeddedEngine(CompleteOnlyEngine):
 
     def complete(self, request: Request) -> Response:
         messages = request_messages(request)
-        if self.settings.decode == "scored":
+        if self.settings.decode in SCORING_MODES:
             scores = self.score_messages(messages)
             return text_response(
                 scores.label,
                 model=self.model_name,
                 finish_reason="stop",
-                provider_data={"smolgepa_decode": "scored", "scores": scores.to_json()},
+                provider_data={"smolgepa_decode": self.settings.decode, "scores": scores.to_json()},
             )
         llama = self.llama()
         config = request.config
@@ -159,12 +198,28 @@ class EmbeddedEngine(CompleteOnlyEngine):
         return self._label_tokens
 
     def score_messages(self, messages: list[dict[str, str]]) -> LabelScores:
-        """Score every label after `messages` (calibrated if the settings say so); no generation."""
-        labels = self.settings.labels
+        """Score every label for `messages` with the settings' scoring method (scored, channel, knn,
+        ensemble; calibrated if the settings say so); no generation."""
+        with self._lock:
+            return self.scoring_method().score(messages)
+
+    def scoring_method(self) -> Any:
+        """The `smolgepa.lm.methods.ScoringMethod` the settings name, built once per loaded model
+        (it keeps per-prompt state: kNN anchors, fitted offsets)."""
+        from smolgepa.lm.methods import build_method
+
         with self._lock:
             scorer = self._label_scorer()
-            prior = self.prior_for(messages) if self.settings.calibrate else None
-            return choose_label(scorer.score(messages, labels), prior)
+            if self._method is None or self._method_scorer is not scorer:
+                self._method = build_method(self.settings, scorer, self.prior_for)
+                self._method_scorer = scorer
+            return self._method
+
+    def cache_key_extras(self) -> dict[str, Any]:
+        """The decode settings in the disk cache key (see EmbeddedSettings.key_extras)."""
+        from smolgepa.lm.cache import settings_extras
+
+        return self.settings.key_extras(settings_extras(self.settings))
 
     def prior_for(self, messages: list[dict[str, str]]) -> dict[str, float]:
         """p_cf, the label distribution for content-free inputs under these messages' instruction
@@ -194,11 +249,13 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 self._llama.close()
                 self._llama = None
                 self._scorer = None
+                self._method = None
 
     def dump_state(self) -> dict[str, Any]:
         state = asdict(self.settings)
         state["labels"] = list(self.settings.labels)
         state["content_free"] = list(self.settings.content_free)
+        state["train_examples"] = [list(pair) for pair in self.settings.train_examples]
         return state
 
     @classmethod

@@ -9,7 +9,7 @@ from typing import Any
 import dspy
 
 from smolgepa.lm.decode import check_decode
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.embedded import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.models import check_model_file, embedded_model_path
 from smolgepa.lm.spec import ModelSpec, parse_model_spec
 
@@ -22,9 +22,12 @@ DEFAULT_STOP = ("\n\n",)
 class StudentOptions:
     """Generation settings for a student.
 
-    `decode`: `free` (parse a label from text), `constrained` (output restricted to `labels`) or
-    `scored` (argmax label log-likelihood); `calibrate` adds contextual calibration to `scored`.
-    See `smolgepa.lm.decode`. Example: `StudentOptions(decode="scored", labels=tuple(task.labels))`.
+    `decode`: `free` (parse a label from text), `constrained` (output restricted to `labels`),
+    `scored` (argmax label log-likelihood), or, embedded only, `channel`, `knn`, `ensemble`;
+    `calibrate` adds calibration (`calibration` "content-free" for scored, "train" for scored,
+    channel and ensemble). `train_examples` ((text, label) pairs, `train_pairs(task)`) feed knn,
+    ensemble and calibration "train". See `smolgepa.lm.decode`.
+    Example: `StudentOptions(decode="knn", labels=tuple(task.labels), train_examples=train_pairs(task))`.
     """
 
     temperature: float = 0.0
@@ -39,10 +42,21 @@ class StudentOptions:
     cache_enabled: bool = False  # disk response cache (smolgepa.lm.cache); the CLI turns it on
     cache_dir: str | None = None
     fast_model: bool = False  # opt-in Q8_0 copy of a GGUF: faster prefill, answers can differ slightly
+    calibration: str = "content-free"  # with calibrate: "content-free" or "train"
+    train_examples: tuple[tuple[str, str], ...] = ()
+    knn_k: int = DEFAULT_KNN_K
+    ensemble_k: int = DEFAULT_ENSEMBLE_K
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
-        check_decode(self.decode, self.labels, self.calibrate)
+        object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
+        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
+                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k})
+
+
+def train_pairs(task: Any) -> tuple[tuple[str, str], ...]:
+    """The task's train split as (text, label) pairs, for `StudentOptions.train_examples`."""
+    return tuple((example.input, example.label) for example in task.split("train"))
 
 
 def make_engine(spec: ModelSpec, options: StudentOptions) -> Any:
@@ -61,9 +75,16 @@ def make_engine(spec: ModelSpec, options: StudentOptions) -> Any:
                 decode=options.decode,
                 labels=options.labels,
                 calibrate=options.calibrate,
+                calibration=options.calibration,
+                train_examples=options.train_examples,
+                knn_k=options.knn_k,
+                ensemble_k=options.ensemble_k,
             )
         )
+    from smolgepa.lm.decode_server import check_server_decode
     from smolgepa.lm.server import ServerEngine, ServerSettings
+
+    check_server_decode(spec.kind, options.decode, options.calibrate, options.calibration)
 
     return ServerEngine(
         ServerSettings(

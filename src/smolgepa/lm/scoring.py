@@ -106,6 +106,34 @@ class LabelScorer:
             raise ContextOverflowError(len(tokens), self.llama.n_ctx())
         return log_softmax(self._prefill(tokens))
 
+    def answer_logprobs(self, messages: Sequence[Mapping[str, str]]) -> np.ndarray:
+        """The model's log-distribution over the whole vocabulary at the answer position (kNN anchors)."""
+        prompt = chat_prompt_tokens(self.llama, messages)
+        if len(prompt) + 1 > self.llama.n_ctx():
+            raise ContextOverflowError(len(prompt), self.llama.n_ctx(), " with an answer after it")
+        return self.next_token_logprobs(prompt)
+
+    def text_tokens(self, text: str) -> list[int]:
+        """`text` as plain tokens (no BOS, special markers read as text)."""
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def continuation_logprobs(self, messages: Sequence[Mapping[str, str]], tokens: Sequence[int]) -> np.ndarray:
+        """log P(token_i | messages' prompt, tokens before i) for each of `tokens`, written as the
+        assistant's reply. The shared prompt prefix comes from the KV cache."""
+        prompt = chat_prompt_tokens(self.llama, messages)
+        if not tokens:
+            return np.zeros(0)
+        if len(prompt) + len(tokens) > self.llama.n_ctx():
+            raise ContextOverflowError(len(prompt) + len(tokens), self.llama.n_ctx())
+        values = [float(log_softmax(self._prefill(prompt))[tokens[0]])]
+        step = max(1, int(getattr(self.llama, "n_batch", 512)))
+        rest = list(tokens[:-1])
+        for start in range(0, len(rest), step):
+            rows = self._decode_rows(rest[start : start + step], len(prompt) + start)
+            targets = tokens[start + 1 : start + 1 + len(rows)]
+            values += [float(log_softmax(row)[token]) for row, token in zip(rows, targets)]
+        return np.asarray(values)
+
     def _prefill(self, prompt: Sequence[int]) -> np.ndarray:
         """Evaluate `prompt`, reusing the cached prefix; the logits after its last token."""
         llama = self.llama

@@ -47,8 +47,10 @@ class OptimizeConfig:
     threads: int = 1
     render: str | None = None
     student_max_tokens: int | None = None
-    decode: str = "free"  # the student's decode mode: free, constrained or scored (smolgepa.lm.decode)
-    calibrate: bool = False  # with decode scored: contextual calibration
+    decode: str = "free"  # the student's decode mode: free, constrained, scored, channel, knn, ensemble
+    calibrate: bool = False  # calibration of the label scores (smolgepa.lm.decode)
+    calibration: str = "content-free"  # with calibrate: content-free (scored) or train (scored, channel, ensemble)
+    knn_k: int = 12  # with decode knn: neighbours that vote (DEFAULT_KNN_K)
     reflection_timeout: float = 300.0
     reflection_max_tokens: int = 2048
     reflection_temperature: float = 0.7
@@ -81,7 +83,7 @@ class OptimizeConfig:
             raise SmolgepaError(
                 f"Unknown candidate selection {self.candidate_selection!r}. Available: {', '.join(CANDIDATE_SELECTION)}."
             )
-        _check_decode(self.student, self.decode, self.calibrate)
+        _check_decode(self.student, self.decode, self.calibrate, self.calibration, self.knn_k)
         if any(getattr(self, name) is not None for name in SERVER_SETTINGS):
             self.student_server_settings()  # raises for bad values, or for an in-process student
         if not self.task.strip():
@@ -136,23 +138,21 @@ class OptimizeConfig:
         return replace(self, **changes)
 
 
-def _check_decode(student: str, decode: str, calibrate: bool) -> None:
-    """The decode mode is known, --calibrate comes with scored, and a server student can do it."""
-    from smolgepa.lm.decode import DECODE_MODES
+def _check_decode(student: str, decode: str, calibrate: bool, calibration: str, knn_k: int) -> None:
+    """The decode mode is known, --calibrate comes with a mode that takes it, and a server student can
+    do it (the same check_decode the engines run; the training examples are checked with the task)."""
+    from smolgepa.lm.decode import check_decode
     from smolgepa.lm.spec import parse_model_spec
 
-    if decode not in DECODE_MODES:
-        raise SmolgepaError(f"Unknown decode mode {decode!r}. Available: {', '.join(DECODE_MODES)}.")
-    if calibrate and decode != "scored":
-        raise SmolgepaError(f"--calibrate needs --decode scored (got --decode {decode}).")
+    check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k})
     try:
         spec = parse_model_spec(student)
     except SmolgepaError:
         return  # an unknown student is reported where the student is built, with the forms that exist
-    if spec.is_server and decode != "free":
+    if spec.is_server and (decode != "free" or calibrate):
         from smolgepa.lm.decode_server import check_server_decode
 
-        check_server_decode(spec.kind, decode, calibrate)
+        check_server_decode(spec.kind, decode, calibrate, calibration)
 
 
 def _positive(name: str, value: int) -> None:

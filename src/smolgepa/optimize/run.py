@@ -20,6 +20,7 @@ from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
 from smolgepa.lm import StudentOptions, make_lm, parse_model_spec
+from smolgepa.lm.factory import train_pairs
 from smolgepa.optimize.cache import CachedEngine, CachedReflector, JsonlCache
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
@@ -180,7 +181,8 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     else:
         run_dir.write_config(config.to_json(), {"task_fingerprint": fingerprint})
 
-    decode = {"decode": config.decode, "labels": tuple(task.labels), "calibrate": config.calibrate}
+    decode = {"decode": config.decode, "labels": tuple(task.labels), "calibrate": config.calibrate,
+              "calibration": config.calibration, "knn_k": config.knn_k, "train_examples": train_pairs(task)}
     options = StudentOptions(**decode) if config.student_max_tokens is None else StudentOptions(
         max_tokens=config.student_max_tokens, **decode
     )
@@ -189,6 +191,10 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     identity = student_identity(config.student)
     if config.decode != "free":  # free keeps the old identity, so earlier run caches stay valid
         identity += f"|decode={config.decode}" + ("+calibrate" if config.calibrate else "")
+    if config.calibrate and config.calibration != "content-free":
+        identity += f"-{config.calibration}"
+    if config.decode == "knn":
+        identity += f"|knn_k={config.knn_k}"  # the training examples are fixed by the task fingerprint
     engine = CachedEngine(base_lm.engine, JsonlCache(run_dir.student_cache_file, run_dir.redact), identity)
     lm = base_lm.copy(engine=engine)
     count_tokens, token_method = student_token_counter(config.student)

@@ -83,8 +83,10 @@ def summary_table(summary: dict[str, Any]) -> str:
 
 def decode_text(config: dict[str, Any]) -> str:
     """A run configuration's decode mode as printed (`free` for runs from before the setting existed)."""
+    from smolgepa.lm.decode import describe_decode
+
     decode = str(config.get("decode") or "free")
-    return f"{decode} + calibrate" if config.get("calibrate") else decode
+    return describe_decode(decode, bool(config.get("calibrate")), str(config.get("calibration") or "content-free"))
 
 
 def render_run(summary: dict[str, Any], run_dir: str = "") -> str:
