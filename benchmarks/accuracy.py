@@ -47,16 +47,16 @@ TASKS = ("sentiment-extended", "agent_monitor-extended")
 FIXED_METHODS: dict[str, tuple[str, bool, str]] = {
     "scored": ("scored", False, "content-free"),
     "scored+calibrate": ("scored", True, "content-free"),
-    "scored+calibrate_train": ("scored", True, "train"),
+    "scored+calibrate-train": ("scored", True, "train"),
     "channel": ("channel", False, "content-free"),
-    "channel+calibrate_train": ("channel", True, "train"),
+    "channel+calibrate-train": ("channel", True, "train"),
     "knn": ("knn", False, "content-free"),
     "ensemble": ("ensemble", False, "content-free"),
-    "ensemble+calibrate_train": ("ensemble", True, "train"),
+    "ensemble+calibrate-train": ("ensemble", True, "train"),
 }
-RANDOMIZED = {"ensemble", "ensemble+calibrate_train"}  # the seed picks the demos
+RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos
 # GEPA (built-in offline proposer) on top of these methods; study decode values.
-GEPA_METHODS = {"scored": "scored", "knn": "knn", "ensemble+calibrate_train": "ensemble+calibrate_train"}
+GEPA_METHODS = {"scored": "scored", "knn": "knn", "channel": "channel"}
 # What --quick runs per task: the best configuration measured here (README, "Accuracy").
 QUICK = {"sentiment-extended": ("gepa", "knn"), "agent_monitor-extended": ("fixed", "knn")}
 PEERS = ("labeled", "bootstrap_rs", "knn")

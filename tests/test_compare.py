@@ -20,7 +20,7 @@ from smolgepa.program import make_program
 from smolgepa.tasks import load_task
 from smolgepa.tfidf import TfidfEmbedder
 
-CONFIG = CompareConfig(max_labeled_demos=3, max_bootstrapped_demos=1, num_candidate_programs=1, knn_k=2)
+CONFIG = CompareConfig(max_labeled_demos=3, max_bootstrapped_demos=1, num_candidate_programs=1, knn_demos=2)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_compiled_programs_carry_demos_and_are_the_ones_evaluated(
 
     knn = results["dspy_knn"]
     assert static_demos(knn.program) == []  # KNN picks demos per input, at answer time
-    assert set(knn.demo_turns) == {CONFIG.knn_k}
+    assert set(knn.demo_turns) == {CONFIG.knn_demos}
 
 
 def test_demos_reach_the_student_as_chat_turns(results: dict[str, MethodResult], student: dspy.LM) -> None:
@@ -92,7 +92,7 @@ def test_demos_reach_the_student_as_chat_turns(results: dict[str, MethodResult],
     assert as_block == messages
     # and the student really received such turns (the last call was a KNN answer with k demos)
     sent = student.history[-1]["messages"]
-    assert [m["role"] for m in sent] == ["system", *(["user", "assistant"] * CONFIG.knn_k), "user"]
+    assert [m["role"] for m in sent] == ["system", *(["user", "assistant"] * CONFIG.knn_demos), "user"]
 
 
 def test_adapter_skips_demos_without_a_usable_label(task) -> None:  # noqa: ANN001
@@ -131,8 +131,8 @@ def test_methods_and_budgets_are_checked() -> None:
         parse_methods("labeled,mipro")
     with pytest.raises(SmolgepaError, match="--max-bootstrapped-demos"):
         CompareConfig(max_labeled_demos=2, max_bootstrapped_demos=3)
-    with pytest.raises(SmolgepaError, match="--knn-k"):
-        CompareConfig(knn_k=0)
+    with pytest.raises(SmolgepaError, match="--knn-demos"):
+        CompareConfig(knn_demos=0)
 
 
 def test_missing_validation_split_is_an_error_not_a_fallback(task, student: dspy.LM) -> None:  # noqa: ANN001
@@ -149,7 +149,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_prints_table_and_benchmark_lines() -> None:
     result = run_cli("--task", "sentiment", "--decode", "scored", "--methods", "labeled,knn",
-                     "--max-labeled-demos", "2", "--max-bootstrapped-demos", "1", "--knn-k", "2")
+                     "--max-labeled-demos", "2", "--max-bootstrapped-demos", "1", "--knn-demos", "2")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("task sentiment | student embedded | split test | decode scored")

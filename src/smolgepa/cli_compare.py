@@ -54,7 +54,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         max_labeled_demos=args.max_labeled_demos,
         max_bootstrapped_demos=args.max_bootstrapped_demos,
         num_candidate_programs=args.num_candidate_programs,
-        knn_k=args.knn_k,
+        knn_demos=args.knn_demos,
         threads=args.threads,
     )
     task = load_task(args.task, render=args.render)
@@ -104,7 +104,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="most demos taken from the student's own correct answers (default 2)")
     parser.add_argument("--num-candidate-programs", type=int, default=4, metavar="N",
                         help="bootstrap_rs: shuffled bootstrap candidates besides its three fixed ones (default 4)")
-    parser.add_argument("--knn-k", type=int, default=3, metavar="K",
+    parser.add_argument("--knn-demos", type=int, default=3, metavar="K",
                         help="knn: nearest training examples (TF-IDF cosine) given as demos to each input (default 3)")
     parser.add_argument("--threads", type=int, default=1,
                         help="examples answered at once; for a server student, requests in flight (default 1)")

@@ -23,6 +23,7 @@ FLAGS: dict[str, str] = {
     "patience": "patience",
     "max_instruction_tokens": "max_instruction_tokens",
     "eval_every_proposal": "eval_every_proposal",
+    "readings": "readings",
     "seed": "seed",
     "minibatch_size": "minibatch_size",
     "run_dir": "run_dir",
@@ -58,6 +59,9 @@ def register(subparsers: Any) -> None:
     add("--max-instruction-tokens", type=int, help="reject proposals longer than this, in student tokens (default 300)")
     add("--eval-every-proposal", action="store_const", const=True,
         help="evaluate rejected proposals on validation too (they count against the budget)")
+    add("--readings", action="store_const", const=True,
+        help="built-in proposers may also change how the answer is read: a 'Reading:' line in the candidate "
+             "(knn, channel, calibrated scores, ensemble); embedded student with a scoring --decode")
     add("--seed", type=int, help="random seed (default 0)")
     add("--minibatch-size", type=int, help="training examples per reflection round (default 3)")
     add("--candidate-selection", choices=["pareto", "current_best"], help="which candidate to improve next")

@@ -64,7 +64,7 @@ class CompareConfig:
     max_labeled_demos: int = 4  # LabeledFewShot's k, and the demo total of each bootstrap candidate
     max_bootstrapped_demos: int = 2
     num_candidate_programs: int = 4
-    knn_k: int = 3
+    knn_demos: int = 3
     threads: int = 1  # examples answered at once, in evaluation and in the random search's selection
 
     def __post_init__(self) -> None:
@@ -75,7 +75,7 @@ class CompareConfig:
             "max_labeled_demos": (self.max_labeled_demos, 1),
             "max_bootstrapped_demos": (self.max_bootstrapped_demos, 1),
             "num_candidate_programs": (self.num_candidate_programs, 1),
-            "knn_k": (self.knn_k, 1),
+            "knn_demos": (self.knn_demos, 1),
             "threads": (self.threads, 1),
         }
         for name, (value, least) in checks.items():
@@ -192,12 +192,12 @@ def compile_program(method: str, task: Task, trainset: list[dspy.Example], valse
         # With the metric, a bootstrapped demo keeps only answers the student got right (DSPy's default,
         # no metric, would keep the student's wrong labels as demos); the k neighbours fill the rest.
         optimizer = dspy.KNNFewShot(
-            k=config.knn_k,
+            k=config.knn_demos,
             trainset=trainset,
             vectorizer=dspy.Embedder(embedder, caching=False),
             metric=exact_label,
-            max_bootstrapped_demos=min(config.max_bootstrapped_demos, config.knn_k),
-            max_labeled_demos=config.knn_k,
+            max_bootstrapped_demos=min(config.max_bootstrapped_demos, config.knn_demos),
+            max_labeled_demos=config.knn_demos,
         )
         return optimizer.compile(student)
     raise SmolgepaError(f"Unknown method {method!r}. Available: {', '.join(METHODS)}.")

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ from smolgepa.lm.decode import (
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.models import check_model_file
 from smolgepa.lm.overflow import parse_overflow
+from smolgepa.reading import reading as parse_reading
+from smolgepa.reading import take_reading
 
 # llama.cpp's OpenMP threads spin while waiting by default; when other programs share the cores
 # (tests, servers, a second evaluation) that spinning slowed one completion from ~1 s to 45-80 s
@@ -108,7 +110,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
         self.settings = settings
         self._llama: Any = None
         self._scorer: Any = None
-        self._method: Any = None
+        self._methods: dict[str | None, Any] = {}  # per reading (None: the settings' own method)
         self._method_scorer: Any = None
         self._priors: dict[tuple[Any, ...], dict[str, float]] = {}
         self._label_tokens: int | None = None
@@ -142,14 +144,15 @@ class EmbeddedEngine(CompleteOnlyEngine):
         )
 
     def complete(self, request: Request) -> Response:
-        messages = request_messages(request)
+        # A candidate's `Reading:` line never reaches the model; a scoring student reads with it.
+        reading, messages = take_reading(request_messages(request))
         if self.settings.decode in SCORING_MODES:
-            scores = self.score_messages(messages)
+            scores = self.score_messages(messages, reading)
             return text_response(
                 scores.label,
                 model=self.model_name,
                 finish_reason="stop",
-                provider_data={"smolgepa_decode": self.settings.decode, "scores": scores.to_json()},
+                provider_data={"smolgepa_decode": reading or self.settings.decode, "scores": scores.to_json()},
             )
         llama = self.llama()
         config = request.config
@@ -197,23 +200,32 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 )
         return self._label_tokens
 
-    def score_messages(self, messages: list[dict[str, str]]) -> LabelScores:
+    def score_messages(self, messages: list[dict[str, str]], reading: str | None = None) -> LabelScores:
         """Score every label for `messages` with the settings' scoring method (scored, channel, knn,
-        ensemble; calibrated if the settings say so); no generation."""
+        ensemble; calibrated if the settings say so), or with the one a candidate's reading names
+        (`smolgepa.reading`); no generation."""
         with self._lock:
-            return self.scoring_method().score(messages)
+            return self.scoring_method(reading).score(messages)
 
-    def scoring_method(self) -> Any:
-        """The `smolgepa.lm.methods.ScoringMethod` the settings name, built once per loaded model
-        (it keeps per-prompt state: kNN anchors, fitted offsets)."""
+    def scoring_method(self, reading: str | None = None) -> Any:
+        """The `smolgepa.lm.methods.ScoringMethod` the settings (or `reading`) name, built once per
+        loaded model (it keeps per-prompt state: kNN anchors, fitted offsets)."""
         from smolgepa.lm.methods import build_method
 
         with self._lock:
             scorer = self._label_scorer()
-            if self._method is None or self._method_scorer is not scorer:
-                self._method = build_method(self.settings, scorer, self.prior_for)
-                self._method_scorer = scorer
-            return self._method
+            if self._method_scorer is not scorer:
+                self._methods, self._method_scorer = {}, scorer
+            if reading not in self._methods:
+                self._methods[reading] = build_method(self.settings_for(reading), scorer, self.prior_for)
+            return self._methods[reading]
+
+    def settings_for(self, reading: str | None) -> EmbeddedSettings:
+        """The settings with the decode mode and calibration a reading names (the settings for None)."""
+        if reading is None:
+            return self.settings
+        chosen = parse_reading(reading)
+        return replace(self.settings, decode=chosen.decode, calibrate=chosen.calibrate, calibration=chosen.calibration)
 
     def cache_key_extras(self) -> dict[str, Any]:
         """The decode settings in the disk cache key (see EmbeddedSettings.key_extras)."""
@@ -249,7 +261,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 self._llama.close()
                 self._llama = None
                 self._scorer = None
-                self._method = None
+                self._methods = {}
 
     def dump_state(self) -> dict[str, Any]:
         state = asdict(self.settings)

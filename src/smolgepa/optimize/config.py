@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
+from smolgepa.lm.decode import SCORING_MODES
+from smolgepa.lm.spec import parse_model_spec
 
 TEMPLATES = ("tiny", "gepa")
 CANDIDATE_SELECTION = ("pareto", "current_best")
@@ -58,6 +60,7 @@ class OptimizeConfig:
     student_timeout: float | None = None  # server students: --timeout (None: ServerSettings' default)
     student_retries: int | None = None  # server students: --retries
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
+    readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.reading)
 
     def __post_init__(self) -> None:
         _positive("budget", self.budget)
@@ -90,6 +93,11 @@ class OptimizeConfig:
             raise SmolgepaError("No task given: pass a built-in task name or the path to a task YAML file.")
         if self.resume and not self.run_dir:
             raise SmolgepaError("--resume needs --run-dir: the directory of the run to continue.")
+        if self.readings and (self.decode not in SCORING_MODES or parse_model_spec(self.student).is_server):
+            raise SmolgepaError(
+                "--readings lets proposers change how the embedded student's answer is scored: use it with "
+                f"--student embedded (or gguf:PATH) and a scoring --decode ({', '.join(SCORING_MODES)})."
+            )
         if self.reflection is not None and not self.reflection.strip():
             raise SmolgepaError("--reflection is empty: pass a model spec, cmd:\"COMMAND\", fewshot or rules.")
 
@@ -109,6 +117,18 @@ class OptimizeConfig:
             return RULES if input_format == "trace" else FEWSHOT
         spec = self.reflection.strip()
         return spec if spec in OFFLINE_PROPOSERS else None
+
+    def offered_readings(self) -> tuple[str, ...]:
+        """The readings a built-in proposer may write into a candidate (none unless `readings`)."""
+        from smolgepa.reading import PROPOSAL_ORDER
+
+        return PROPOSAL_ORDER if self.readings else ()
+
+    def own_reading(self) -> str:
+        """The reading of a candidate without a `Reading:` line: the student's decode settings."""
+        from smolgepa.reading import reading_name
+
+        return reading_name(self.decode, self.calibrate, self.calibration)
 
     def student_server_settings(self) -> dict[str, Any]:
         """ServerSettings overrides for the student (empty for an in-process student); `threads` is

@@ -13,12 +13,14 @@ PlainTextAdapter writes the student's own turns (`Text: ...` / `Label: ...`).
 from __future__ import annotations
 
 import re
+from itertools import chain
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from smolgepa.optimize.journal import Journal
-from smolgepa.optimize.proposers import ProposalGate
+from smolgepa.optimize.proposers import ProposalGate, first_admitted, refused_detail
+from smolgepa.reading import reading_moves
 from smolgepa.instruction import Shot, one_line, render_instruction, split_instruction
 from smolgepa.program import input_prefix
 from smolgepa.tasks.model import Task
@@ -35,10 +37,12 @@ class FewshotProposer:
 
     name = "fewshot"
 
-    def __init__(self, task: Task, gate: ProposalGate, journal: Journal) -> None:
+    def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
+                 readings: Sequence[str] = (), own_reading: str = "") -> None:
         self.task = task
         self.gate = gate
         self.journal = journal
+        self.readings, self.own_reading = tuple(readings), own_reading
         self.train = [e for e in task.split("train") if self.short_enough(e.input)]
         self._by_input = {one_line(e.input): e for e in task.split("train")}
         self.prefix = input_prefix(task)
@@ -158,18 +162,18 @@ class FewshotProposer:
             base, shots = split_instruction(instruction)
             failures = self.failures(reflective_dataset.get(name, []))
             under, over = self.label_gaps(instruction, failures)
-            refused: list[str] = []
-            for move, new_shots in self.moves(shots, failures, under, over):
-                text = render_instruction(base, new_shots, self.prefix)
-                verdict = self.gate.check(text)
-                if verdict.ok:
-                    self.journal.proposal_made(text, verdict.tokens, self.name, move=move)
-                    return {name: text}
-                refused.append(verdict.status)
+            example_moves = ((move, render_instruction(base, new_shots, self.prefix))
+                             for move, new_shots in self.moves(shots, failures, under, over))
+            options = chain(reading_moves(instruction, self.own_reading, self.readings), example_moves)
+            admitted, refused = first_admitted(self.gate, options)
+            if admitted is not None:
+                move, text, tokens = admitted
+                self.journal.proposal_made(text, tokens, self.name, move=move)
+                return {name: text}
         except Exception as exc:  # noqa: BLE001 - a failed proposal, never a crashed run
             self.journal.proposal_failed("failed", f"fewshot proposer error: {type(exc).__name__}: {exc}", self.name)
             return {}
-        detail = ", ".join(f"{refused.count(s)} {s}" for s in sorted(set(refused))) or "no move applies"
+        detail = refused_detail(refused)
         self.journal.proposal_failed(
             "exhausted", f"no new few-shot move for this parent and minibatch ({detail})", self.name
         )

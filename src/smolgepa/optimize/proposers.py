@@ -3,7 +3,7 @@ every proposal passes before any evaluation (no duplicates, not over the token c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,23 @@ class ProposalGate:
                 False, tokens, "too_long", f"{tokens} student tokens, over the cap of {self.max_tokens}; not evaluated"
             )
         return Verdict(True, tokens)
+
+
+def first_admitted(gate: ProposalGate, options: Iterable[tuple[str, str]]) -> tuple[tuple[str, str, int] | None, list[str]]:
+    """The first (move, text) the gate admits, with its token count, and the statuses of those it refused
+    (the built-in proposers try their moves in a fixed order, so runs are reproducible)."""
+    refused: list[str] = []
+    for move, text in options:
+        verdict = gate.check(text)
+        if verdict.ok:
+            return (move, text, verdict.tokens), refused
+        refused.append(verdict.status)
+    return None, refused
+
+
+def refused_detail(refused: Sequence[str]) -> str:
+    """`3 duplicate, 1 too_long`, or `no move applies`."""
+    return ", ".join(f"{refused.count(s)} {s}" for s in sorted(set(refused))) or "no move applies"
 
 
 class ReflectionProposer:

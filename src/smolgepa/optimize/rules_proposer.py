@@ -26,8 +26,9 @@ from typing import Any
 
 from smolgepa.instruction import one_line, render_instruction, split_instruction
 from smolgepa.optimize.journal import Journal
-from smolgepa.optimize.proposers import ProposalGate
+from smolgepa.optimize.proposers import ProposalGate, first_admitted, refused_detail
 from smolgepa.program import input_prefix
+from smolgepa.reading import reading_moves
 from smolgepa.tasks.model import Task
 from smolgepa.traces.figures import BY_KEY, figures
 from smolgepa.traces.model import Trace
@@ -61,10 +62,12 @@ class RulesProposer:
 
     name = "rules"
 
-    def __init__(self, task: Task, gate: ProposalGate, journal: Journal) -> None:
+    def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
+                 readings: Sequence[str] = (), own_reading: str = "") -> None:
         self.task = task
         self.gate = gate
         self.journal = journal
+        self.readings, self.own_reading = tuple(readings), own_reading
         self.prefix = input_prefix(task)
         train = [e for e in task.split("train") if isinstance(e.raw, Trace)]
         self.train: list[tuple[Figures, str]] = [(figures(e.raw), e.label) for e in train]
@@ -161,18 +164,18 @@ class RulesProposer:
                 options: Iterator[tuple[str, RuleList]] = chain([fitted], self.moves(self.fitted, failures))
             else:
                 options = self.moves(parent, failures)
-            refused: list[str] = []
-            for move, rule_list in options:
-                text = with_rules(instruction, rule_list, self.prefix)
-                verdict = self.gate.check(text)
-                if verdict.ok:
-                    self.journal.proposal_made(text, verdict.tokens, self.name, move=move)
-                    return {name: text}
-                refused.append(verdict.status)
+            rule_moves = ((move, with_rules(instruction, rule_list, self.prefix)) for move, rule_list in options)
+            admitted, refused = first_admitted(
+                self.gate, chain(reading_moves(instruction, self.own_reading, self.readings), rule_moves)
+            )
+            if admitted is not None:
+                move, text, tokens = admitted
+                self.journal.proposal_made(text, tokens, self.name, move=move)
+                return {name: text}
         except Exception as exc:  # noqa: BLE001 - a failed proposal, never a crashed run
             self.journal.proposal_failed("failed", f"rules proposer error: {type(exc).__name__}: {exc}", self.name)
             return {}
-        detail = ", ".join(f"{refused.count(s)} {s}" for s in sorted(set(refused))) or "no move applies"
+        detail = refused_detail(refused)
         self.journal.proposal_failed("exhausted", f"no new rules move for this parent and minibatch ({detail})",
                                      self.name)
         return {}

@@ -220,7 +220,9 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     reflector: CachedReflector | None = None
     offline = config.offline_proposer(task.input_format)
     if offline is not None:
-        proposer: Any = (RulesProposer if offline == RULES else FewshotProposer)(task, gate, journal)
+        proposer: Any = (RulesProposer if offline == RULES else FewshotProposer)(
+            task, gate, journal, config.offered_readings(), config.own_reading()
+        )
         default_note = RULES_NOTE if offline == RULES else FEWSHOT_NOTE
         proposer_name, note = offline, default_note if config.reflection is None else ""
         note = " ".join(part for part in (note, proposer.unusable_note()) if part)

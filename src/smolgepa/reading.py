@@ -1,0 +1,105 @@
+"""How the student's answer is read, as a part of the candidate GEPA evolves.
+
+An instruction may start with one line `Reading: <method>` naming a scoring method (direct label
+scores, noisy channel, kNN over training anchors, a one-demo-per-pass ensemble, each optionally
+calibrated). The line never reaches the model: the embedded student takes it off the system message
+and reads that candidate's answer with the method it names. So a proposer can change how the answer
+is read the way it changes the examples block, and the run records which reading won.
+
+The method names are the study's decode values (`knn`, `scored+calibrate-train`, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from smolgepa.errors import SmolgepaError
+
+READING_PREFIX = "Reading:"
+# Every scoring method a candidate may name, with (decode, calibrate, calibration).
+READINGS: dict[str, tuple[str, bool, str]] = {
+    "scored": ("scored", False, "content-free"),
+    "scored+calibrate": ("scored", True, "content-free"),
+    "scored+calibrate-train": ("scored", True, "train"),
+    "channel": ("channel", False, "content-free"),
+    "channel+calibrate-train": ("channel", True, "train"),
+    "knn": ("knn", False, "content-free"),
+    "ensemble": ("ensemble", False, "content-free"),
+    "ensemble+calibrate-train": ("ensemble", True, "train"),
+}
+# The order a proposer tries them in: the methods that moved the 135M most on validation first.
+PROPOSAL_ORDER = ("knn", "channel", "scored+calibrate-train", "ensemble+calibrate-train", "scored+calibrate", "scored")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A scoring method as decode settings."""
+
+    name: str
+    decode: str
+    calibrate: bool
+    calibration: str
+
+
+def reading(name: str) -> Reading:
+    """The Reading a method name stands for, or a clear error naming the choices."""
+    key = "".join(name.split())
+    if key not in READINGS:
+        raise SmolgepaError(f"Unknown reading {name!r} in a '{READING_PREFIX}' line. Use one of: {', '.join(READINGS)}.")
+    return Reading(key, *READINGS[key])
+
+
+def reading_name(decode: str, calibrate: bool, calibration: str = "content-free") -> str:
+    """The method name of decode settings (`scored`, `scored+calibrate`, `knn`, `channel+calibrate-train`)."""
+    if not calibrate:
+        return decode
+    return f"{decode}+calibrate" + ("-train" if calibration == "train" else "")
+
+
+def split_reading(instruction: str) -> tuple[str | None, str]:
+    """(the method the instruction's first line names or None, the instruction without that line)."""
+    first, newline, rest = instruction.partition("\n")
+    if not first.startswith(READING_PREFIX):
+        return None, instruction
+    return reading(first[len(READING_PREFIX):].strip()).name, rest.lstrip("\n")
+
+
+def with_reading(instruction: str, name: str | None) -> str:
+    """The instruction with its reading line set to `name` (removed for None)."""
+    _, body = split_reading(instruction)
+    return body if name is None else f"{READING_PREFIX} {reading(name).name}\n\n{body}"
+
+
+def take_reading(messages: Sequence[Mapping[str, str]]) -> tuple[str | None, list[dict[str, str]]]:
+    """The reading named at the start of the system message, and the messages without it."""
+    result = [dict(message) for message in messages]
+    if result and result[0].get("role") == "system":
+        name, body = split_reading(result[0].get("content") or "")
+        if name is not None:
+            result[0]["content"] = body
+            return name, result
+    return None, result
+
+
+def check_server_reading(name: str, own: str, where: str) -> None:
+    """A server student reads answers its own way: a candidate naming another reading is an error."""
+    if name != own:
+        raise SmolgepaError(
+            f"{where} scores labels as '{own}', but the instruction asks for '{READING_PREFIX} {name}': "
+            "readings other than the student's own run only on the embedded student. Remove the line, "
+            "or use --student embedded."
+        )
+
+
+def reading_moves(instruction: str, own: str, offered: Sequence[str]) -> list[tuple[str, str]]:
+    """Proposals that change only how `instruction` is read: (move description, new text) for each
+    offered method other than the one in force (`own` when the instruction names none)."""
+    current, _ = split_reading(instruction)
+    current = current or own
+    moves = []
+    for name in offered:
+        if name != current:
+            text = with_reading(instruction, None if name == own else name)
+            moves.append((f"read the answer with {name} (was {current})", text))
+    return moves
