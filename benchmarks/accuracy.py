@@ -38,22 +38,14 @@ from smolgepa.evaluation import EvalReport, Prediction, evaluate, report_from_pr
 from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
 from smolgepa.lm.factory import train_pairs  # noqa: E402
 from smolgepa.machine import cpu_description  # noqa: E402
+from smolgepa.reading import READINGS  # noqa: E402
 from smolgepa.stats import wilson_interval  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.tasks.model import Task  # noqa: E402
 
 TASKS = ("sentiment-extended", "agent_monitor-extended")
-# Scoring methods with the seed instruction (decode, calibrate, calibration), named as in the table.
-FIXED_METHODS: dict[str, tuple[str, bool, str]] = {
-    "scored": ("scored", False, "content-free"),
-    "scored+calibrate": ("scored", True, "content-free"),
-    "scored+calibrate-train": ("scored", True, "train"),
-    "channel": ("channel", False, "content-free"),
-    "channel+calibrate-train": ("channel", True, "train"),
-    "knn": ("knn", False, "content-free"),
-    "ensemble": ("ensemble", False, "content-free"),
-    "ensemble+calibrate-train": ("ensemble", True, "train"),
-}
+# Scoring methods with the seed instruction, named as readings are (smolgepa.reading).
+FIXED_METHODS = READINGS
 RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos
 # GEPA (built-in offline proposer) on top of these methods; study decode values.
 GEPA_METHODS = {"scored": "scored", "knn": "knn", "channel": "channel"}

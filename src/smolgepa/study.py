@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 
 from smolgepa.errors import SmolgepaError
+from smolgepa.reading import READINGS, reading
 from smolgepa.optimize.config import SERVER_SETTINGS, OptimizeConfig, load_saved_config
 from smolgepa.report.layout import CellEntry, Manifest, read_manifest, write_manifest
 
@@ -201,8 +202,7 @@ def _check_reflection(value: Any, where: str) -> str | None:
     return text
 
 
-DECODE_VALUES = ("free", "constrained", "scored", "scored+calibrate", "scored+calibrate-train", "channel",
-                 "channel+calibrate-train", "knn", "ensemble", "ensemble+calibrate-train")
+DECODE_VALUES = ("free", "constrained", *READINGS)
 
 
 def _check_decode(value: Any, where: str) -> str:
@@ -216,10 +216,9 @@ def _config_values(values: dict[str, Any]) -> dict[str, Any]:
     """A cell's grid values as OptimizeConfig fields (`scored+calibrate` is decode scored, calibrate on;
     `channel+calibrate-train` is decode channel, calibrate on, calibration train)."""
     result = dict(values)
-    decode, _, calibration = str(result.get("decode", "")).partition("+")
-    if calibration:
-        result.update(decode=decode, calibrate=True,
-                      calibration="train" if calibration == "calibrate-train" else "content-free")
+    if result.get("decode") in READINGS:
+        chosen = reading(result["decode"])
+        result.update(decode=chosen.decode, calibrate=chosen.calibrate, calibration=chosen.calibration)
     return result
 
 

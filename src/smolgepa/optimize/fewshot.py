@@ -13,16 +13,13 @@ PlainTextAdapter writes the student's own turns (`Text: ...` / `Label: ...`).
 from __future__ import annotations
 
 import re
-from itertools import chain
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from smolgepa.optimize.journal import Journal
-from smolgepa.optimize.proposers import ProposalGate, first_admitted, refused_detail
-from smolgepa.reading import reading_moves
+from smolgepa.optimize.proposers import OfflineProposer, ProposalGate
 from smolgepa.instruction import Shot, one_line, render_instruction, split_instruction
-from smolgepa.program import input_prefix
 from smolgepa.tasks.model import Task
 from smolgepa.token_count import approx_tokens
 
@@ -32,20 +29,17 @@ MAX_SHOT_CHARS = 400  # longer training inputs are not used as examples
 MAX_SHOT_TOKENS = 150
 
 
-class FewshotProposer:
+class FewshotProposer(OfflineProposer):
     """GEPA `ProposalFn` that edits the examples block of the instruction. Never raises."""
 
     name = "fewshot"
+    moves_name = "few-shot"
 
     def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
                  readings: Sequence[str] = (), own_reading: str = "") -> None:
-        self.task = task
-        self.gate = gate
-        self.journal = journal
-        self.readings, self.own_reading = tuple(readings), own_reading
+        super().__init__(task, gate, journal, readings, own_reading)
         self.train = [e for e in task.split("train") if self.short_enough(e.input)]
         self._by_input = {one_line(e.input): e for e in task.split("train")}
-        self.prefix = input_prefix(task)
 
     def short_enough(self, rendered_input: str) -> bool:
         """Whether an input, as the student reads it, is short enough to be an example."""
@@ -150,31 +144,9 @@ class FewshotProposer:
                 if shot not in shots:
                     yield f"add a training example ({label}) last", [*shots, shot]
 
-    def __call__(
-        self,
-        candidate: dict[str, str],
-        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
-        components_to_update: list[str],
-    ) -> dict[str, str]:
-        name = components_to_update[0]
-        instruction = candidate[name]
-        try:
-            base, shots = split_instruction(instruction)
-            failures = self.failures(reflective_dataset.get(name, []))
-            under, over = self.label_gaps(instruction, failures)
-            example_moves = ((move, render_instruction(base, new_shots, self.prefix))
-                             for move, new_shots in self.moves(shots, failures, under, over))
-            options = chain(reading_moves(instruction, self.own_reading, self.readings), example_moves)
-            admitted, refused = first_admitted(self.gate, options)
-            if admitted is not None:
-                move, text, tokens = admitted
-                self.journal.proposal_made(text, tokens, self.name, move=move)
-                return {name: text}
-        except Exception as exc:  # noqa: BLE001 - a failed proposal, never a crashed run
-            self.journal.proposal_failed("failed", f"fewshot proposer error: {type(exc).__name__}: {exc}", self.name)
-            return {}
-        detail = refused_detail(refused)
-        self.journal.proposal_failed(
-            "exhausted", f"no new few-shot move for this parent and minibatch ({detail})", self.name
-        )
-        return {}
+    def text_moves(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
+        base, shots = split_instruction(instruction)
+        failures = self.failures(examples)
+        under, over = self.label_gaps(instruction, failures)
+        for move, new_shots in self.moves(shots, failures, under, over):
+            yield move, render_instruction(base, new_shots, self.prefix)

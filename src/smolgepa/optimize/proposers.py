@@ -4,6 +4,7 @@ every proposal passes before any evaluation (no duplicates, not over the token c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,8 @@ from smolgepa.optimize.cache import CachedReflector
 from smolgepa.optimize.cleaning import clean_reflection
 from smolgepa.optimize.journal import RAW_KEPT, Journal
 from smolgepa.optimize.reflection_prompt import PromptContext, render_prompt
+from smolgepa.program import input_prefix
+from smolgepa.reading import reading_moves
 from smolgepa.tasks.model import Task
 
 
@@ -45,21 +48,53 @@ class ProposalGate:
         return Verdict(True, tokens)
 
 
-def first_admitted(gate: ProposalGate, options: Iterable[tuple[str, str]]) -> tuple[tuple[str, str, int] | None, list[str]]:
-    """The first (move, text) the gate admits, with its token count, and the statuses of those it refused
-    (the built-in proposers try their moves in a fixed order, so runs are reproducible)."""
-    refused: list[str] = []
-    for move, text in options:
-        verdict = gate.check(text)
-        if verdict.ok:
-            return (move, text, verdict.tokens), refused
-        refused.append(verdict.status)
-    return None, refused
+class OfflineProposer:
+    """Base of the built-in proposers that need no LLM (`fewshot`, `rules`): a GEPA `ProposalFn` whose
+    proposal is the first text the gate admits from a fixed sequence of moves (so runs are
+    reproducible): first the offered reading moves (`smolgepa.reading`), then the proposer's own
+    `text_moves`. Every failure is recorded; it never raises."""
 
+    name = ""
+    moves_name = ""  # in the exhaustion message: "no new <moves_name> move ..."
 
-def refused_detail(refused: Sequence[str]) -> str:
-    """`3 duplicate, 1 too_long`, or `no move applies`."""
-    return ", ".join(f"{refused.count(s)} {s}" for s in sorted(set(refused))) or "no move applies"
+    def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
+                 readings: Sequence[str] = (), own_reading: str = "") -> None:
+        self.task = task
+        self.gate = gate
+        self.journal = journal
+        self.readings, self.own_reading = tuple(readings), own_reading
+        self.prefix = input_prefix(task)
+
+    def text_moves(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> Iterable[tuple[str, str]]:
+        """(move description, new instruction) pairs in order of preference, from the minibatch `examples`."""
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        candidate: dict[str, str],
+        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
+        components_to_update: list[str],
+    ) -> dict[str, str]:
+        name = components_to_update[0]
+        instruction = candidate[name]
+        refused: list[str] = []
+        try:
+            options = chain(reading_moves(instruction, self.own_reading, self.readings),
+                            self.text_moves(instruction, reflective_dataset.get(name, [])))
+            for move, text in options:
+                verdict = self.gate.check(text)
+                if verdict.ok:
+                    self.journal.proposal_made(text, verdict.tokens, self.name, move=move)
+                    return {name: text}
+                refused.append(verdict.status)
+        except Exception as exc:  # noqa: BLE001 - a failed proposal, never a crashed run
+            self.journal.proposal_failed("failed", f"{self.name} proposer error: {type(exc).__name__}: {exc}", self.name)
+            return {}
+        detail = ", ".join(f"{refused.count(s)} {s}" for s in sorted(set(refused))) or "no move applies"
+        self.journal.proposal_failed(
+            "exhausted", f"no new {self.moves_name} move for this parent and minibatch ({detail})", self.name
+        )
+        return {}
 
 
 class ReflectionProposer:

@@ -26,9 +26,7 @@ from typing import Any
 
 from smolgepa.instruction import one_line, render_instruction, split_instruction
 from smolgepa.optimize.journal import Journal
-from smolgepa.optimize.proposers import ProposalGate, first_admitted, refused_detail
-from smolgepa.program import input_prefix
-from smolgepa.reading import reading_moves
+from smolgepa.optimize.proposers import OfflineProposer, ProposalGate
 from smolgepa.tasks.model import Task
 from smolgepa.traces.figures import BY_KEY, figures
 from smolgepa.traces.model import Trace
@@ -57,18 +55,15 @@ def with_rules(instruction: str, rule_list: RuleList, prefix: str) -> str:
     return render_instruction(f"{body}\n\n{rules_text(rule_list)}" if body else rules_text(rule_list), shots, prefix)
 
 
-class RulesProposer:
+class RulesProposer(OfflineProposer):
     """GEPA `ProposalFn` that writes and mutates counting rules in the instruction. Never raises."""
 
     name = "rules"
+    moves_name = "rules"
 
     def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
                  readings: Sequence[str] = (), own_reading: str = "") -> None:
-        self.task = task
-        self.gate = gate
-        self.journal = journal
-        self.readings, self.own_reading = tuple(readings), own_reading
-        self.prefix = input_prefix(task)
+        super().__init__(task, gate, journal, readings, own_reading)
         train = [e for e in task.split("train") if isinstance(e.raw, Trace)]
         self.train: list[tuple[Figures, str]] = [(figures(e.raw), e.label) for e in train]
         self._by_input = {one_line(e.input): (figures(e.raw), e.label) for e in train}
@@ -144,38 +139,16 @@ class RulesProposer:
                 seen.add(rule_list)
                 yield move, rule_list
 
-    def __call__(
-        self,
-        candidate: dict[str, str],
-        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
-        components_to_update: list[str],
-    ) -> dict[str, str]:
-        name = components_to_update[0]
-        instruction = candidate[name]
-        try:
-            if self.fitted is None:
-                self.journal.proposal_failed("exhausted", "no training traces to fit rules on", self.name)
-                return {}
-            parent = parse_rules(instruction)
-            failures = self.failures(reflective_dataset.get(name, []))
-            if parent is None:  # the fitted rules first; once tried, moves from them
-                fitted = (f"rules fitted on train ({100 * self.fitted.accuracy(self.train):.0f}% train accuracy "
-                          "applied mechanically)", self.fitted)
-                options: Iterator[tuple[str, RuleList]] = chain([fitted], self.moves(self.fitted, failures))
-            else:
-                options = self.moves(parent, failures)
-            rule_moves = ((move, with_rules(instruction, rule_list, self.prefix)) for move, rule_list in options)
-            admitted, refused = first_admitted(
-                self.gate, chain(reading_moves(instruction, self.own_reading, self.readings), rule_moves)
-            )
-            if admitted is not None:
-                move, text, tokens = admitted
-                self.journal.proposal_made(text, tokens, self.name, move=move)
-                return {name: text}
-        except Exception as exc:  # noqa: BLE001 - a failed proposal, never a crashed run
-            self.journal.proposal_failed("failed", f"rules proposer error: {type(exc).__name__}: {exc}", self.name)
-            return {}
-        detail = refused_detail(refused)
-        self.journal.proposal_failed("exhausted", f"no new rules move for this parent and minibatch ({detail})",
-                                     self.name)
-        return {}
+    def text_moves(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
+        if self.fitted is None:  # no training traces to fit rules on
+            return
+        parent = parse_rules(instruction)
+        failures = self.failures(examples)
+        if parent is None:  # the fitted rules first; once tried, moves from them
+            fitted = (f"rules fitted on train ({100 * self.fitted.accuracy(self.train):.0f}% train accuracy "
+                      "applied mechanically)", self.fitted)
+            options: Iterator[tuple[str, RuleList]] = chain([fitted], self.moves(self.fitted, failures))
+        else:
+            options = self.moves(parent, failures)
+        for move, rule_list in options:
+            yield move, with_rules(instruction, rule_list, self.prefix)
