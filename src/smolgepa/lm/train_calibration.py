@@ -6,7 +6,9 @@ is then fitted to maximise the training log-likelihood of softmax(s + b), where 
 label log-scores renormalised over the labels (a small L2 penalty keeps b finite when a label is
 never right). An answer is argmax softmax(s + b). Written as a prior, p_train = softmax(-b), this is
 contextual calibration with a prior fitted on labelled data instead of content-free inputs.
-Offsets are computed once per prompt and kept in memory.
+Offsets are computed once per prompt and kept in memory. Three or four numbers need few examples:
+the fit uses at most FIT_PER_LABEL training examples of each label (the first in split order), since
+scoring a 300-example split under every candidate prompt took minutes with the ensemble.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ from smolgepa.lm.ensemble import normalised
 
 L2 = 1e-2
 STEPS = 500
+FIT_PER_LABEL = 30
+
+
+def fit_subset(train: Sequence[tuple[str, str]], per_label: int = FIT_PER_LABEL) -> tuple[tuple[str, str], ...]:
+    """At most `per_label` examples of each label, in split order (deterministic)."""
+    taken: dict[str, int] = {}
+    chosen = []
+    for text, label in train:
+        if taken.get(label, 0) < per_label:
+            taken[label] = taken.get(label, 0) + 1
+            chosen.append((text, label))
+    return tuple(chosen)
 
 
 def fit_offsets(scores: np.ndarray, gold: np.ndarray, l2: float = L2, steps: int = STEPS) -> np.ndarray:
@@ -48,7 +62,7 @@ class TrainCalibrated:
     def __init__(self, base: Any, labels: Sequence[str], train: Sequence[tuple[str, str]]) -> None:
         self.base = base
         self.labels = tuple(labels)
-        self.train = tuple(train)
+        self.train = fit_subset(train)
         self._offsets: dict[tuple[Any, ...], dict[str, float]] = {}
 
     def offsets_for(self, messages: list[dict[str, str]]) -> dict[str, float]:
