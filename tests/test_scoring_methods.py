@@ -272,3 +272,12 @@ def test_vote_breaks_ties_by_the_nearest_neighbour() -> None:
 def test_log_softmax_is_normalised() -> None:
     values = log_softmax(np.array([1.0, 2.0, 3.0], dtype=np.float32))
     assert float(np.exp(values).sum()) == pytest.approx(1.0)
+
+
+def test_train_calibration_fits_on_a_balanced_capped_subset() -> None:
+    from smolgepa.lm.train_calibration import TrainCalibrated, fit_subset
+
+    train = [(f"p{i}", "positive") for i in range(50)] + [(f"n{i}", "negative") for i in range(5)]
+    chosen = fit_subset(train, per_label=30)
+    assert [t for t, _ in chosen] == [f"p{i}" for i in range(30)] + [f"n{i}" for i in range(5)]  # split order kept
+    assert TrainCalibrated(None, ("positive", "negative"), train).train == chosen
