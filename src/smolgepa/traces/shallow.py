@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from smolgepa.traces.model import Trace
 from smolgepa.traces.render import render_trace
@@ -203,19 +204,29 @@ def _features(texts: Sequence[str], vocabulary: Sequence[str]):  # -> numpy arra
     return matrix
 
 
-def fit_bag_of_words(
-    train: Sequence[tuple[str, str]], val: Sequence[tuple[str, str]], l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0)
-) -> BagOfWordsClassifier:
-    """Fit on train (text, label) pairs for each L2 strength and keep the best on val (first wins ties)."""
-    best: tuple[float, BagOfWordsClassifier] | None = None
+def best_on_validation(fit: Callable[[float], Any], predict: Callable[[Any, list[Any]], list[str]],
+                       val: Sequence[tuple[Any, str]], l2_grid: Sequence[float]) -> Any:
+    """The model `fit(l2)` that is most accurate on the (input, label) pairs of `val` over `l2_grid`
+    (first wins ties)."""
+    best: tuple[float, Any] | None = None
     for l2 in l2_grid:
-        model = BagOfWordsClassifier.fit([t for t, _ in train], [y for _, y in train], l2=l2)
-        predictions = model.predict_texts([t for t, _ in val]) if val else []
+        model = fit(l2)
+        predictions = predict(model, [x for x, _ in val]) if val else []
         accuracy = sum(p == y for p, (_, y) in zip(predictions, val)) / max(1, len(val))
         if best is None or accuracy > best[0]:
             best = (accuracy, model)
     assert best is not None
     return best[1]
+
+
+def fit_bag_of_words(
+    train: Sequence[tuple[str, str]], val: Sequence[tuple[str, str]], l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0)
+) -> BagOfWordsClassifier:
+    """Fit on train (text, label) pairs for each L2 strength and keep the best on val (first wins ties)."""
+    return best_on_validation(
+        lambda l2: BagOfWordsClassifier.fit([t for t, _ in train], [y for _, y in train], l2=l2),
+        lambda model, texts: model.predict_texts(texts), val, l2_grid,
+    )
 
 
 @dataclass(frozen=True)
@@ -281,15 +292,10 @@ def fit_figures(
     l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
 ) -> FiguresClassifier:
     """Fit on train (trace, label) pairs for each L2 strength and keep the best on val (first wins ties)."""
-    best: tuple[float, FiguresClassifier] | None = None
-    for l2 in l2_grid:
-        model = FiguresClassifier.fit([t for t, _ in train], [y for _, y in train], l2=l2)
-        predictions = model.predict([t for t, _ in val]) if val else []
-        accuracy = sum(p == y for p, (_, y) in zip(predictions, val)) / max(1, len(val))
-        if best is None or accuracy > best[0]:
-            best = (accuracy, model)
-    assert best is not None
-    return best[1]
+    return best_on_validation(
+        lambda l2: FiguresClassifier.fit([t for t, _ in train], [y for _, y in train], l2=l2),
+        lambda model, traces: model.predict(traces), val, l2_grid,
+    )
 
 
 def fit_figures_cv(train: Sequence[tuple[Trace, str]], l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
