@@ -125,7 +125,7 @@ def no_lm_cells(task: Task) -> list[Cell]:
     model = fit_bag_of_words([(text(e), e.label) for e in train], [(text(e), e.label) for e in val])
     cells.append(_fixed_predictions(task, "bow_lr", model.predict_texts([text(e) for e in test])))
     if task.input_format == "trace":
-        from smolgepa.cli_baseline import fitted_report, rule_report
+        from smolgepa.baselines import fitted_report, rule_report
 
         cells.append(Cell(task.name, "rules", gepa=False, lm=False, reports=[rule_report(task.name, "test")]))
         for method in ("evidence", "decision-list"):

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from smolgepa.cli_baseline import rule_report
+from smolgepa.baselines import rule_report
 from smolgepa.tasks import load_task
 from smolgepa.traces.detector import detect_state
 
@@ -22,13 +22,18 @@ def test_rule_report_matches_detector_on_every_example() -> None:
     assert report.correct == sum(p.predicted == p.label for p in report.predictions)
 
 
-def test_baseline_json_has_eval_keys() -> None:
+def baseline_json(*args: str) -> dict:
+    """`smolgepa baseline --task agent_monitor ARGS --json`, run as a user would; its JSON."""
     result = subprocess.run(
-        [sys.executable, "-m", "smolgepa.cli", "baseline", "--task", "agent_monitor", "--split", "all", "--json"],
+        [sys.executable, "-m", "smolgepa.cli", "baseline", "--task", "agent_monitor", *args, "--json"],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_baseline_json_has_eval_keys() -> None:
+    data = baseline_json("--split", "all")
     assert {"task", "student", "split", "n", "accuracy", "ci95", "per_label", "confusion",
             "predicted_distribution", "unparsed", "examples"} <= set(data)
     assert data["student"] == "rules" and data["n"] == 16
@@ -43,7 +48,7 @@ def test_baseline_refuses_text_task() -> None:
 
 
 def test_evidence_and_decision_list_baselines_are_fitted_on_train_and_reported_like_eval() -> None:
-    from smolgepa.cli_baseline import fitted_report
+    from smolgepa.baselines import fitted_report
     from smolgepa.traces.figures import figures
     from smolgepa.traces.rules import fit_rules
     from smolgepa.traces.shallow import fit_figures_cv
@@ -63,10 +68,5 @@ def test_evidence_and_decision_list_baselines_are_fitted_on_train_and_reported_l
 
 
 def test_baseline_cli_prints_the_evidence_method() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "smolgepa.cli", "baseline", "--task", "agent_monitor", "--method", "evidence", "--json"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    data = baseline_json("--method", "evidence")
     assert data["student"] == "evidence" and data["n"] == 4 and "per_label" in data
