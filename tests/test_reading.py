@@ -86,7 +86,7 @@ def test_the_embedded_student_reads_with_the_candidates_method(embedded_path: Pa
             system, *turns = marked
             request = Request(model="m", system=system["content"], messages=tuple(Message.user(t["content"]) for t in turns))
             assert scored.complete(request).text == via_line.label
-        assert set(scored._methods) == {None, "knn"}  # noqa: SLF001 - one method per reading, built once
+        assert set(scored._methods) == {(None, ()), ("knn", ())}  # noqa: SLF001 - one method per reading, built once
     finally:
         scored.close()
         knn.close()

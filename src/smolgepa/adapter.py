@@ -13,6 +13,7 @@ import dspy
 from dspy.clients._deprecation import adapter_message_call
 
 from smolgepa.instruction import Shot, split_instruction
+from smolgepa.label_words import LabelWords, label_of, label_words_of, shown
 from smolgepa.labels import parse_label
 
 RAW_FIELD = "raw"  # every prediction keeps the completion text under this key
@@ -51,9 +52,10 @@ class PlainTextAdapter(dspy.Adapter):
         output_name = next(iter(signature.output_fields))
         examples = [demo for demo in demos if self.usable_demo(signature, demo)]
         examples += [{input_name: shot.input, output_name: shot.label} for shot in shots]
+        words = self.label_words(signature)
         for example in examples:
             messages.append({"role": "user", "content": self.format_input(signature, example)})
-            messages.append({"role": "assistant", "content": str(example[output_name])})
+            messages.append({"role": "assistant", "content": words.get(str(example[output_name]), str(example[output_name]))})
         messages.append({"role": "user", "content": self.format_input(signature, inputs)})
         return messages
 
@@ -81,13 +83,20 @@ class PlainTextAdapter(dspy.Adapter):
             return instruction, []
         return base, shots
 
+    @staticmethod
+    def label_words(signature: type[dspy.Signature]) -> LabelWords:
+        """The candidate's label words ({} when its header names none; `smolgepa.label_words`)."""
+        labels = signature_labels(signature)
+        return label_words_of(signature.instructions or "", labels) if labels else {}
+
     def format_system(self, signature: type[dspy.Signature], instruction: str | None = None) -> str:
-        """The instruction, plus one line naming the labels (a 135M model needs the answer format)."""
+        """The instruction, plus one line naming the labels (a 135M model needs the answer format),
+        written with the candidate's label words."""
         text = (signature.instructions or "").strip() if instruction is None else instruction
         labels = signature_labels(signature)
         if not self.label_hint or not labels:
             return text
-        return f"{text}\n\nAnswer with one label: {', '.join(labels)}."
+        return f"{text}\n\nAnswer with one label: {', '.join(shown(labels, self.label_words(signature)))}."
 
     @staticmethod
     def format_input(signature: type[dspy.Signature], values: dict[str, Any]) -> str:
@@ -101,8 +110,16 @@ class PlainTextAdapter(dspy.Adapter):
 
     def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
         output_name = next(iter(signature.output_fields))
-        parsed = parse_label(completion, signature_labels(signature), input_text=_current_input.get())
-        return {output_name: parsed.label, RAW_FIELD: completion, PARSE_FIELD: parsed.method}
+        labels = signature_labels(signature)
+        words = self.label_words(signature)
+        if not words:
+            parsed = parse_label(completion, labels, input_text=_current_input.get())
+            return {output_name: parsed.label, RAW_FIELD: completion, PARSE_FIELD: parsed.method}
+        # A scoring student answers with the label name, a generating one writes the word.
+        options = [*shown(labels, words), *(label for label in labels if label in words)]
+        parsed = parse_label(completion, options, input_text=_current_input.get())
+        label = label_of(parsed.label, labels, words) if parsed.label is not None else None
+        return {output_name: label, RAW_FIELD: completion, PARSE_FIELD: parsed.method}
 
     def __call__(
         self,

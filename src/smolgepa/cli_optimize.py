@@ -24,6 +24,7 @@ FLAGS: dict[str, str] = {
     "max_instruction_tokens": "max_instruction_tokens",
     "eval_every_proposal": "eval_every_proposal",
     "readings": "readings",
+    "label_words": "label_words",
     "seed": "seed",
     "minibatch_size": "minibatch_size",
     "run_dir": "run_dir",
@@ -62,6 +63,10 @@ def register(subparsers: Any) -> None:
     add("--readings", action="store_const", const=True,
         help="built-in proposers may also change how the answer is read: a 'Reading:' line in the candidate "
              "(knn, channel, calibrated scores, ensemble); embedded student with a scoring --decode")
+    add("--label-words", action="store_const", const=True,
+        help="built-in proposers may also change the words the student is shown and scored on for each "
+             "label: a 'Label words:' line in the candidate, searched on the train split; embedded student "
+             "with a scoring --decode")
     add("--seed", type=int, help="random seed (default 0)")
     add("--minibatch-size", type=int, help="training examples per reflection round (default 3)")
     add("--candidate-selection", choices=["pareto", "current_best"], help="which candidate to improve next")

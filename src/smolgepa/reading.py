@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from smolgepa.errors import SmolgepaError
+from smolgepa.header import split_header, take_header, with_header_value
+from smolgepa.label_words import LABEL_WORDS_PREFIX
 
-READING_PREFIX = "Reading:"
+READING_PREFIX = "Reading:"  # one of smolgepa.header.HEADER_PREFIXES
 # Every scoring method a candidate may name, with (decode, calibrate, calibration).
 READINGS: dict[str, tuple[str, bool, str]] = {
     "scored": ("scored", False, "content-free"),
@@ -59,28 +61,26 @@ def reading_name(decode: str, calibrate: bool, calibration: str = "content-free"
 
 
 def split_reading(instruction: str) -> tuple[str | None, str]:
-    """(the method the instruction's first line names or None, the instruction without that line)."""
-    first, newline, rest = instruction.partition("\n")
-    if not first.startswith(READING_PREFIX):
+    """(the method the instruction's header names or None, the instruction without that line; any
+    other header line stays)."""
+    values, _ = split_header(instruction)
+    if READING_PREFIX not in values:
         return None, instruction
-    return reading(first[len(READING_PREFIX):].strip()).name, rest.lstrip("\n")
+    return reading(values[READING_PREFIX]).name, with_header_value(instruction, READING_PREFIX, None)
 
 
 def with_reading(instruction: str, name: str | None) -> str:
     """The instruction with its reading line set to `name` (removed for None)."""
-    _, body = split_reading(instruction)
-    return body if name is None else f"{READING_PREFIX} {reading(name).name}\n\n{body}"
+    return with_header_value(instruction, READING_PREFIX, None if name is None else reading(name).name)
 
 
 def take_reading(messages: Sequence[Mapping[str, str]]) -> tuple[str | None, list[dict[str, str]]]:
-    """The reading named at the start of the system message, and the messages without it."""
-    result = [dict(message) for message in messages]
-    if result and result[0].get("role") == "system":
-        name, body = split_reading(result[0].get("content") or "")
-        if name is not None:
-            result[0]["content"] = body
-            return name, result
-    return None, result
+    """The reading named in the system message's header, and the messages without that line."""
+    values, result = take_header(messages)
+    name = values.get(READING_PREFIX)
+    if LABEL_WORDS_PREFIX in values:  # only the reading is taken off here
+        result[0]["content"] = with_header_value(result[0]["content"], LABEL_WORDS_PREFIX, values[LABEL_WORDS_PREFIX])
+    return (reading(name).name if name else None), result
 
 
 def check_server_reading(name: str, own: str, where: str) -> None:
@@ -104,3 +104,15 @@ def reading_moves(instruction: str, own: str, offered: Sequence[str]) -> list[tu
             text = with_reading(instruction, None if name == own else name)
             moves.append((f"read the answer with {name} (was {current})", text))
     return moves
+
+
+def take_server_reading(messages: Sequence[Mapping[str, str]], where: str) -> tuple[str | None, list[dict[str, str]]]:
+    """`take_reading` for a server student, which scores the task's label names only: a candidate
+    with a `Label words:` line is refused in one line."""
+    values, _ = take_header(messages)
+    if LABEL_WORDS_PREFIX in values:
+        raise SmolgepaError(
+            f"{where} cannot use the candidate's '{LABEL_WORDS_PREFIX}' line: label words run only on the "
+            "embedded student. Remove the line, or use --student embedded."
+        )
+    return take_reading(messages)

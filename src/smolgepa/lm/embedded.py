@@ -27,7 +27,9 @@ from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_resp
 from smolgepa.lm.models import check_model_file
 from smolgepa.lm.overflow import parse_overflow
 from smolgepa.reading import reading as parse_reading
-from smolgepa.reading import take_reading
+from smolgepa.header import take_header
+from smolgepa.label_words import LABEL_WORDS_PREFIX, LabelWords, label_of, parse_label_words, shown
+from smolgepa.reading import READING_PREFIX
 
 # llama.cpp's OpenMP threads spin while waiting by default; when other programs share the cores
 # (tests, servers, a second evaluation) that spinning slowed one completion from ~1 s to 45-80 s
@@ -113,7 +115,6 @@ class EmbeddedEngine(CompleteOnlyEngine):
         self._methods: dict[str | None, Any] = {}  # per reading (None: the settings' own method)
         self._method_scorer: Any = None
         self._priors: dict[tuple[Any, ...], dict[str, float]] = {}
-        self._label_tokens: int | None = None
         self._lock = threading.RLock()
 
     @property
@@ -144,10 +145,13 @@ class EmbeddedEngine(CompleteOnlyEngine):
         )
 
     def complete(self, request: Request) -> Response:
-        # A candidate's `Reading:` line never reaches the model; a scoring student reads with it.
-        reading, messages = take_reading(request_messages(request))
+        # A candidate's header lines never reach the model: a scoring student reads the answer with
+        # the method `Reading:` names and scores the `Label words:` (then answers with label names).
+        header, messages = take_header(request_messages(request))
+        reading = parse_reading(header[READING_PREFIX]).name if header.get(READING_PREFIX) else None
+        words = self.label_words(header.get(LABEL_WORDS_PREFIX, ""))
         if self.settings.decode in SCORING_MODES:
-            scores = self.score_messages(messages, reading)
+            scores = self.score_messages(messages, reading, words)
             return text_response(
                 scores.label,
                 model=self.model_name,
@@ -162,8 +166,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
         }
         if self.settings.decode == "constrained":
             # The grammar ends the answer after a label; stop strings could only cut one short.
-            grammar = label_grammar(self.settings.labels)
-            options = {"max_tokens": self._longest_label() + 4, "stop": None, "grammar": grammar}
+            grammar = label_grammar(shown(self.settings.labels, words))
+            options = {"max_tokens": self._longest_label(words) + 4, "stop": None, "grammar": grammar}
         with self._lock:
             try:
                 result = llama.create_chat_completion(
@@ -190,42 +194,79 @@ class EmbeddedEngine(CompleteOnlyEngine):
             provider_data={"smolgepa_decode": "constrained"} if self.settings.decode == "constrained" else None,
         )
 
-    def _longest_label(self) -> int:
-        """Tokens in the longest label (the constrained answer's length limit is set from it)."""
-        if self._label_tokens is None:
-            with self._lock:
-                llama = self.llama()
-                self._label_tokens = max(
-                    len(llama.tokenize(label.encode("utf-8"), add_bos=False)) for label in self.settings.labels
-                )
-        return self._label_tokens
+    def answer_distribution(self, messages: list[dict[str, str]]) -> Any:
+        """The log-distribution over the vocabulary at the answer position (header lines taken off)."""
+        _, messages = take_header(messages)
+        with self._lock:
+            return self._label_scorer().answer_logprobs(messages)
 
-    def score_messages(self, messages: list[dict[str, str]], reading: str | None = None) -> LabelScores:
+    def token_text(self, token: int) -> str:
+        """One vocabulary token as text."""
+        return self.llama().detokenize([token]).decode("utf-8", errors="replace")
+
+    def label_words(self, value: str) -> LabelWords:
+        """The `Label words:` header value as {label: word}, checked against the settings' labels."""
+        return parse_label_words(value, self.settings.labels) if value else {}
+
+    def _longest_label(self, words: LabelWords | None = None) -> int:
+        """Tokens in the longest label (the constrained answer's length limit is set from it)."""
+        with self._lock:
+            llama = self.llama()
+            return max(
+                len(llama.tokenize(label.encode("utf-8"), add_bos=False))
+                for label in shown(self.settings.labels, words or {})
+            )
+
+    def score_messages(
+        self, messages: list[dict[str, str]], reading: str | None = None, words: LabelWords | None = None
+    ) -> LabelScores:
         """Score every label for `messages` with the settings' scoring method (scored, channel, knn,
         ensemble; calibrated if the settings say so), or with the one a candidate's reading names
-        (`smolgepa.reading`); no generation."""
+        (`smolgepa.reading`), on the label words if given; no generation. Scores are keyed by label."""
         with self._lock:
-            return self.scoring_method(reading).score(messages)
+            scores = self.scoring_method(reading, words).score(messages)
+        if not words:
+            return scores
+        labels = self.settings.labels
 
-    def scoring_method(self, reading: str | None = None) -> Any:
-        """The `smolgepa.lm.methods.ScoringMethod` the settings (or `reading`) name, built once per
-        loaded model (it keeps per-prompt state: kNN anchors, fitted offsets)."""
+        def by_label(values: dict[str, float] | None) -> dict[str, float] | None:
+            return None if values is None else {label_of(w, labels, words): v for w, v in values.items()}
+
+        return LabelScores(
+            label_of(scores.label, labels, words), by_label(scores.logprobs) or {}, by_label(scores.probs) or {},
+            by_label(scores.calibrated), by_label(scores.prior),
+        )
+
+    def scoring_method(self, reading: str | None = None, words: LabelWords | None = None) -> Any:
+        """The `smolgepa.lm.methods.ScoringMethod` the settings (or `reading`) name, on the label
+        words if given, built once per loaded model (it keeps per-prompt state: kNN anchors, fitted
+        offsets)."""
         from smolgepa.lm.methods import build_method
 
+        key = (reading, tuple(sorted((words or {}).items())))
         with self._lock:
             scorer = self._label_scorer()
             if self._method_scorer is not scorer:
                 self._methods, self._method_scorer = {}, scorer
-            if reading not in self._methods:
-                self._methods[reading] = build_method(self.settings_for(reading), scorer, self.prior_for)
-            return self._methods[reading]
+            if key not in self._methods:
+                settings = self.settings_for(reading, words)
+                self._methods[key] = build_method(settings, scorer, lambda m: self.prior_for(m, settings.labels))
+            return self._methods[key]
 
-    def settings_for(self, reading: str | None) -> EmbeddedSettings:
-        """The settings with the decode mode and calibration a reading names (the settings for None)."""
-        if reading is None:
-            return self.settings
-        chosen = parse_reading(reading)
-        return replace(self.settings, decode=chosen.decode, calibrate=chosen.calibrate, calibration=chosen.calibration)
+    def settings_for(self, reading: str | None, words: LabelWords | None = None) -> EmbeddedSettings:
+        """The settings with the decode mode and calibration a reading names and the labels (in the
+        training examples too) replaced by their words (the settings themselves for neither)."""
+        settings = self.settings
+        if reading is not None:
+            chosen = parse_reading(reading)
+            settings = replace(settings, decode=chosen.decode, calibrate=chosen.calibrate, calibration=chosen.calibration)
+        if words:
+            settings = replace(
+                settings,
+                labels=tuple(shown(settings.labels, words)),
+                train_examples=tuple((text, words.get(label, label)) for text, label in settings.train_examples),
+            )
+        return settings
 
     def cache_key_extras(self) -> dict[str, Any]:
         """The decode settings in the disk cache key (see EmbeddedSettings.key_extras)."""
@@ -233,15 +274,16 @@ class EmbeddedEngine(CompleteOnlyEngine):
 
         return self.settings.key_extras(settings_extras(self.settings))
 
-    def prior_for(self, messages: list[dict[str, str]]) -> dict[str, float]:
-        """p_cf, the label distribution for content-free inputs under these messages' instruction
-        (and demos); computed once per instruction and cached (the same dict is returned)."""
-        key = calibration_key(messages, self.settings.labels)
+    def prior_for(self, messages: list[dict[str, str]], labels: tuple[str, ...] | None = None) -> dict[str, float]:
+        """p_cf, the distribution over `labels` (the settings' by default) for content-free inputs
+        under these messages' instruction (and demos); computed once per instruction and cached."""
+        labels = labels or self.settings.labels
+        key = calibration_key(messages, labels)
         with self._lock:
             if key not in self._priors:
                 scorer = self._label_scorer()
                 runs = [
-                    scorer.score(content_free_messages(messages, text), self.settings.labels)
+                    scorer.score(content_free_messages(messages, text), labels)
                     for text in self.settings.content_free
                 ]
                 self._priors[key] = content_free_prior(runs)

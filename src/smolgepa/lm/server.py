@@ -34,7 +34,7 @@ from smolgepa.lm.decode_server import check_answer, check_server_decode, decode_
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
 from smolgepa.lm.spec import SERVER_DEFAULT_URLS, ModelSpec
-from smolgepa.reading import check_server_reading, reading_name, take_reading
+from smolgepa.reading import check_server_reading, reading_name, take_server_reading
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class ServerEngine(CompleteOnlyEngine):
         config = request.config
         body: dict[str, Any] = {
             "model": self.settings.model,
-            "messages": take_reading(request_messages(request))[1],  # a candidate's `Reading:` line stays here
+            "messages": take_server_reading(request_messages(request), self.where())[1],  # header lines stay here
             "temperature": config.temperature if config.temperature is not None else 0.0,
             "max_tokens": config.max_tokens or 24,
             "stream": False,
@@ -237,7 +237,7 @@ class ServerEngine(CompleteOnlyEngine):
 
     def complete(self, request: Request) -> Response:
         decode = self.settings.decode
-        reading, messages = take_reading(request_messages(request))
+        reading, messages = take_server_reading(request_messages(request), self.where())
         if reading is not None and decode == "scored":
             check_server_reading(reading, reading_name(decode, self.settings.calibrate), self.where())
         if decode == "scored":

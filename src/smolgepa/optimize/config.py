@@ -61,6 +61,7 @@ class OptimizeConfig:
     student_retries: int | None = None  # server students: --retries
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
     readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.reading)
+    label_words: bool = False  # built-in proposers may also change the label words (smolgepa.label_words)
 
     def __post_init__(self) -> None:
         _positive("budget", self.budget)
@@ -93,11 +94,12 @@ class OptimizeConfig:
             raise SmolgepaError("No task given: pass a built-in task name or the path to a task YAML file.")
         if self.resume and not self.run_dir:
             raise SmolgepaError("--resume needs --run-dir: the directory of the run to continue.")
-        if self.readings and (self.decode not in SCORING_MODES or parse_model_spec(self.student).is_server):
-            raise SmolgepaError(
-                "--readings lets proposers change how the embedded student's answer is scored: use it with "
-                f"--student embedded (or gguf:PATH) and a scoring --decode ({', '.join(SCORING_MODES)})."
-            )
+        for flag, on in (("--readings", self.readings), ("--label-words", self.label_words)):
+            if on and (self.decode not in SCORING_MODES or parse_model_spec(self.student).is_server):
+                raise SmolgepaError(
+                    f"{flag} lets proposers change how the embedded student's answer is scored: use it with "
+                    f"--student embedded (or gguf:PATH) and a scoring --decode ({', '.join(SCORING_MODES)})."
+                )
         if self.reflection is not None and not self.reflection.strip():
             raise SmolgepaError("--reflection is empty: pass a model spec, cmd:\"COMMAND\", fewshot or rules.")
 

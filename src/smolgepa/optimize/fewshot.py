@@ -36,8 +36,8 @@ class FewshotProposer(OfflineProposer):
     moves_name = "few-shot"
 
     def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
-                 readings: Sequence[str] = (), own_reading: str = "") -> None:
-        super().__init__(task, gate, journal, readings, own_reading)
+                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None) -> None:
+        super().__init__(task, gate, journal, readings, own_reading, label_words)
         self.train = [e for e in task.split("train") if self.short_enough(e.input)]
         self._by_input = {one_line(e.input): e for e in task.split("train")}
 

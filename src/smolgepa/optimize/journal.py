@@ -19,6 +19,7 @@ from smolgepa.evaluation import EvalReport
 from smolgepa.optimize.config import OFFLINE_PROPOSERS
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.rundir import JsonlAppender, RunDir, read_jsonl
+from smolgepa.parts import changed_parts
 from smolgepa.stats import format_accuracy
 from smolgepa.tasks.model import Example
 
@@ -67,7 +68,7 @@ class IterationRecord:
     minibatch_ids: list[str] = field(default_factory=list)
     before: list[float] | None = None
     after: list[float] | None = None
-    status: str | None = None  # accepted | rejected | failed | duplicate | too_long | exhausted | skipped
+    status: str | None = None  # accepted | rejected | failed | duplicate | too_long | invalid | exhausted | skipped
     reason: str = ""
     text: str | None = None
     instruction_sha: str | None = None
@@ -78,6 +79,7 @@ class IterationRecord:
     new_best: bool = False
     proposer: str = ""
     move: str | None = None
+    parts: list[str] = field(default_factory=list)  # which parts of the parent it changed (smolgepa.parts)
     reflection: dict[str, Any] | None = None
     metric_calls: int = 0  # used by the run when this iteration ended
     seconds: float = 0.0  # wall time of the iteration when it was first run
@@ -200,6 +202,8 @@ class Journal:
         record.instruction_sha = instruction_hash(text)
         record.move = details.get("move")
         record.reflection = details.get("reflection")
+        if details.get("parent") is not None:
+            record.parts = changed_parts(details["parent"], text)
         self.seen.setdefault(normalize(text), record.iteration)
         if proposer not in OFFLINE_PROPOSERS:
             self.consecutive_reflection_failures = 0

@@ -3,7 +3,7 @@ every proposal passes before any evaluation (no duplicates, not over the token c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +13,9 @@ from smolgepa.optimize.cleaning import clean_reflection
 from smolgepa.optimize.journal import RAW_KEPT, Journal
 from smolgepa.optimize.reflection_prompt import PromptContext, render_prompt
 from smolgepa.program import input_prefix
-from smolgepa.reading import reading_moves
+from smolgepa.errors import SmolgepaError
+from smolgepa.label_words import label_words_of, with_label_words
+from smolgepa.reading import reading_moves, split_reading
 from smolgepa.tasks.model import Task
 
 
@@ -28,15 +30,23 @@ class Verdict:
 
 
 class ProposalGate:
-    """Refuses, before any evaluation, a text already evaluated in this run or longer than the cap."""
+    """Refuses, before any evaluation, a text already evaluated in this run, longer than the cap, or
+    with a header line the student cannot use (an unknown reading, label words off the `labels`)."""
 
-    def __init__(self, journal: Journal, count_tokens: Callable[[str], int], max_tokens: int) -> None:
+    def __init__(self, journal: Journal, count_tokens: Callable[[str], int], max_tokens: int,
+                 labels: Sequence[str] = ()) -> None:
         self.journal = journal
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
+        self.labels = tuple(labels)
 
     def check(self, text: str) -> Verdict:
         tokens = self.count_tokens(text)
+        try:
+            split_reading(text)
+            label_words_of(text, self.labels or None)
+        except SmolgepaError as exc:
+            return Verdict(False, tokens, "invalid", f"{exc} Not evaluated.")
         earlier = self.journal.duplicate_of(text)
         if earlier is not None:
             where = "the seed instruction" if earlier == 0 else f"the proposal of iteration {earlier}"
@@ -51,19 +61,40 @@ class ProposalGate:
 class OfflineProposer:
     """Base of the built-in proposers that need no LLM (`fewshot`, `rules`): a GEPA `ProposalFn` whose
     proposal is the first text the gate admits from a fixed sequence of moves (so runs are
-    reproducible): first the offered reading moves (`smolgepa.reading`), then the proposer's own
-    `text_moves`. Every failure is recorded; it never raises."""
+    reproducible). From a parent read the student's own way: first the offered reading moves
+    (`smolgepa.reading`), then label-word moves (`label_words`, a LabelWordSearch), then the
+    proposer's own `text_moves`. From a parent that already names a reading, the text moves come
+    first and reading moves last, so the examples and rules get tried on top of a better reading.
+    Every failure is recorded; it never raises."""
 
     name = ""
     moves_name = ""  # in the exhaustion message: "no new <moves_name> move ..."
 
     def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
-                 readings: Sequence[str] = (), own_reading: str = "") -> None:
+                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None) -> None:
         self.task = task
         self.gate = gate
         self.journal = journal
         self.readings, self.own_reading = tuple(readings), own_reading
+        self.label_words = label_words
         self.prefix = input_prefix(task)
+
+    def ordered_moves(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> Iterable[tuple[str, str]]:
+        """Every move from this parent, in the order they are tried (see the class docstring)."""
+        readings = reading_moves(instruction, self.own_reading, self.readings)
+        words = self.word_moves(instruction)
+        text = self.text_moves(instruction, examples)
+        if split_reading(instruction)[0] is None:
+            return chain(readings, words, text)
+        return chain(text, words, readings)
+
+    def word_moves(self, instruction: str) -> Iterator[tuple[str, str]]:
+        """Label-word moves: each proposed set merged into the parent's words."""
+        if self.label_words is None:
+            return
+        current = label_words_of(instruction, self.task.label_names)
+        for description, words in self.label_words.proposals():
+            yield description, with_label_words(instruction, {**current, **words})
 
     def text_moves(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> Iterable[tuple[str, str]]:
         """(move description, new instruction) pairs in order of preference, from the minibatch `examples`."""
@@ -79,12 +110,10 @@ class OfflineProposer:
         instruction = candidate[name]
         refused: list[str] = []
         try:
-            options = chain(reading_moves(instruction, self.own_reading, self.readings),
-                            self.text_moves(instruction, reflective_dataset.get(name, [])))
-            for move, text in options:
+            for move, text in self.ordered_moves(instruction, reflective_dataset.get(name, [])):
                 verdict = self.gate.check(text)
                 if verdict.ok:
-                    self.journal.proposal_made(text, verdict.tokens, self.name, move=move)
+                    self.journal.proposal_made(text, verdict.tokens, self.name, move=move, parent=instruction)
                     return {name: text}
                 refused.append(verdict.status)
         except Exception as exc:  # noqa: BLE001 - a failed proposal, never a crashed run
@@ -114,6 +143,8 @@ class ReflectionProposer:
         journal: Journal,
         template: str = "tiny",
         size_class: str = "a small local model",
+        readings: Sequence[str] = (),
+        label_words: bool = False,
     ) -> None:
         self.task = task
         self.reflector = reflector
@@ -121,6 +152,7 @@ class ReflectionProposer:
         self.journal = journal
         self.template = template
         self.size_class = size_class
+        self.readings, self.label_words = tuple(readings), label_words
 
     def prompt(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> str:
         return render_prompt(
@@ -132,6 +164,8 @@ class ReflectionProposer:
                 diagnostics=self.journal.diagnostics_for(instruction),
                 max_tokens=self.gate.max_tokens,
                 size_class=self.size_class,
+                readings=self.readings,
+                label_words=self.label_words,
             ),
         )
 
@@ -171,5 +205,6 @@ class ReflectionProposer:
                 reflection=info,
             )
             return {}
-        self.journal.proposal_made(cleaned.instruction, verdict.tokens, self.name, reflection=info)
+        self.journal.proposal_made(cleaned.instruction, verdict.tokens, self.name, reflection=info,
+                                   parent=candidate[name])
         return {name: cleaned.instruction}

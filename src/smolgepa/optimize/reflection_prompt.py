@@ -36,8 +36,25 @@ not a vague description.
 - One targeted fix per round. Long instructions with many rules make it worse.
 - Keep the instruction under {max_tokens} tokens; a longer one is rejected without being tried.
 - Use the label names exactly as written: {labels}.
-
+{parts}
 Write the complete new instruction inside one ``` block. Write nothing after the block."""
+
+
+PARTS_TEXT = """
+The instruction has parts; you may change any of them and must copy the others unchanged:
+- the instruction text;
+- an optional block at the end that starts with a line `Examples:` and holds pairs of lines \
+`{prefix}: ...` / `Label: <label>`: the student sees each pair as an earlier question and answer, \
+which it copies far better than rules;{reading}{words}
+"""
+READING_TEXT = """
+- an optional first line `Reading: <method>`: how the student's answer is read instead of generated \
+text (one of: {methods}); knn lets the labelled training examples vote and often helps a model this \
+small most;"""
+WORDS_TEXT = """
+- an optional line `Label words: label=word, ...` after it: the word the student is shown and scored \
+on for a label (e.g. positive=great), when the model knows another word better than the label name; \
+examples keep the label names;"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,17 @@ class PromptContext:
     diagnostics: Diagnostics | None
     max_tokens: int
     size_class: str
+    readings: Sequence[str] = ()  # methods a `Reading:` line may name here (none: not explained)
+    label_words: bool = False  # whether a `Label words:` line may be written
+
+
+def render_parts(context: PromptContext) -> str:
+    """The paragraph that explains a candidate's parts (the readings and label words only when offered)."""
+    from smolgepa.program import input_prefix
+
+    reading = READING_TEXT.format(methods=", ".join(context.readings)) if context.readings else ""
+    return PARTS_TEXT.format(prefix=input_prefix(context.task).rstrip(":"), reading=reading.rstrip("\n"),
+                             words=WORDS_TEXT.rstrip("\n") if context.label_words else "")
 
 
 def render_examples(examples: Sequence[Mapping[str, Any]]) -> str:
@@ -91,6 +119,7 @@ def render_tiny(context: PromptContext) -> str:
         examples=render_examples(context.examples),
         diagnostics=diagnostics,
         max_tokens=context.max_tokens,
+        parts=render_parts(context),
     )
 
 

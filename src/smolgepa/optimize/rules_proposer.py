@@ -62,8 +62,8 @@ class RulesProposer(OfflineProposer):
     moves_name = "rules"
 
     def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
-                 readings: Sequence[str] = (), own_reading: str = "") -> None:
-        super().__init__(task, gate, journal, readings, own_reading)
+                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None) -> None:
+        super().__init__(task, gate, journal, readings, own_reading, label_words)
         train = [e for e in task.split("train") if isinstance(e.raw, Trace)]
         self.train: list[tuple[Figures, str]] = [(figures(e.raw), e.label) for e in train]
         self._by_input = {one_line(e.input): (figures(e.raw), e.label) for e in train}

@@ -26,6 +26,7 @@ from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compati
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.machine import cpu_description
 from smolgepa.optimize.journal import Journal, report_examples, report_summary
+from smolgepa.optimize.label_word_search import LabelWordSearch
 from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
 from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
 from smolgepa.optimize.rules_proposer import RulesProposer
@@ -216,12 +217,13 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
         progress=progress,
         student_failure=lambda: engine.failure,
     )
-    gate = ProposalGate(journal, count_tokens, config.max_instruction_tokens)
+    gate = ProposalGate(journal, count_tokens, config.max_instruction_tokens, task.label_names)
     reflector: CachedReflector | None = None
     offline = config.offline_proposer(task.input_format)
     if offline is not None:
+        words = LabelWordSearch(base_lm.engine, task, seed_instruction(task)) if config.label_words else None
         proposer: Any = (RulesProposer if offline == RULES else FewshotProposer)(
-            task, gate, journal, config.offered_readings(), config.own_reading()
+            task, gate, journal, config.offered_readings(), config.own_reading(), words
         )
         default_note = RULES_NOTE if offline == RULES else FEWSHOT_NOTE
         proposer_name, note = offline, default_note if config.reflection is None else ""
@@ -241,7 +243,8 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
             JsonlCache(run_dir.reflection_cache_file, run_dir.redact),
         )
         proposer = ReflectionProposer(
-            task, reflector, gate, journal, config.reflection_template, student_size_class(config.student)
+            task, reflector, gate, journal, config.reflection_template, student_size_class(config.student),
+            config.offered_readings(), config.label_words,
         )
         proposer_name, note = f"reflection ({config.reflection_spec}, template {config.reflection_template})", ""
 
