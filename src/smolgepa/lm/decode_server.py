@@ -13,6 +13,11 @@ What each server kind supports (free text works everywhere):
 | lmstudio | `response_format` json_schema with an enum (LM Studio rejects json_object) | not supported: no token logprobs |
 | openai   | `response_format` json_schema with an enum (strict)            | `logprobs` + `top_logprobs` (<= 20)      |
 
+channel, knn, ensemble and `--calibrate train` run on llama.cpp servers only (`server_methods.py`):
+they need every label scored exactly (forced replies), the input forced token by token (a grammar of
+token ids, with the server's tokenize endpoint) and thousands of top logprobs. Other kinds refuse
+them in one line (`check_server_decode`).
+
 Scored decoding on a server first sends one request: the constrained fields where the answer is
 the bare label (llamacpp, vllm: the greedy path is then a label) plus `logprobs`/`top_logprobs`, and
 reads each label's log-likelihood off the returned positions. The logprobs servers return are the
