@@ -40,6 +40,8 @@ CALIBRATIONS = ("content-free", "train")
 # decode mode -> the calibrations it takes
 CALIBRATABLE = {"scored": ("content-free", "train"), "channel": ("train",), "ensemble": ("train",)}
 CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")  # Zhao et al. 2021, section 5
+DEFAULT_KNN_K = 12  # chosen on sentiment-extended val (k 5-16 within 2 answers of each other)
+DEFAULT_ENSEMBLE_K = 6  # one-shot prompts when the instruction has no demos: 2 per label for 3 labels
 
 
 def check_decode(

@@ -13,6 +13,8 @@ from dspy.lm15 import Request, Response
 from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.decode import (
     CONTENT_FREE_INPUTS,
+    DEFAULT_ENSEMBLE_K,
+    DEFAULT_KNN_K,
     SCORING_MODES,
     LabelScores,
     calibration_key,
@@ -33,9 +35,6 @@ from smolgepa.reading import take_reading
 # once, when llama_cpp's libraries load, so it is set before smolgepa first imports llama_cpp;
 # a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-DEFAULT_KNN_K = 12  # chosen on sentiment-extended val (k 5-16 within 2 answers of each other)
-DEFAULT_ENSEMBLE_K = 6  # one-shot prompts when the instruction has no demos: 2 per label for 3 labels
 
 
 @dataclass(frozen=True)

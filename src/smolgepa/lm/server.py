@@ -30,7 +30,7 @@ import httpx
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.decode import CONTENT_FREE_INPUTS, SCORING_MODES, check_decode
+from smolgepa.lm.decode import CONTENT_FREE_INPUTS, DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
 from smolgepa.lm.decode_server import check_server_decode, decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
@@ -77,8 +77,8 @@ class ServerSettings:
     role: str = "student"  # or "reflection": only changes which flags error messages name
     calibration: str = "content-free"
     train_examples: tuple[tuple[str, str], ...] = ()
-    knn_k: int = 12  # embedded.DEFAULT_KNN_K
-    ensemble_k: int = 6  # embedded.DEFAULT_ENSEMBLE_K
+    knn_k: int = DEFAULT_KNN_K
+    ensemble_k: int = DEFAULT_ENSEMBLE_K
     seed: int = 0
 
     def __post_init__(self) -> None:
