@@ -92,19 +92,19 @@ def test_the_embedded_student_reads_with_the_candidates_method(embedded_path: Pa
         knn.close()
 
 
-def test_a_server_student_never_sends_the_line_and_refuses_other_readings() -> None:
-    server = ServerEngine(ServerSettings(base_url="http://127.0.0.1:9/v1", model="m", flavour="llamacpp",
+def test_a_server_student_never_sends_the_line_and_refuses_readings_its_kind_cannot_do() -> None:
+    server = ServerEngine(ServerSettings(base_url="http://127.0.0.1:9/v1", model="m", flavour="vllm",
                                          decode="scored", labels=tuple(TASK.labels)))
     request = Request(model="m", system="Reading: knn\n\nClassify.", messages=(Message.user("Text: x\nLabel:"),))
     assert server.request_body(request)["messages"][0]["content"] == "Classify."
-    with pytest.raises(SmolgepaError, match="scores labels as 'scored'.*'Reading: knn'.*embedded"):
+    with pytest.raises(SmolgepaError, match="cannot read answers as.*'Reading: knn'.*embedded.*llamacpp:URL"):
         server.complete(request)
 
 
 def test_readings_need_an_embedded_scoring_student() -> None:
     assert OptimizeConfig(task="sentiment", decode="scored", readings=True).offered_readings() == PROPOSAL_ORDER
     assert OptimizeConfig(task="sentiment", decode="scored").offered_readings() == ()
-    for changes in ({"decode": "free"}, {"decode": "scored", "student": "llamacpp:http://127.0.0.1:9/v1"}):
+    for changes in ({"decode": "free"}, {"decode": "scored", "student": "vllm:m@http://127.0.0.1:9/v1"}):
         with pytest.raises(SmolgepaError, match="--readings"):
             OptimizeConfig(task="sentiment", readings=True, **changes)
 

@@ -2,9 +2,11 @@
 
 An instruction may start with one line `Reading: <method>` naming a scoring method (direct label
 scores, noisy channel, kNN over training anchors, a one-demo-per-pass ensemble, each optionally
-calibrated). The line never reaches the model: the embedded student takes it off the system message
-and reads that candidate's answer with the method it names. So a proposer can change how the answer
-is read the way it changes the examples block, and the run records which reading won.
+calibrated). The line never reaches the model: a scoring student takes it off the system message
+and reads that candidate's answer with the method it names (the embedded student and llama.cpp
+servers all of them; other servers those their kind supports, `decode_server.server_readings`).
+So a proposer can change how the answer is read the way it changes the examples block, and the run
+records which reading won.
 
 The method names are the study's decode values (`knn`, `scored+calibrate-train`, ...).
 """
@@ -83,13 +85,14 @@ def take_reading(messages: Sequence[Mapping[str, str]]) -> tuple[str | None, lis
     return (reading(name).name if name else None), result
 
 
-def check_server_reading(name: str, own: str, where: str) -> None:
-    """A server student reads answers its own way: a candidate naming another reading is an error."""
-    if name != own:
+def check_server_reading(name: str, supported: Sequence[str], where: str) -> None:
+    """A server student reads answers the ways its server kind supports (`decode_server.server_readings`);
+    a candidate naming another reading is an error."""
+    if name not in supported:
         raise SmolgepaError(
-            f"{where} scores labels as '{own}', but the instruction asks for '{READING_PREFIX} {name}': "
-            "readings other than the student's own run only on the embedded student. Remove the line, "
-            "or use --student embedded."
+            f"{where} cannot read answers as the instruction's '{READING_PREFIX} {name}' asks; it can read them as: "
+            f"{', '.join(supported) or 'none (it gives no token log-probabilities)'}. Remove the line, or use "
+            "--student embedded or a llama.cpp server (llamacpp:URL), which read all of them."
         )
 
 

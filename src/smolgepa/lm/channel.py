@@ -42,7 +42,7 @@ def channel_messages(prompt: Prompt, label: str) -> list[dict[str, str]]:
 
 
 class ChannelMethod:
-    """log P(input | label) per label on the embedded model (see the module docstring)."""
+    """log P(input | label) per label (see the module docstring); `scorer` is any `methods.LabelScoring`."""
 
     def __init__(self, scorer: Any, labels: Sequence[str]) -> None:
         self.scorer = scorer
@@ -51,11 +51,7 @@ class ChannelMethod:
     def text_logprob(self, prompt: Prompt, label: str) -> float:
         """The summed log-probs of the query's text tokens after the channel prompt for `label`."""
         prefix, text = text_reply(prompt.query)
-        given = self.scorer.text_tokens(prefix) if prefix else []
-        tokens = self.scorer.text_tokens(prefix + text)
-        scored_from = len(given) if tokens[: len(given)] == given else 0
-        values = self.scorer.continuation_logprobs(channel_messages(prompt, label), tokens)
-        return float(values[scored_from:].sum())
+        return self.scorer.reply_logprob(channel_messages(prompt, label), prefix, text)
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         prompt = read_prompt(messages, "channel")

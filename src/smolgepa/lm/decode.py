@@ -5,11 +5,11 @@
   llama.cpp servers; a JSON-schema enum or a choice list on other servers). The text is a label.
 - `scored`: no generation. Each label's whole token sequence is scored by its log-likelihood after
   the chat template's assistant prefix; the argmax label is the answer.
-- `channel` (embedded only): noisy channel, Min et al. 2022: log P(input text | label), the label
+- `channel` (embedded, llama.cpp servers): noisy channel, Min et al. 2022: log P(input text | label), the label
   stated first (`smolgepa.lm.channel`).
-- `knn` (embedded only): kNN prompting, Xu et al. 2023: the vote of the training examples whose
+- `knn` (embedded, llama.cpp servers): kNN prompting, Xu et al. 2023: the vote of the training examples whose
   next-token distributions are nearest the query's (`smolgepa.lm.knn`).
-- `ensemble` (embedded only): one demonstration per forward pass, label log-probs averaged
+- `ensemble` (embedded, llama.cpp servers): one demonstration per forward pass, label log-probs averaged
   (`smolgepa.lm.ensemble`).
 - `calibrate` (with `scored`): contextual calibration, Zhao et al. 2021, "Calibrate Before Use".
   The label distribution for content-free inputs ("N/A", "", "[MASK]") estimates the prompt's own
@@ -35,11 +35,13 @@ from smolgepa.errors import SmolgepaError
 
 DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "ensemble")
 SCORING_MODES = ("scored", "channel", "knn", "ensemble")  # no generation: every label is scored
-EMBEDDED_ONLY_MODES = ("channel", "knn", "ensemble")
+EMBEDDED_ONLY_MODES = ("channel", "knn", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
 CALIBRATIONS = ("content-free", "train")
 # decode mode -> the calibrations it takes
 CALIBRATABLE = {"scored": ("content-free", "train"), "channel": ("train",), "ensemble": ("train",)}
 CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")  # Zhao et al. 2021, section 5
+DEFAULT_KNN_K = 12  # chosen on sentiment-extended val (k 5-16 within 2 answers of each other)
+DEFAULT_ENSEMBLE_K = 6  # one-shot prompts when the instruction has no demos: 2 per label for 3 labels
 
 
 def check_decode(

@@ -13,6 +13,11 @@ What each server kind supports (free text works everywhere):
 | lmstudio | `response_format` json_schema with an enum (LM Studio rejects json_object) | not supported: no token logprobs |
 | openai   | `response_format` json_schema with an enum (strict)            | `logprobs` + `top_logprobs` (<= 20)      |
 
+channel, knn, ensemble and `--calibrate train` run on llama.cpp servers only (`server_methods.py`):
+they need every label scored exactly (forced replies), the input forced token by token (a grammar of
+token ids, with the server's tokenize endpoint) and thousands of top logprobs. Other kinds refuse
+them in one line (`check_server_decode`).
+
 Scored decoding on a server first sends one request: the constrained fields where the answer is
 the bare label (llamacpp, vllm: the greedy path is then a label) plus `logprobs`/`top_logprobs`, and
 reads each label's log-likelihood off the returned positions. The logprobs servers return are the
@@ -53,32 +58,45 @@ from smolgepa.lm.decode import (
 JSON_LABEL_KEY = "label"
 DEFAULT_TOP_LOGPROBS = 20
 SERVER_DECODE_MODES: dict[str, tuple[str, ...]] = {
-    "llamacpp": ("free", "constrained", "scored"),
+    "llamacpp": ("free", "constrained", "scored", "channel", "knn", "ensemble"),
     "vllm": ("free", "constrained", "scored"),
     "ollama": ("free", "constrained", "scored"),
     "lmstudio": ("free", "constrained"),
     "openai": ("free", "constrained", "scored"),
 }
+# Server kinds that take `--calibrate train` (it scores every label exactly, by forcing).
+TRAIN_CALIBRATION_KINDS = ("llamacpp",)
 _WHY_NOT = {
     ("lmstudio", "scored"): "LM Studio's OpenAI-compatible server returns no token log-probabilities",
 }
+# Why channel, knn and ensemble need llama.cpp: a reply forced token by token (a token-id grammar),
+# the whole next-token distribution, every label scored exactly.
+_NEEDS_LLAMACPP = "it needs forced replies and wide token log-probabilities, which llama.cpp servers give"
+
+
+def _can_do(flavour: str, modes: Sequence[str]) -> str:
+    """What a server kind can do, for messages: its modes and calibrations."""
+    calibrations = "--calibrate" + (" (content-free or train)" if flavour in TRAIN_CALIBRATION_KINDS else "")
+    return f"{', '.join(modes)}" + (f", with {calibrations} for scored" if "scored" in modes else "")
 
 
 def check_server_decode(flavour: str, mode: str, calibrate: bool = False, calibration: str = "content-free") -> None:
-    """Raise SmolgepaError when the server kind cannot do `mode`, naming what it can do."""
+    """Raise SmolgepaError when the server kind cannot do `mode` (with this calibration), in one line
+    naming what it can do and which students can do what it cannot."""
     modes = SERVER_DECODE_MODES.get(flavour)
     if modes is None:
         raise SmolgepaError(f"Unknown server kind {flavour!r}. Available: {', '.join(SERVER_DECODE_MODES)}.")
-    if mode in EMBEDDED_ONLY_MODES:
+    if mode in EMBEDDED_ONLY_MODES and mode not in modes:
         raise SmolgepaError(
-            f"--decode {mode} runs only on the embedded student (embedded, gguf:PATH) for now; "
-            f"{flavour} students can do: {', '.join(modes)}."
+            f"--decode {mode} is not available for {flavour} students: {_NEEDS_LLAMACPP}. It runs on the "
+            f"embedded student (embedded, gguf:PATH) and llama.cpp servers (llamacpp:URL); "
+            f"{flavour} can do: {_can_do(flavour, modes)}."
         )
-    if calibrate and calibration == "train":
+    if calibrate and calibration == "train" and flavour not in TRAIN_CALIBRATION_KINDS:
         raise SmolgepaError(
-            f"--calibrate train runs only on the embedded student (embedded, gguf:PATH) for now; "
-            f"{flavour} students can do: {', '.join(modes)}"
-            + (", with --calibrate (content-free) for scored." if "scored" in modes else ".")
+            f"--calibrate train is not available for {flavour} students: it scores every label exactly, which "
+            f"needs forced replies. It runs on the embedded student (embedded, gguf:PATH) and llama.cpp servers "
+            f"(llamacpp:URL); {flavour} can do: {_can_do(flavour, modes)}."
         )
     if mode not in modes:
         why = _WHY_NOT.get((flavour, mode), f"{flavour} servers do not support it")
@@ -87,8 +105,22 @@ def check_server_decode(flavour: str, mode: str, calibrate: bool = False, calibr
             f"{flavour} can do: {', '.join(modes)}. For scored decoding use the embedded student, "
             "a llama.cpp server (llamacpp:URL) or vLLM."
         )
-    if calibrate and mode != "scored":
+    if calibrate and calibration == "content-free" and mode != "scored":
         raise SmolgepaError(f"--calibrate needs --decode scored (got --decode {mode}).")
+
+
+def server_readings(flavour: str) -> tuple[str, ...]:
+    """The readings (`smolgepa.reading.READINGS` names) a student on this server kind can score with."""
+    from smolgepa.reading import READINGS
+
+    supported = []
+    for name, (mode, calibrate, calibration) in READINGS.items():
+        try:
+            check_server_decode(flavour, mode, calibrate, calibration)
+        except SmolgepaError:
+            continue
+        supported.append(name)
+    return tuple(supported)
 
 
 def label_json_schema(labels: Sequence[str]) -> dict[str, Any]:

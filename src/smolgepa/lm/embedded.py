@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 from dataclasses import asdict, dataclass, field, replace
@@ -15,6 +13,8 @@ from dspy.lm15 import Request, Response
 from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.decode import (
     CONTENT_FREE_INPUTS,
+    DEFAULT_ENSEMBLE_K,
+    DEFAULT_KNN_K,
     SCORING_MODES,
     LabelScores,
     calibration_key,
@@ -37,9 +37,6 @@ from smolgepa.reading import READING_PREFIX
 # once, when llama_cpp's libraries load, so it is set before smolgepa first imports llama_cpp;
 # a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-DEFAULT_KNN_K = 12  # chosen on sentiment-extended val (k 5-16 within 2 answers of each other)
-DEFAULT_ENSEMBLE_K = 6  # one-shot prompts when the instruction has no demos: 2 per label for 3 labels
 
 
 @dataclass(frozen=True)
@@ -78,26 +75,11 @@ class EmbeddedSettings:
             raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 
     def key_extras(self, extras: dict[str, Any]) -> dict[str, Any]:
-        """`extras` (every settings field) cut to what decides this mode's answers: a setting the mode
-        does not use is left out, so the keys of `free`, `constrained`, `scored` and `scored` +
-        content-free calibration stay what they were before these settings existed; the training
-        examples enter as a sha256 digest."""
-        uses_train = self.decode in ("knn", "ensemble") or (self.calibrate and self.calibration == "train")
-        kept = {k: v for k, v in extras.items() if k not in ("calibration", "train_examples", "knn_k", "ensemble_k")}
-        if self.calibrate and self.calibration != "content-free":
-            kept["calibration"] = self.calibration
-        if uses_train:
-            kept["train_examples"] = train_digest(self.train_examples)
-        if self.decode == "knn":
-            kept["knn_k"] = self.knn_k
-        if self.decode == "ensemble":
-            kept["ensemble_k"] = self.ensemble_k
-        return kept
+        """`extras` (every settings field) cut to what decides this mode's answers
+        (`smolgepa.lm.methods.method_key_extras`)."""
+        from smolgepa.lm.methods import method_key_extras
 
-
-def train_digest(pairs: tuple[tuple[str, str], ...]) -> str:
-    """sha256 of the (text, label) pairs, for cache keys."""
-    return hashlib.sha256(json.dumps([list(p) for p in pairs], ensure_ascii=False).encode("utf-8")).hexdigest()
+        return method_key_extras(self, extras)
 
 
 class EmbeddedEngine(CompleteOnlyEngine):

@@ -23,7 +23,7 @@ class StudentOptions:
     """Generation settings for a student.
 
     `decode`: `free` (parse a label from text), `constrained` (output restricted to `labels`),
-    `scored` (argmax label log-likelihood), or, embedded only, `channel`, `knn`, `ensemble`;
+    `scored` (argmax label log-likelihood), or, embedded and llama.cpp servers, `channel`, `knn`, `ensemble`;
     `calibrate` adds calibration (`calibration` "content-free" for scored, "train" for scored,
     channel and ensemble). `train_examples` ((text, label) pairs, `train_pairs(task)`) feed knn,
     ensemble and calibration "train". See `smolgepa.lm.decode`.
@@ -94,6 +94,11 @@ def make_engine(spec: ModelSpec, options: StudentOptions) -> Any:
             decode=options.decode,
             labels=options.labels,
             calibrate=options.calibrate,
+            calibration=options.calibration,
+            train_examples=options.train_examples,
+            knn_k=options.knn_k,
+            ensemble_k=options.ensemble_k,
+            seed=options.seed,
             **options.server,
         )
     )

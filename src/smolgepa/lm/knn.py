@@ -10,12 +10,22 @@ Leave-one-out: an anchor whose text is the query's own text is skipped, so scori
 split does not read its own label.
 
 Scores: `probs` are the vote shares of the k neighbours, `logprobs` their logs (-inf: no vote).
+
+On a llama.cpp server the distributions are the N most likely next tokens the server lists
+(`TopLogprobs`, N = `server_methods.KNN_TOP_LOGPROBS`), not the whole vocabulary. The distance is then
+KL(anchor || query) over the anchor's listed tokens plus one bucket for the rest of the vocabulary; a
+token the query does not list gets the query's smallest listed log-prob (an upper bound on its own).
+This is the full KL of a coarser partition, so it is at most the exact distance, and equal to it when
+the lists cover the whole vocabulary. Measured on SmolLM2-135M at the answer position: the top 5000 of
+49152 tokens hold 99.4% of the mass, and 20 of 20 sentiment-extended val answers (24 anchors, k = 5)
+matched the embedded student's full-vocabulary kNN (top 1000: 19 of 20; top 200: 17 of 20).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,18 +36,59 @@ from smolgepa.lm.turns import input_text, same_text
 
 
 @dataclass(frozen=True)
+class TopLogprobs:
+    """A next-token distribution known only on its most likely tokens (a server's top logprobs)."""
+
+    logprobs: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class Anchors:
-    """The training examples' distributions under one prompt: texts, labels, probs and log-probs (n x vocab)."""
+    """The training examples' distributions under one prompt: texts, labels, and either probs and
+    log-probs over the vocabulary (n x vocab) or, from a server, each anchor's `TopLogprobs`."""
 
     texts: tuple[str, ...]
     labels: tuple[str, ...]
-    probs: np.ndarray
-    logprobs: np.ndarray
+    probs: np.ndarray | None
+    logprobs: np.ndarray | None
+    tops: tuple[TopLogprobs, ...] = ()
 
 
 def kl_to_query(anchors: Anchors, query_logprobs: np.ndarray) -> np.ndarray:
     """KL(anchor || query) for every anchor (nats)."""
+    assert anchors.probs is not None and anchors.logprobs is not None
     return (anchors.probs * (anchors.logprobs - query_logprobs[None, :])).sum(axis=1)
+
+
+def top_kl(anchor: TopLogprobs, query: TopLogprobs, floor: float = 1e-12) -> float:
+    """KL(anchor || query) over the anchor's listed tokens and one bucket for all others (see the
+    module docstring); a token the query does not list takes the query's smallest listed log-prob."""
+    smallest = min(query.logprobs.values(), default=math.log(floor))
+    kl, anchor_listed, query_listed = 0.0, 0.0, 0.0
+    for token, value in anchor.logprobs.items():
+        p, q = math.exp(value), math.exp(query.logprobs.get(token, smallest))
+        kl += p * (value - math.log(q))
+        anchor_listed += p
+        query_listed += q
+    rest_p, rest_q = max(1.0 - anchor_listed, floor), max(1.0 - query_listed, floor)
+    return kl + rest_p * (math.log(rest_p) - math.log(rest_q))
+
+
+def distances(anchors: Anchors, query: np.ndarray | TopLogprobs) -> np.ndarray:
+    """KL(anchor || query) for every anchor: exact over the vocabulary, or `top_kl` on listed tokens."""
+    if isinstance(query, TopLogprobs):
+        return np.array([top_kl(anchor, query) for anchor in anchors.tops])
+    return kl_to_query(anchors, query)
+
+
+def make_anchors(train: Sequence[tuple[str, str]], rows: Sequence[np.ndarray | TopLogprobs]) -> Anchors:
+    """Anchors from the training pairs and their distributions (all dense, or all `TopLogprobs`)."""
+    texts = tuple(same_text(text) for text, _ in train)
+    labels = tuple(label for _, label in train)
+    if rows and isinstance(rows[0], TopLogprobs):
+        return Anchors(texts, labels, None, None, tuple(rows))  # type: ignore[arg-type]
+    logprobs = np.stack(rows)  # type: ignore[arg-type]
+    return Anchors(texts, labels, np.exp(logprobs), logprobs)
 
 
 def vote(labels: Sequence[str], neighbour_labels: Sequence[str], distances: Sequence[float]) -> tuple[str, dict[str, int]]:
@@ -54,7 +105,8 @@ def vote(labels: Sequence[str], neighbour_labels: Sequence[str], distances: Sequ
 
 
 class KnnMethod:
-    """The vote of the k training anchors nearest the query (see the module docstring)."""
+    """The vote of the k training anchors nearest the query (see the module docstring); `scorer` is any
+    `methods.LabelScoring` (its `answer_logprobs` gives a dense row or `TopLogprobs`)."""
 
     def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]], k: int) -> None:
         self.scorer = scorer
@@ -63,39 +115,33 @@ class KnnMethod:
         self.k = k
         self.forward_calls = 0  # model evaluations (anchors and queries), for tests and timing
         self._anchors: dict[tuple[Any, ...], Anchors] = {}
+        self._lock = threading.RLock()
 
     def anchors_for(self, messages: list[dict[str, str]]) -> Anchors:
         """The anchors under these messages' prompt; computed on first use, then cached."""
         key = calibration_key(messages, self.labels)
-        if key not in self._anchors:
-            rows = []
-            for text, _ in self.train:
-                rows.append(self._distribution(content_free_messages(messages, text)))
-            logprobs = np.stack(rows)
-            self._anchors[key] = Anchors(
-                tuple(same_text(text) for text, _ in self.train),
-                tuple(label for _, label in self.train),
-                np.exp(logprobs),
-                logprobs,
-            )
-        return self._anchors[key]
+        with self._lock:  # server students score from many threads: build each prompt's anchors once
+            if key not in self._anchors:
+                rows = [self._distribution(content_free_messages(messages, text)) for text, _ in self.train]
+                self._anchors[key] = make_anchors(self.train, rows)
+            return self._anchors[key]
 
-    def _distribution(self, messages: list[dict[str, str]]) -> np.ndarray:
+    def _distribution(self, messages: list[dict[str, str]]) -> np.ndarray | TopLogprobs:
         self.forward_calls += 1
         return self.scorer.answer_logprobs(messages)
 
     def neighbours(self, messages: list[dict[str, str]]) -> tuple[list[int], np.ndarray]:
         """Indices of the k nearest anchors (nearest first, the query's own text left out) and all distances."""
         anchors = self.anchors_for(messages)
-        distances = kl_to_query(anchors, self._distribution(messages))
+        found = distances(anchors, self._distribution(messages))
         own = input_text(messages)
-        order = [int(i) for i in np.argsort(distances, kind="stable") if anchors.texts[int(i)] != own]
-        return order[: self.k], distances
+        order = [int(i) for i in np.argsort(found, kind="stable") if anchors.texts[int(i)] != own]
+        return order[: self.k], found
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         anchors = self.anchors_for(messages)
-        chosen, distances = self.neighbours(messages)
-        label, counts = vote(self.labels, [anchors.labels[i] for i in chosen], [distances[i] for i in chosen])
+        chosen, found = self.neighbours(messages)
+        label, counts = vote(self.labels, [anchors.labels[i] for i in chosen], [found[i] for i in chosen])
         total = sum(counts.values()) or 1
         probs = {name: counts[name] / total for name in self.labels}
         logprobs = {name: math.log(p) if p > 0 else -math.inf for name, p in probs.items()}

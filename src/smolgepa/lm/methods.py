@@ -1,19 +1,40 @@
-"""Scoring methods: ways to read a label from the embedded student without generating text.
+"""Scoring methods: ways to read a label from a student without generating text.
 
 Each method turns the chat messages of one example into `LabelScores` (per-label log-scores,
-probabilities and the chosen label). The embedded engine builds one method from its settings
-(`build_method`) and calls it under its lock; every method shares the engine's `LabelScorer`,
-so consecutive calls reuse the KV cache of their common prefix.
+probabilities and the chosen label). It asks a model only what `LabelScoring` offers, so the same
+method classes run in-process (`scoring.LabelScorer`, under the embedded engine's lock, reusing the
+KV cache of common prefixes) and on a llama.cpp server (`server_methods.ServerLabelScoring`).
+An engine builds one method from its settings (`build_method`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from smolgepa.lm.decode import LabelScores, choose_label
 
 Messages = list[dict[str, str]]
+
+
+class LabelScoring(Protocol):
+    """What the scoring methods ask of a model. Log-probabilities are the model's own (natural log)."""
+
+    def score(self, messages: Messages, labels: Sequence[str]) -> dict[str, float]:
+        """log P(label | messages) for every label, each label's whole token sequence (scored,
+        ensemble, train calibration)."""
+        ...
+
+    def reply_logprob(self, messages: Messages, given: str, text: str) -> float:
+        """log P(text | messages, given): `given + text` as the assistant's reply, only `text` scored (channel)."""
+        ...
+
+    def answer_logprobs(self, messages: Messages) -> Any:
+        """The next-token log-distribution at the answer position (kNN): a vocabulary-sized
+        `np.ndarray`, or a `knn.TopLogprobs` where only the most likely tokens are known."""
+        ...
 
 
 class ScoringMethod(Protocol):
@@ -38,7 +59,7 @@ class DirectMethod:
         return choose_label(self.scorer.score(messages, self.labels), prior)
 
 
-def build_method(settings: Any, scorer: Any, prior: Callable[[Messages], dict[str, float]]) -> ScoringMethod:
+def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages], dict[str, float]]) -> ScoringMethod:
     """The method `settings.decode` names (scored, channel, knn, ensemble), wrapped in training-split
     calibration when `settings.calibrate` and `settings.calibration == "train"`."""
     labels = settings.labels
@@ -66,3 +87,32 @@ def build_method(settings: Any, scorer: Any, prior: Callable[[Messages], dict[st
 
         method = TrainCalibrated(method, labels, train)
     return method
+
+
+def uses_train(settings: Any) -> bool:
+    """True when the settings' method reads the training split (knn, ensemble, calibration "train")."""
+    return settings.decode in ("knn", "ensemble") or (settings.calibrate and settings.calibration == "train")
+
+
+def method_key_extras(settings: Any, extras: Mapping[str, Any], optional: Sequence[str] = ()) -> dict[str, Any]:
+    """`extras` (settings fields) cut to what decides the method's answers: a setting the method does
+    not use is left out, so the cache keys of `free`, `constrained`, `scored` and content-free
+    calibration stay what they were before these settings existed; the training examples enter as a
+    sha256 digest. `optional` names further fields kept only for the ensemble (a server's `seed`)."""
+    dropped = ("calibration", "train_examples", "knn_k", "ensemble_k", *optional)
+    kept = {k: v for k, v in extras.items() if k not in dropped}
+    if settings.calibrate and settings.calibration != "content-free":
+        kept["calibration"] = settings.calibration
+    if uses_train(settings):
+        kept["train_examples"] = train_digest(settings.train_examples)
+    if settings.decode == "knn":
+        kept["knn_k"] = settings.knn_k
+    if settings.decode == "ensemble":
+        kept["ensemble_k"] = settings.ensemble_k
+        kept.update({name: extras[name] for name in optional if name in extras})
+    return kept
+
+
+def train_digest(pairs: Sequence[Sequence[str]]) -> str:
+    """sha256 of the (text, label) pairs, for cache keys."""
+    return hashlib.sha256(json.dumps([list(p) for p in pairs], ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -107,3 +107,28 @@ def probe_server_kind(
     finally:
         if own:
             client.close()
+
+
+def probe_engine_kind(settings: Any, client: httpx.Client, headers: dict[str, str]) -> str:
+    """The payload kind for an `openai:` student (`ServerSettings`) that needs a label constraint:
+    `openai` for a remote URL or an unrecognised server, else the probed kind, checked to support
+    the settings' decode mode (SmolgepaError naming the probed kind if not)."""
+    from smolgepa.errors import SmolgepaError
+    from smolgepa.lm.decode_server import check_server_decode
+
+    if not is_local_url(settings.base_url):
+        return "openai"
+    found = probe_server_kind(settings.base_url, client, headers)
+    if found is None:
+        log.warning(
+            "%s: could not tell which server this is (llama.cpp, vLLM, Ollama, LM Studio); sending the "
+            "OpenAI json_schema constraint. Name the kind in the spec (llamacpp:URL, vllm:MODEL@URL, "
+            "ollama:MODEL, lmstudio:MODEL) to choose the payload.",
+            settings.base_url,
+        )
+        return "openai"
+    try:
+        check_server_decode(found, settings.decode, settings.calibrate, settings.calibration)
+    except SmolgepaError as exc:
+        raise SmolgepaError(f"The server at {settings.base_url} is {found} (probed): {exc}") from None
+    return found

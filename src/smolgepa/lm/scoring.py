@@ -134,6 +134,15 @@ class LabelScorer:
             values += [float(log_softmax(row)[token]) for row, token in zip(rows, targets)]
         return np.asarray(values)
 
+    def reply_logprob(self, messages: Sequence[Mapping[str, str]], given: str, text: str) -> float:
+        """log P(text | messages, given): the summed log-probs of `text` written as the assistant's reply
+        after the `given` prefix ("Text:"), which is part of the reply but not scored. The reply is
+        tokenized as one string; if that does not start with the prefix's own tokens, every token counts."""
+        prefix = self.text_tokens(given) if given else []
+        tokens = self.text_tokens(given + text)
+        scored_from = len(prefix) if tokens[: len(prefix)] == prefix else 0
+        return float(self.continuation_logprobs(messages, tokens)[scored_from:].sum())
+
     def _prefill(self, prompt: Sequence[int]) -> np.ndarray:
         """Evaluate `prompt`, reusing the cached prefix; the logits after its last token."""
         llama = self.llama

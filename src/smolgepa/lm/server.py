@@ -6,9 +6,10 @@ OpenAI-style APIs. Requests are plain text (never `response_format: json_object`
 timeouts, HTTP 5xx, 429 and malformed bodies. Any other 4xx fails at once with the server's message.
 
 Decode modes (`ServerSettings.decode`): `free` sends plain chat; `constrained` adds the server kind's
-label constraint (`decode_server.decode_payload`) and checks the answer is a label; `scored` asks for
-token logprobs and picks the label with the highest log-likelihood (`server_scoring.ServerScorer`).
-The server kind is the spec's; an `openai:` student on a local URL is probed once (`probe.py`).
+label constraint (`decode_server.decode_payload`) and checks the answer is a label; the scoring modes
+(`scored`, and on llama.cpp servers `channel`, `knn`, `ensemble` and `--calibrate train`) are read by
+`server_scoring.ServerScoring`. The server kind is the spec's; an `openai:` student on a local URL is
+probed once (`probe.py`).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ import httpx
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.decode import CONTENT_FREE_INPUTS, check_decode
-from smolgepa.lm.decode_server import check_answer, check_server_decode, decode_payload, label_max_tokens, uses_json
+from smolgepa.lm.decode import CONTENT_FREE_INPUTS, DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
+from smolgepa.lm.decode_server import check_server_decode, decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
+from smolgepa.lm.server_scoring import ScoringEngineMixin, constrained_response
 from smolgepa.lm.spec import SERVER_DEFAULT_URLS, ModelSpec
-from smolgepa.reading import check_server_reading, reading_name, take_server_reading
+from smolgepa.reading import take_server_reading
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,9 @@ class ServerSettings:
 
     `api_key_env` names an environment variable holding the key; it is read at request time.
     `concurrency` of None means the default for the flavour (see DEFAULT_CONCURRENCY).
-    `decode`, `labels`, `calibrate` and `content_free` are as for the embedded student
-    (`smolgepa.lm.embedded.EmbeddedSettings`); they are part of the disk cache key.
+    `decode`, `labels`, `calibrate`, `content_free`, `calibration`, `train_examples`, `knn_k`,
+    `ensemble_k` and `seed` (which picks the ensemble's shots) are as for the embedded student
+    (`smolgepa.lm.embedded.EmbeddedSettings`); those the method uses are part of the disk cache key.
     """
 
     base_url: str
@@ -72,14 +75,21 @@ class ServerSettings:
     calibrate: bool = False
     content_free: tuple[str, ...] = CONTENT_FREE_INPUTS
     role: str = "student"  # or "reflection": only changes which flags error messages name
+    calibration: str = "content-free"
+    train_examples: tuple[tuple[str, str], ...] = ()
+    knn_k: int = DEFAULT_KNN_K
+    ensemble_k: int = DEFAULT_ENSEMBLE_K
+    seed: int = 0
 
     def __post_init__(self) -> None:
         # Saved state comes back from JSON with lists; keep the dataclass hashable and comparable.
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
         object.__setattr__(self, "content_free", tuple(self.content_free))
+        object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
         if self.role not in ("student", "reflection"):
             raise SmolgepaError(f"ServerSettings.role must be 'student' or 'reflection', got {self.role!r}.")
-        check_decode(self.decode, self.labels, self.calibrate)
+        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
+                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k})
         if self.flavour not in SERVER_DEFAULT_URLS:
             raise SmolgepaError(f"Unknown server flavour {self.flavour!r}. Available: {', '.join(SERVER_DEFAULT_URLS)}.")
         if not self.base_url.startswith(("http://", "https://")):
@@ -91,8 +101,8 @@ class ServerSettings:
             )
         if self.concurrency is not None and self.concurrency < 1:
             raise SmolgepaError(f"Server concurrency must be at least 1, got {self.concurrency}.")
-        check_server_decode(self.flavour, self.decode, self.calibrate)
-        if self.calibrate and not self.content_free:
+        check_server_decode(self.flavour, self.decode, self.calibrate, self.calibration)
+        if self.calibrate and self.calibration == "content-free" and not self.content_free:
             raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 
     @property
@@ -130,7 +140,7 @@ class _Retryable(Exception):
         self.timed_out = timed_out
 
 
-class ServerEngine(CompleteOnlyEngine):
+class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
     """Sends chat completions to an OpenAI-compatible server. Safe to call from many threads."""
 
     def __init__(
@@ -150,7 +160,7 @@ class ServerEngine(CompleteOnlyEngine):
         self._client: httpx.Client | None = None
         self._kind: str | None = None
         self._kind_lock = threading.Lock()
-        self._scorer: Any = None
+        self._scoring: Any = None
 
     @property
     def model_name(self) -> str:
@@ -164,29 +174,10 @@ class ServerEngine(CompleteOnlyEngine):
             return settings.flavour
         with self._kind_lock:
             if self._kind is None:
-                self._kind = self._probe_kind()
+                from smolgepa.lm.probe import probe_engine_kind
+
+                self._kind = probe_engine_kind(settings, self.client(), self._headers())
             return self._kind
-
-    def _probe_kind(self) -> str:
-        from smolgepa.lm.probe import is_local_url, probe_server_kind
-
-        settings = self.settings
-        if not is_local_url(settings.base_url):
-            return "openai"
-        found = probe_server_kind(settings.base_url, self.client(), self._headers())
-        if found is None:
-            log.warning(
-                "%s: could not tell which server this is (llama.cpp, vLLM, Ollama, LM Studio); sending the "
-                "OpenAI json_schema constraint. Name the kind in the spec (llamacpp:URL, vllm:MODEL@URL, "
-                "ollama:MODEL, lmstudio:MODEL) to choose the payload.",
-                settings.base_url,
-            )
-            return "openai"
-        try:
-            check_server_decode(found, settings.decode, settings.calibrate)
-        except SmolgepaError as exc:
-            raise SmolgepaError(f"The server at {settings.base_url} is {found} (probed): {exc}") from None
-        return found
 
     def where(self) -> str:
         """The server, for error messages: kind and endpoint."""
@@ -238,60 +229,18 @@ class ServerEngine(CompleteOnlyEngine):
     def complete(self, request: Request) -> Response:
         decode = self.settings.decode
         reading, messages = take_server_reading(request_messages(request), self.where())
-        if reading is not None and decode == "scored":
-            check_server_reading(reading, reading_name(decode, self.settings.calibrate), self.where())
-        if decode == "scored":
-            scores, info = self.scorer().score(messages)
+        if decode in SCORING_MODES:
+            scores, info = self.scoring().score(messages, reading)
             return text_response(scores.label, model=self.settings.model, finish_reason="stop", provider_data=info)
         data = self.post(self.request_body(request))
         response = self._response(data)
         if decode == "constrained":
-            text = "".join(getattr(part, "text", "") or "" for part in response.message.parts)
-            answer = check_answer(self.kind(), text, self.settings.labels, self.where())
-            usage = response.usage
-            return text_response(
-                answer,
-                model=response.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                finish_reason=response.finish_reason,
-                provider_data={"smolgepa_decode": "constrained"},
-            )
+            return constrained_response(response, self.kind(), self.settings.labels, self.where())
         return response
 
-    def scorer(self) -> Any:
-        """The ServerScorer for scored decoding (created on first use; it caches calibration priors)."""
-        with self._kind_lock:
-            scorer = self._scorer
-        if scorer is None:
-            from smolgepa.lm.server_scoring import ServerScorer
-
-            kind = self.kind()
-            settings = self.settings
-            scorer = ServerScorer(
-                self._send_fields,
-                kind,
-                settings.labels,
-                calibrate=settings.calibrate,
-                content_free=settings.content_free,
-                where=self.where(),
-            )
-            with self._kind_lock:
-                self._scorer = self._scorer or scorer
-                scorer = self._scorer
-        return scorer
-
-    def _send_fields(self, messages: list[dict[str, str]], fields: dict[str, Any]) -> dict[str, Any]:
-        """Post one greedy chat completion of `messages` with extra `fields`; the reply's JSON."""
-        body: dict[str, Any] = {"model": self.settings.model, "messages": messages, "temperature": 0.0, "stream": False}
-        if self.kind() == "llamacpp":
-            body["cache_prompt"] = True
-            body["repeat_penalty"] = 1.0
-        body.update(fields)
-        return self.post(body)
-
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Send one chat-completions body, with retries; the reply's JSON (checked to hold a choice)."""
+    def post(self, body: dict[str, Any], url: str | None = None) -> dict[str, Any]:
+        """Send one chat-completions body (or a body to another `url`), with retries; the reply's JSON
+        (checked to hold a choice, for chat completions)."""
         headers = self._headers()
         attempts = self.settings.retries + 1
         started = time.monotonic()
@@ -299,7 +248,7 @@ class ServerEngine(CompleteOnlyEngine):
         for attempt in range(attempts):
             try:
                 with self._slots, self._counted_in_flight():
-                    return self._attempt(body, headers)
+                    return self._attempt(body, headers, url)
             except _Retryable as failure:
                 last = failure
                 if attempt + 1 < attempts:
@@ -323,8 +272,8 @@ class ServerEngine(CompleteOnlyEngine):
             with self._lock:
                 self._in_flight -= 1
 
-    def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-        url = self.settings.endpoint
+    def _attempt(self, body: dict[str, Any], headers: dict[str, str], url: str | None = None) -> dict[str, Any]:
+        chat, url = url is None, url or self.settings.endpoint
         try:
             reply = self.client().post(url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
@@ -340,12 +289,17 @@ class ServerEngine(CompleteOnlyEngine):
             raise _Retryable(f"HTTP {status}: {self._redact(_server_message(reply))}", _retry_after(reply))
         if status >= 400:
             raise self._rejected(reply)
-        return self._parse(reply)
+        return self._parse(reply, chat)
 
-    def _parse(self, reply: httpx.Response) -> dict[str, Any]:
-        """The reply's JSON, if it is a chat completion with a text (or empty) message; else retryable."""
+    def _parse(self, reply: httpx.Response, chat: bool = True) -> dict[str, Any]:
+        """The reply's JSON, if it is a chat completion with a text (or empty) message (or any JSON
+        object, when not `chat`); else retryable."""
         try:
             data = json.loads(reply.content.decode("utf-8"))
+            if not chat:
+                if not isinstance(data, dict):
+                    raise TypeError(f"the reply is {type(data).__name__}")
+                return data
             choice = data["choices"][0]
             content = choice["message"].get("content")
             if content is not None and not isinstance(content, str):

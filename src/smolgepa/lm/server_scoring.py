@@ -6,13 +6,22 @@ one scored request (`decode_server.scored_payload`), then, on llama.cpp servers,
 of exact log-likelihoods, as with the embedded student. With calibration every label is scored
 exactly and p_cf is computed once per instruction (`decode.calibration_key`) and cached.
 The HTTP side (retries, body, headers) stays in the engine: it passes `send(messages, fields)`.
+
+`ServerScoring` is what the engine asks for an answer: it reads with the settings' method or the
+one a candidate's `Reading:` line names, if the server kind can: `scored` (content-free calibrated
+or not) through `ServerScorer`, and on llama.cpp servers channel, knn, ensemble and training-split
+calibration through the same method classes as the embedded student (`methods.build_method` over
+`server_methods.ServerLabelScoring`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from dspy.lm15 import Response
 
 from smolgepa.lm.decode import CONTENT_FREE_INPUTS, LabelScores, calibration_key
 from smolgepa.lm.decode_server import (
@@ -125,3 +134,140 @@ class ServerScorer:
 
                 self._priors[key] = server_content_free_prior(values, messages, self.labels, self.content_free)
             return self._priors[key]
+
+
+class ServerScoring:
+    """A server student's label answers, per reading (built once per engine; thread-safe)."""
+
+    def __init__(self, send: Send, post: Any, kind: str, settings: Any, where: str) -> None:
+        self.send = send
+        self.post = post
+        self.kind = kind
+        self.settings = settings
+        self.where = where
+        self._scorers: dict[bool, ServerScorer] = {}
+        self._methods: dict[str, Any] = {}
+        self._label_scoring: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def own_reading(self) -> str:
+        from smolgepa.reading import reading_name
+
+        settings = self.settings
+        return reading_name(settings.decode, settings.calibrate, settings.calibration)
+
+    def score(self, messages: Messages, reading: str | None = None) -> tuple[LabelScores, dict[str, Any]]:
+        """The chosen label and provider data for `messages`, read as `reading` names (None: the
+        settings' own method); SmolgepaError if this server kind cannot score that way."""
+        from smolgepa.lm.decode_server import server_readings
+        from smolgepa.reading import check_server_reading
+        from smolgepa.reading import reading as parse_reading
+
+        name = reading or self.own_reading
+        if reading is not None:
+            check_server_reading(reading, server_readings(self.kind), self.where)
+        chosen = parse_reading(name)
+        if chosen.decode == "scored" and chosen.calibration != "train":
+            scores, info = self.scorer(chosen.calibrate).score(messages)
+        else:
+            scores = self.method(name).score(messages)
+            info = {"scores": scores.to_json()}
+        info["smolgepa_decode"] = name if reading is not None else self.settings.decode
+        return scores, info
+
+    def scorer(self, calibrate: bool) -> ServerScorer:
+        """The ServerScorer for scored decoding, with or without content-free calibration (it caches priors)."""
+        with self._lock:
+            if calibrate not in self._scorers:
+                self._scorers[calibrate] = ServerScorer(
+                    self.send, self.kind, self.settings.labels, calibrate=calibrate,
+                    content_free=self.settings.content_free, where=self.where,
+                )
+            return self._scorers[calibrate]
+
+    def method(self, name: str) -> Any:
+        """The scoring method a reading names, over the server (built once; it keeps anchors and offsets)."""
+        from smolgepa.lm.methods import build_method
+        from smolgepa.lm.server_methods import ServerLabelScoring
+        from smolgepa.reading import reading as parse_reading
+
+        with self._lock:
+            if name not in self._methods:
+                if self._label_scoring is None:
+                    self._label_scoring = ServerLabelScoring(self.send, self.post, self.kind, self.where)
+                chosen = parse_reading(name)
+                settings = dataclasses.replace(
+                    self.settings, decode=chosen.decode, calibrate=chosen.calibrate, calibration=chosen.calibration
+                )
+                self._methods[name] = build_method(settings, self._label_scoring, self._content_free_prior)
+            return self._methods[name]
+
+    def _content_free_prior(self, messages: Messages) -> dict[str, float]:
+        return self.scorer(True).prior_for(messages)
+
+
+class ScoringEngineMixin:
+    """The scoring side of `server.ServerEngine` (kept here so the engine file stays about HTTP):
+    the engine provides `settings`, `kind()`, `where()`, `post(body, url=None)` and `_kind_lock`."""
+
+    settings: Any
+    _scoring: Any
+    _kind_lock: threading.Lock
+    kind: Callable[[], str]
+    where: Callable[[], str]
+    post: Callable[..., dict[str, Any]]
+
+    def scoring(self) -> ServerScoring:
+        """The ServerScoring that reads label answers (created on first use; it keeps calibration
+        priors, kNN anchors and fitted offsets)."""
+        with self._kind_lock:
+            scoring = self._scoring
+        if scoring is None:
+            scoring = ServerScoring(self._send_fields, self.post_path, self.kind(), self.settings, self.where())
+            with self._kind_lock:
+                self._scoring = self._scoring or scoring
+                scoring = self._scoring
+        return scoring
+
+    def scorer(self) -> ServerScorer:
+        """The ServerScorer of the settings' own `scored` decoding (with their content-free calibration)."""
+        return self.scoring().scorer(self.settings.calibrate)
+
+    def cache_key_extras(self) -> dict[str, Any]:
+        """The decode settings in the disk cache key: those the method uses (`methods.method_key_extras`)."""
+        from smolgepa.lm.cache import settings_extras
+        from smolgepa.lm.methods import method_key_extras
+
+        return method_key_extras(self.settings, settings_extras(self.settings), optional=("seed",))
+
+    def _send_fields(self, messages: Messages, fields: dict[str, Any]) -> dict[str, Any]:
+        """Post one greedy chat completion of `messages` with extra `fields`; the reply's JSON."""
+        body: dict[str, Any] = {"model": self.settings.model, "messages": messages, "temperature": 0.0, "stream": False}
+        if self.kind() == "llamacpp":
+            body["cache_prompt"] = True
+            body["repeat_penalty"] = 1.0
+        body.update(fields)
+        return self.post(body)
+
+    def post_path(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Post `body` to `path` under the server's root (the base URL without /v1), with retries; the JSON."""
+        from smolgepa.lm.probe import server_root
+
+        return self.post(body, url=server_root(self.settings.base_url) + path)
+
+
+def constrained_response(response: Response, kind: str, labels: Sequence[str], where: str) -> Response:
+    """A constrained reply as the label it names (SmolgepaError if the server ignored the constraint)."""
+    from smolgepa.lm.messages import text_response
+
+    text = "".join(getattr(part, "text", "") or "" for part in response.message.parts)
+    usage = response.usage
+    return text_response(
+        check_answer(kind, text, labels, where),
+        model=response.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        finish_reason=response.finish_reason,
+        provider_data={"smolgepa_decode": "constrained"},
+    )

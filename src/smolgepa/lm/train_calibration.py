@@ -13,6 +13,7 @@ scoring a 300-example split under every candidate prompt took minutes with the e
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,19 +65,21 @@ class TrainCalibrated:
         self.labels = tuple(labels)
         self.train = fit_subset(train)
         self._offsets: dict[tuple[Any, ...], dict[str, float]] = {}
+        self._lock = threading.RLock()  # server students score from many threads: fit each prompt once
 
     def offsets_for(self, messages: list[dict[str, str]]) -> dict[str, float]:
         """The fitted offsets under these messages' prompt (the training split scored once per prompt)."""
         key = calibration_key(messages, self.labels)
-        if key not in self._offsets:
-            rows = []
-            for text, _ in self.train:
-                scores = normalised(self.base.score(content_free_messages(messages, text)).logprobs)
-                rows.append([scores[label] for label in self.labels])
-            gold = np.array([self.labels.index(label) for _, label in self.train])
-            fitted = fit_offsets(np.array(rows), gold)
-            self._offsets[key] = {label: float(value) for label, value in zip(self.labels, fitted)}
-        return self._offsets[key]
+        with self._lock:
+            if key not in self._offsets:
+                rows = []
+                for text, _ in self.train:
+                    scores = normalised(self.base.score(content_free_messages(messages, text)).logprobs)
+                    rows.append([scores[label] for label in self.labels])
+                gold = np.array([self.labels.index(label) for _, label in self.train])
+                fitted = fit_offsets(np.array(rows), gold)
+                self._offsets[key] = {label: float(value) for label, value in zip(self.labels, fitted)}
+            return self._offsets[key]
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         offsets = self.offsets_for(messages)

@@ -94,12 +94,17 @@ class OptimizeConfig:
             raise SmolgepaError("No task given: pass a built-in task name or the path to a task YAML file.")
         if self.resume and not self.run_dir:
             raise SmolgepaError("--resume needs --run-dir: the directory of the run to continue.")
-        for flag, on in (("--readings", self.readings), ("--label-words", self.label_words)):
-            if on and (self.decode not in SCORING_MODES or parse_model_spec(self.student).is_server):
-                raise SmolgepaError(
-                    f"{flag} lets proposers change how the embedded student's answer is scored: use it with "
-                    f"--student embedded (or gguf:PATH) and a scoring --decode ({', '.join(SCORING_MODES)})."
-                )
+        if self.readings and (self.decode not in SCORING_MODES or _server_kind(self.student) not in (None, "llamacpp")):
+            raise SmolgepaError(
+                "--readings lets proposers change how the student's answer is scored: use it with "
+                "--student embedded (or gguf:PATH, or a llama.cpp server, llamacpp:URL) and a scoring --decode "
+                f"({', '.join(SCORING_MODES)})."
+            )
+        if self.label_words and (self.decode not in SCORING_MODES or _server_kind(self.student) is not None):
+            raise SmolgepaError(
+                "--label-words lets proposers change the words the student is scored on: use it with "
+                f"--student embedded (or gguf:PATH) and a scoring --decode ({', '.join(SCORING_MODES)})."
+            )
         if self.reflection is not None and not self.reflection.strip():
             raise SmolgepaError("--reflection is empty: pass a model spec, cmd:\"COMMAND\", fewshot or rules.")
 
@@ -175,6 +180,15 @@ def _check_decode(student: str, decode: str, calibrate: bool, calibration: str, 
         from smolgepa.lm.decode_server import check_server_decode
 
         check_server_decode(spec.kind, decode, calibrate, calibration)
+
+
+def _server_kind(student: str) -> str | None:
+    """The server kind of a student spec (None: in-process, or a spec reported elsewhere)."""
+    try:
+        spec = parse_model_spec(student)
+    except SmolgepaError:
+        return None
+    return spec.kind if spec.is_server else None
 
 
 def _positive(name: str, value: int) -> None:
