@@ -63,6 +63,7 @@ DECODE_HELP = (
     "scored: the label with the highest log-likelihood; embedded student only: "
     "channel: the label under which the input text is most likely (Min et al. 2022); "
     "knn: the vote of the nearest training examples' answer distributions (Xu et al. 2023); "
+    "probe: a logistic regression on the answer distribution, fitted on the training examples' (no server); "
     "ensemble: scored, averaged over one-demo prompts (default free)"
 )
 CALIBRATE_HELP = (

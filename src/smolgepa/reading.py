@@ -29,12 +29,13 @@ READINGS: dict[str, tuple[str, bool, str]] = {
     "channel": ("channel", False, "content-free"),
     "channel+calibrate-train": ("channel", True, "train"),
     "knn": ("knn", False, "content-free"),
+    "probe": ("probe", False, "content-free"),
     "ensemble": ("ensemble", False, "content-free"),
     "ensemble+calibrate-train": ("ensemble", True, "train"),
 }
 # The order a proposer tries them in: the methods that moved the 135M most on validation first, the
 # costliest (the ensemble, k passes per answer) late.
-PROPOSAL_ORDER = ("knn", "channel", "scored+calibrate-train", "scored+calibrate", "ensemble+calibrate-train", "scored")
+PROPOSAL_ORDER = ("probe", "knn", "channel", "scored+calibrate-train", "scored+calibrate", "ensemble+calibrate-train", "scored")
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 
-DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "ensemble")
-SCORING_MODES = ("scored", "channel", "knn", "ensemble")  # no generation: every label is scored
-EMBEDDED_ONLY_MODES = ("channel", "knn", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
+DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "probe", "ensemble")
+SCORING_MODES = ("scored", "channel", "knn", "probe", "ensemble")  # no generation: every label is scored
+EMBEDDED_ONLY_MODES = ("channel", "knn", "probe", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
 CALIBRATIONS = ("content-free", "train")
 # decode mode -> the calibrations it takes
 CALIBRATABLE = {"scored": ("content-free", "train"), "channel": ("train",), "ensemble": ("train",)}
@@ -77,7 +77,7 @@ def check_decode(
             f"{flag} does not work with --decode {mode}; calibration works as: {', '.join(takes)}."
         )
     if train_examples is not None:
-        needs = "--decode knn" if mode == "knn" else "--calibrate train" if calibrate and calibration == "train" else ""
+        needs = f"--decode {mode}" if mode in ("knn", "probe") else "--calibrate train" if calibrate and calibration == "train" else ""
         if needs and not train_examples:
             raise SmolgepaError(
                 f"{needs} needs the task's training examples: pass StudentOptions(train_examples=train_pairs(task)) "

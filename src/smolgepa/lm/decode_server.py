@@ -86,6 +86,12 @@ def check_server_decode(flavour: str, mode: str, calibrate: bool = False, calibr
     modes = SERVER_DECODE_MODES.get(flavour)
     if modes is None:
         raise SmolgepaError(f"Unknown server kind {flavour!r}. Available: {', '.join(SERVER_DECODE_MODES)}.")
+    if mode == "probe":
+        raise SmolgepaError(
+            f"--decode probe is not available for {flavour} students: it reads the whole next-token "
+            "distribution, which no server returns. It runs on the embedded student (embedded, gguf:PATH); "
+            f"{flavour} can do: {_can_do(flavour, modes)}."
+        )
     if mode in EMBEDDED_ONLY_MODES and mode not in modes:
         raise SmolgepaError(
             f"--decode {mode} is not available for {flavour} students: {_NEEDS_LLAMACPP}. It runs on the "

@@ -104,15 +104,14 @@ def vote(labels: Sequence[str], neighbour_labels: Sequence[str], distances: Sequ
     return min(tied, key=lambda label: nearest.get(label, math.inf)), counts
 
 
-class KnnMethod:
-    """The vote of the k training anchors nearest the query (see the module docstring); `scorer` is any
-    `methods.LabelScoring` (its `answer_logprobs` gives a dense row or `TopLogprobs`)."""
+class AnchorMemory:
+    """The training examples' answer distributions under each prompt, computed on first use and kept:
+    what kNN votes with and the `probe` reading is fitted on. Thread-safe."""
 
-    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]], k: int) -> None:
+    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]]) -> None:
         self.scorer = scorer
         self.labels = tuple(labels)
         self.train = tuple(train)
-        self.k = k
         self.forward_calls = 0  # model evaluations (anchors and queries), for tests and timing
         self._anchors: dict[tuple[Any, ...], Anchors] = {}
         self._lock = threading.RLock()
@@ -122,18 +121,36 @@ class KnnMethod:
         key = calibration_key(messages, self.labels)
         with self._lock:  # server students score from many threads: build each prompt's anchors once
             if key not in self._anchors:
-                rows = [self._distribution(content_free_messages(messages, text)) for text, _ in self.train]
+                rows = [self.distribution(content_free_messages(messages, text)) for text, _ in self.train]
                 self._anchors[key] = make_anchors(self.train, rows)
             return self._anchors[key]
 
-    def _distribution(self, messages: list[dict[str, str]]) -> np.ndarray | TopLogprobs:
+    def distribution(self, messages: list[dict[str, str]]) -> np.ndarray | TopLogprobs:
+        """The answer-position distribution for these messages (one forward pass)."""
         self.forward_calls += 1
         return self.scorer.answer_logprobs(messages)
+
+
+class KnnMethod:
+    """The vote of the k training anchors nearest the query (see the module docstring); `scorer` is any
+    `methods.LabelScoring` (its `answer_logprobs` gives a dense row or `TopLogprobs`)."""
+
+    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]], k: int) -> None:
+        self.memory = AnchorMemory(scorer, labels, train)
+        self.labels = tuple(labels)
+        self.k = k
+
+    @property
+    def forward_calls(self) -> int:
+        return self.memory.forward_calls
+
+    def anchors_for(self, messages: list[dict[str, str]]) -> Anchors:
+        return self.memory.anchors_for(messages)
 
     def neighbours(self, messages: list[dict[str, str]]) -> tuple[list[int], np.ndarray]:
         """Indices of the k nearest anchors (nearest first, the query's own text left out) and all distances."""
         anchors = self.anchors_for(messages)
-        found = distances(anchors, self._distribution(messages))
+        found = distances(anchors, self.memory.distribution(messages))
         own = input_text(messages)
         order = [int(i) for i in np.argsort(found, kind="stable") if anchors.texts[int(i)] != own]
         return order[: self.k], found

@@ -60,7 +60,7 @@ class DirectMethod:
 
 
 def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages], dict[str, float]]) -> ScoringMethod:
-    """The method `settings.decode` names (scored, channel, knn, ensemble), wrapped in training-split
+    """The method `settings.decode` names (scored, channel, knn, probe, ensemble), wrapped in training-split
     calibration when `settings.calibrate` and `settings.calibration == "train"`."""
     labels = settings.labels
     train = tuple(settings.train_examples)
@@ -76,6 +76,10 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
         from smolgepa.lm.knn import KnnMethod
 
         method = KnnMethod(scorer, labels, train, settings.knn_k)
+    elif settings.decode == "probe":
+        from smolgepa.lm.linear_probe import ProbeMethod
+
+        method = ProbeMethod(scorer, labels, train)
     elif settings.decode == "ensemble":
         from smolgepa.lm.ensemble import EnsembleMethod
 
@@ -91,7 +95,7 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
 
 def uses_train(settings: Any) -> bool:
     """True when the settings' method reads the training split (knn, ensemble, calibration "train")."""
-    return settings.decode in ("knn", "ensemble") or (settings.calibrate and settings.calibration == "train")
+    return settings.decode in ("knn", "probe", "ensemble") or (settings.calibrate and settings.calibration == "train")
 
 
 def method_key_extras(settings: Any, extras: Mapping[str, Any], optional: Sequence[str] = ()) -> dict[str, Any]:

@@ -126,10 +126,15 @@ class OptimizeConfig:
         return spec if spec in OFFLINE_PROPOSERS else None
 
     def offered_readings(self) -> tuple[str, ...]:
-        """The readings a built-in proposer may write into a candidate (none unless `readings`)."""
+        """The readings a built-in proposer may write into a candidate (none unless `readings`): those
+        the student can score with (a llama.cpp server has no `probe`)."""
+        from smolgepa.lm.decode_server import server_readings
         from smolgepa.reading import PROPOSAL_ORDER
 
-        return PROPOSAL_ORDER if self.readings else ()
+        if not self.readings:
+            return ()
+        kind = _server_kind(self.student)
+        return PROPOSAL_ORDER if kind is None else tuple(r for r in PROPOSAL_ORDER if r in server_readings(kind))
 
     def own_reading(self) -> str:
         """The reading of a candidate without a `Reading:` line: the student's decode settings."""

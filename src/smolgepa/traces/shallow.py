@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from smolgepa.linear import softmax_regression
 from smolgepa.traces.model import Trace
 from smolgepa.traces.render import render_trace
 
@@ -146,7 +147,7 @@ class BagOfWordsClassifier:
         scale = features.max(axis=0)
         scale[scale == 0] = 1.0
         x = np.hstack([features / scale, np.ones((len(texts), 1))])
-        w = _softmax_regression(x, labels, names, l2, steps)
+        w = softmax_regression(x, labels, names, l2, steps)
         return cls(
             vocabulary=vocabulary,
             labels=names,
@@ -168,28 +169,6 @@ class BagOfWordsClassifier:
         column = self.labels.index(label)
         ranked = sorted(range(len(self.vocabulary)), key=lambda i: -self.weights[i][column])
         return [self.vocabulary[i] for i in ranked[:count]]
-
-
-def _softmax_regression(x, labels: Sequence[str], names: Sequence[str], l2: float, steps: int):  # -> numpy array
-    """Weights of multinomial logistic regression on `x` (last column the bias, not penalized),
-    by `steps` of full-batch gradient descent from zero."""
-    import numpy as np
-
-    y = np.zeros((len(labels), len(names)))
-    for row, label in enumerate(labels):
-        y[row, list(names).index(label)] = 1.0
-    w = np.zeros((x.shape[1], len(names)))
-    penalty = np.ones((x.shape[1], 1))
-    penalty[-1] = 0.0  # no penalty on the bias
-    rate = 1.0
-    for _ in range(steps):
-        logits = x @ w
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        gradient = x.T @ (probabilities - y) / len(labels) + l2 * penalty * w
-        w -= rate * gradient
-    return w
 
 
 def _features(texts: Sequence[str], vocabulary: Sequence[str]):  # -> numpy array
@@ -253,7 +232,7 @@ class FiguresClassifier:
         spread[spread == 0] = 1.0
         x = np.hstack([(raw - mean) / spread, np.ones((len(traces), 1))])
         names = tuple(sorted(set(labels)))
-        w = _softmax_regression(x, labels, names, l2, steps)
+        w = softmax_regression(x, labels, names, l2, steps)
         return cls(
             keys=FIGURE_KEYS,
             labels=names,
