@@ -48,14 +48,14 @@ TASKS = ("sentiment-extended", "agent_monitor-extended")
 # validation evidence, to keep a full run near an hour on 2 cores: plain `ensemble` (below
 # `ensemble+calibrate-train` on val) and `channel+calibrate-train` (below `channel` on val).
 FIXED_METHODS = {
-    "sentiment-extended": ("scored", "scored+calibrate", "scored+calibrate-train", "channel", "knn",
+    "sentiment-extended": ("scored", "scored+calibrate", "scored+calibrate-train", "channel", "knn", "probe",
                            "ensemble+calibrate-train"),
-    "agent_monitor-extended": ("scored", "scored+calibrate-train", "channel", "knn"),
+    "agent_monitor-extended": ("scored", "scored+calibrate-train", "channel", "knn", "probe"),
 }
 RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos of a prompt without any
 # GEPA rows: name -> study cell settings. `readings`: the built-in proposer may change how the answer is
 # read as well as the examples (fewshot) or counting rules (traces); the run starts from `scored`.
-GEPA_METHODS = {"readings": {"decode": "scored", "readings": True}, "knn": {"decode": "knn"}}
+GEPA_METHODS = {"readings": {"decode": "scored", "readings": True}, "probe": {"decode": "probe"}, "knn": {"decode": "knn"}}
 GEPA_BUDGET = {"sentiment-extended": 400, "agent_monitor-extended": 300}
 # What --quick runs per task: the best configuration measured here (README, "Accuracy").
 QUICK = {"sentiment-extended": ("gepa", "readings"), "agent_monitor-extended": ("fixed", "knn")}
