@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import dspy
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
-from smolgepa.lm import StudentOptions, make_lm, parse_model_spec
+from smolgepa.lm import make_lm, parse_model_spec
 from smolgepa.lm.factory import train_pairs
 from smolgepa.optimize.cache import CachedEngine, CachedReflector, JsonlCache
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
@@ -181,13 +181,7 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     else:
         run_dir.write_config(config.to_json(), {"task_fingerprint": fingerprint})
 
-    decode = {"decode": config.decode, "labels": tuple(task.labels), "calibrate": config.calibrate,
-              "calibration": config.calibration, "knn_k": config.knn_k, "train_examples": train_pairs(task)}
-    options = StudentOptions(**decode) if config.student_max_tokens is None else StudentOptions(
-        max_tokens=config.student_max_tokens, **decode
-    )
-    options = replace(options, server=config.student_server_settings())  # --timeout, --retries, ...
-    base_lm = make_lm(config.student, options)
+    base_lm = make_lm(config.student, config.student_settings().options(task.labels, train_pairs(task)))
     identity = student_identity(config.student)
     if config.decode != "free":  # free keeps the old identity, so earlier run caches stay valid
         identity += f"|decode={config.decode}" + ("+calibrate" if config.calibrate else "")
@@ -195,6 +189,8 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
         identity += f"-{config.calibration}"
     if config.decode == "knn":
         identity += f"|knn_k={config.knn_k}"  # the training examples are fixed by the task fingerprint
+    if config.fast_model:
+        identity += "|fast-model"
     engine = CachedEngine(base_lm.engine, JsonlCache(run_dir.student_cache_file, run_dir.redact), identity)
     lm = base_lm.copy(engine=engine)
     count_tokens, token_method = student_token_counter(config.student)
