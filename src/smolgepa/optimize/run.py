@@ -33,6 +33,7 @@ from smolgepa.optimize.rundir import Redactor, RunDir
 from smolgepa.optimize.tables import render_run
 from smolgepa.optimize.tokens import student_size_class, student_token_counter
 from smolgepa.program import make_program, seed_instruction
+from smolgepa.runrecord import RunSummary
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Example, Task
 
@@ -46,21 +47,28 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a run produced; everything is also in `run_dir`."""
+    """What a run produced; everything is also in `run_dir`. `summary` is summary.json as written."""
 
     run_dir: Path
     summary: dict[str, Any]
 
     @property
+    def record(self) -> RunSummary:
+        """The summary as typed data."""
+        return RunSummary.from_json(self.summary)
+
+    @property
     def best_instruction(self) -> str:
-        return (self.summary.get("best") or {}).get("instruction", "")
+        best = self.record.best
+        return best.instruction if best else ""
 
     @property
     def seed_instruction(self) -> str:
-        return (self.summary.get("seed") or {}).get("instruction", "")
+        seed = self.record.seed
+        return seed.instruction if seed else ""
 
     def tables(self) -> str:
-        return render_run(self.summary, str(self.run_dir))
+        return render_run(self.record, str(self.run_dir))
 
     def to_json(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), **self.summary}
