@@ -295,6 +295,7 @@ def parse_events(records: list[dict[str, Any]], inputs: dict[str, str] | None = 
     inputs = inputs or {}
     seed, iterations, tests = None, [], {}
     for record in records:
+        _check_version(record.get("schema_version", SCHEMA_VERSION), "events.jsonl")
         kind = record.get("event")
         if kind == "seed_evaluated" and seed is None:
             candidate = Candidate.from_json(record.get("candidate")) or Candidate()
@@ -325,10 +326,14 @@ def summary_json(run_dir: str | Path) -> dict[str, Any]:
         ) from None
     except ValueError as exc:
         raise SmolgepaError(f"{path} is not valid JSON ({exc}).") from None
-    version = data.get("schema_version", SCHEMA_VERSION) if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise SmolgepaError(f"{path} has schema_version {version!r}; this smolgepa reads version {SCHEMA_VERSION}.")
+    _check_version(data.get("schema_version", SCHEMA_VERSION) if isinstance(data, dict) else None, path)
     return data
+
+
+def _check_version(version: Any, where: str | Path) -> None:
+    """Records without a version are from before it was written (version 1); others must be this one."""
+    if version != SCHEMA_VERSION:
+        raise SmolgepaError(f"{where} has schema_version {version!r}; this smolgepa reads version {SCHEMA_VERSION}.")
 
 
 def read_summary(run_dir: str | Path) -> RunSummary:
