@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from smolgepa.diagnostics import Diagnostics
 from smolgepa.evaluation import EvalReport
 from smolgepa.optimize.cache import instruction_hash
-from smolgepa.optimize.iteration import report_summary
+from smolgepa.optimize.iteration import evaluation_of
+from smolgepa.runrecord import Candidate
 
 Evaluator = Callable[[str], EvalReport]
 
@@ -21,8 +21,8 @@ class BestTracker:
         self.evaluate_val = evaluate_val
         self.count_tokens = count_tokens
         self.reports: dict[str, EvalReport] = {}
-        self.candidates: list[dict[str, Any]] = []
-        self.seed: dict[str, Any] | None = None
+        self.candidates: list[Candidate | None] = []
+        self.seed: Candidate | None = None
         self.best_idx = 0
 
     def evaluate(self, instruction: str) -> EvalReport:
@@ -39,20 +39,13 @@ class BestTracker:
         report = self.report_for(instruction)
         return report.diagnostics if report else None
 
-    def add(self, index: int, parent: int | None, iteration: int, instruction: str) -> tuple[dict[str, Any], EvalReport]:
+    def add(self, index: int, parent: int | None, iteration: int, instruction: str) -> tuple[Candidate, EvalReport]:
         """Record candidate `index` (0: the seed) with its validation result."""
         report = self.evaluate(instruction)
-        candidate = {
-            "idx": index,
-            "parent": parent,
-            "iteration": iteration,
-            "instruction": instruction,
-            "instruction_sha": instruction_hash(instruction),
-            "tokens": self.count_tokens(instruction),
-            "val": report_summary(report),
-        }
+        candidate = Candidate(index, parent, iteration, instruction, instruction_hash(instruction),
+                              self.count_tokens(instruction), evaluation_of(report))
         while len(self.candidates) <= index:
-            self.candidates.append({})
+            self.candidates.append(None)
         self.candidates[index] = candidate
         if index == 0:
             self.seed = candidate
@@ -60,18 +53,20 @@ class BestTracker:
 
     def take_if_better(self, index: int, report: EvalReport) -> bool:
         """Make candidate `index` the best if it answers more validation examples correctly."""
-        if report.correct > self.candidates[self.best_idx]["val"]["correct"]:
+        if report.correct > self.best.val.correct:  # type: ignore[union-attr]
             self.best_idx = index
             return True
         return False
 
     @property
-    def best(self) -> dict[str, Any]:
-        return self.candidates[self.best_idx]
+    def best(self) -> Candidate:
+        best = self.candidates[self.best_idx]
+        assert best is not None  # the seed (index 0) is recorded first
+        return best
 
-    def best_or_none(self) -> dict[str, Any] | None:
+    def best_or_none(self) -> Candidate | None:
         return self.candidates[self.best_idx] if self.candidates else None
 
-    def kept(self) -> list[dict[str, Any]]:
+    def kept(self) -> list[Candidate]:
         """The candidates recorded so far, in index order."""
-        return [c for c in self.candidates if c]
+        return [c for c in self.candidates if c is not None]

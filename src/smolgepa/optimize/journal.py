@@ -28,6 +28,7 @@ from smolgepa.optimize.rundir import RunDir
 from smolgepa.optimize.stopping import StopRules
 from smolgepa.optimize.summary import RunFacts, build_summary
 from smolgepa.formatting import score_text
+from smolgepa.runrecord import Candidate
 from smolgepa.tasks.model import Example
 
 RAW_KEPT = 20_000  # characters of a reflection answer kept in the iteration record
@@ -105,11 +106,11 @@ class Journal:
         return self.tracker.report_for(instruction)
 
     @property
-    def seed(self) -> dict[str, Any] | None:
+    def seed(self) -> Candidate | None:
         return self.tracker.seed
 
     @property
-    def best(self) -> dict[str, Any]:
+    def best(self) -> Candidate:
         return self.tracker.best
 
     @property
@@ -164,13 +165,13 @@ class Journal:
         candidate, report = self.tracker.add(index, parent, event["iteration"], instruction)
         if index == 0:
             self.seen.setdefault(normalize(instruction), 0)
-            self.recorder.seed_evaluated(candidate, report_examples(report))
-            self.progress(f"seed instruction: val {candidate['val']['text']}")
+            self.recorder.seed_evaluated(candidate.to_json(), report_examples(report))
+            self.progress(f"seed instruction: val {candidate.val.text}")  # type: ignore[union-attr]
             self.write_summary("running")
             return
         record = self._record()
         record.candidate_idx = index
-        record.val = candidate["val"]
+        record.val = candidate.val.to_json()  # type: ignore[union-attr]
         record.val_examples = report_examples(report)
         if self.tracker.take_if_better(index, report):
             record.new_best = True

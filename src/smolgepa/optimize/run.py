@@ -286,10 +286,10 @@ def _test_best(task: Task, journal: Journal, evaluate_test: Callable[[str], Eval
     best = journal.best
     if not task.split("test"):
         return
-    for name, instruction in (("seed", journal.seed["instruction"]), ("best", best["instruction"])):  # type: ignore[index]
+    for name, instruction in (("seed", journal.seed.instruction), ("best", best.instruction)):  # type: ignore[union-attr]
         report = evaluate_test(instruction)
         facts.test[name] = report_summary(report)
-        journal.emit("test_evaluated", which=name, candidate=0 if name == "seed" else best["idx"],
+        journal.emit("test_evaluated", which=name, candidate=0 if name == "seed" else best.idx,
                      result=facts.test[name], examples=report_examples(report))
 
 
@@ -335,7 +335,7 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
                 raise failure
             journal.emit("stopped", reason=journal.stop_reason, pareto_front=journal.pareto_front)
             _test_best(task, journal, evaluate_on("test"), facts)
-            export(task, journal.best["instruction"], run_dir)
+            export(task, journal.best.instruction, run_dir)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -44,7 +44,7 @@ class RunFacts:
 def _capacity(journal: Journal) -> dict[str, Any]:
     """Whether the evaluated instructions point at a capacity problem rather than a prompt problem."""
     tracker = journal.tracker
-    seed_report = tracker.report_for(tracker.seed["instruction"]) if tracker.seed else None
+    seed_report = tracker.report_for(tracker.seed.instruction) if tracker.seed else None
     named = [("seed", seed_report.diagnostics)] if seed_report else []
     for record in journal.iterations:
         report = tracker.report_for(record.text) if record.text else None
@@ -60,13 +60,14 @@ def _capacity(journal: Journal) -> dict[str, Any]:
 def build_summary(journal: Journal, status: str, facts: RunFacts) -> dict[str, Any]:
     """The summary of a run in `status` (running, finished, interrupted, failed)."""
     tracker = journal.tracker
+    best = tracker.best_or_none()
     return {
         "status": status,
         "stop_reason": journal.stop_reason,
-        "seed": tracker.seed,
-        "best": tracker.best_or_none(),
+        "seed": tracker.seed.to_json() if tracker.seed else None,
+        "best": best.to_json() if best else None,
         "iterations": [record.to_json(with_examples=False) for record in journal.iterations],
-        "candidates": tracker.kept(),
+        "candidates": [candidate.to_json() for candidate in tracker.kept()],
         "pareto_front": journal.pareto_front,
         "counts": {
             "metric_calls": journal.metric_calls + journal.extra_metric_calls,
