@@ -27,7 +27,7 @@ def test_eval_and_compare_read_the_same_student_settings(command: list[str]) -> 
 
 def test_optimize_takes_the_student_flags_and_builds_the_same_options_as_eval() -> None:
     parser = build_parser()
-    config = config_from_args(parser.parse_args(["optimize", "--task", "sentiment", *FLAGS]))
+    config = config_from_args(parser.parse_args(["optimize", "--task", "sentiment", *FLAGS[:-2], "--fast-model"]))
     assert config.fast_model is True and config.response_cache is False
     assert (config.student_timeout, config.student_retries, config.student_api_key_env) == (5.0, 1, "SOME_KEY")
     from_eval = student_options(parser.parse_args(["eval", "--task", "sentiment", *FLAGS]), ["a", "b"])
@@ -35,11 +35,14 @@ def test_optimize_takes_the_student_flags_and_builds_the_same_options_as_eval() 
     assert from_eval.fast_model is True and from_eval.cache_enabled is False and from_eval.max_tokens == 9
 
 
-def test_optimize_uses_the_response_cache_unless_no_cache() -> None:
-    config = config_from_args(build_parser().parse_args(["optimize", "--task", "sentiment"]))
-    assert config.response_cache is True and config.fast_model is False
-    assert config.student_settings().options(["a"]).cache_enabled is True
-    assert OptimizeConfig(task="sentiment").response_cache is False  # the library default: off
+def test_optimize_uses_its_run_cache_and_the_response_cache_only_when_asked() -> None:
+    parser = build_parser()
+    with pytest.raises(SystemExit):  # the run directory's cache is optimize's: no --no-cache to give
+        parser.parse_args(["optimize", "--task", "sentiment", "--no-cache"])
+    config = config_from_args(parser.parse_args(["optimize", "--task", "sentiment"]))
+    assert config.response_cache is False and config.fast_model is False
+    assert config.student_settings().options(["a"]).cache_enabled is False
+    assert config.with_changes(response_cache=True).student_settings().options(["a"]).cache_enabled is True
 
 
 def test_resume_may_change_the_response_cache_but_not_the_fast_model() -> None:

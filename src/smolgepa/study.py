@@ -364,7 +364,7 @@ def cell_state(run_dir: Path, cell: Cell) -> str:
     saved = load_saved_config(run_dir)
     wanted = cell.config.with_changes(run_dir=str(run_dir))
     differences = [f.name for f in fields(OptimizeConfig)
-                   if f.name not in ("run_dir", "resume", "threads", *SERVER_SETTINGS, *EXTENDABLE)
+                   if f.name not in ("run_dir", "resume", "threads", "response_cache", *SERVER_SETTINGS, *EXTENDABLE)
                    and getattr(saved, f.name) != getattr(wanted, f.name)]
     if differences:
         detail = ", ".join(f"{n}: saved {getattr(saved, n)!r}, study {getattr(wanted, n)!r}" for n in differences)

@@ -72,7 +72,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     add("--run-dir", help="where to record the run (default runs/TASK-TIMESTAMP)")
     add("--resume", action="store_true", help="continue the run in --run-dir without repeating finished work")
     add("--render", choices=["plain", "annotated", "summary"], help=RENDER_HELP)
-    add_student_flags(parser, unset=True)  # saved in the run; only the server flags may change on --resume
+    add_student_flags(parser, unset=True, response_cache=False)  # saved in the run; only the server flags may
+    # change on --resume
     add("--reflection-timeout", type=float, help="seconds before a reflection call is given up (default 300)")
     add("--reflection-max-tokens", type=int, help="answer token limit for reflection models (default 2048)")
     add("--reflection-temperature", type=float, help="reflection model temperature (default 0.7)")
@@ -89,7 +90,6 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
     given = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
     if args.calibrate is not None:  # --calibrate [content-free|train]
         given.update(calibrate=True, calibration=args.calibrate)
-    given["response_cache"] = not args.no_cache  # the CLI uses the disk response cache, as eval does
     if args.resume:
         if not args.run_dir:
             raise SmolgepaError("--resume needs --run-dir: the directory of the run to continue.")

@@ -30,10 +30,12 @@ NO_CACHE_HELP = "bypass the disk response cache ($SMOLGEPA_CACHE_DIR or ~/.cache
 FAST_MODEL_HELP = "use a Q8_0 copy of a GGUF student (faster prefill; answers can differ slightly)"
 
 
-def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False) -> None:
+def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, response_cache: bool = True) -> None:
     """`--student`, `--max-tokens`, the decode flags, the server flags, `--threads`, `--no-cache` and
     `--fast-model`. With `unset`, every flag defaults to None ("not given"), so that `optimize
-    --resume` can tell the flags a user gave from the settings saved in the run directory."""
+    --resume` can tell the flags a user gave from the settings saved in the run directory. Without
+    `response_cache` there is no `--no-cache`: `optimize` answers from its run directory's own cache
+    (exact resume) and uses the disk response cache only when its `response_cache` setting says so."""
     from smolgepa.lm.decode import DECODE_MODES
 
     add = parser.add_argument
@@ -46,7 +48,8 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False) -> N
     add("--knn-k", type=int, default=None, metavar="K", help=KNN_K_HELP)
     add("--threads", type=int, default=None if unset else 1, help=THREADS_HELP)
     add_server_flags(parser)
-    add("--no-cache", help=NO_CACHE_HELP, **flag)
+    if response_cache:
+        add("--no-cache", help=NO_CACHE_HELP, **flag)
     add("--fast-model", help=FAST_MODEL_HELP, **flag)
 
 

@@ -64,7 +64,7 @@ class OptimizeConfig:
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
     readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.reading)
     fast_model: bool = False  # a Q8_0 copy of a GGUF student (faster prefill; answers can differ slightly)
-    response_cache: bool = False  # the disk response cache under the run's own cache (the CLI: unless --no-cache)
+    response_cache: bool = False  # also the disk response cache (smolgepa.lm.cache) under the run's own cache
 
     def __post_init__(self) -> None:
         _positive("budget", self.budget)
