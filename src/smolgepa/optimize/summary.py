@@ -1,12 +1,14 @@
-"""summary.json: the state of a run, rewritten after every iteration (read back by smolgepa.runrecord)."""
+"""summary.json: the state of a run, rewritten after every iteration, built from the record types of
+smolgepa.runrecord (which reads it back)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from smolgepa.diagnostics import capacity_verdict
+from smolgepa.runrecord import Capacity, Counts
 
 if TYPE_CHECKING:
     from smolgepa.optimize.journal import Journal
@@ -54,7 +56,7 @@ def _capacity(journal: Journal) -> dict[str, Any]:
     if len(named) < 2:  # one instruction says nothing about whether prompts can help
         verdict = type(verdict)(False, "only the seed instruction was evaluated on validation; "
                                 "run with --eval-every-proposal to judge capacity", verdict.evidence)
-    return {"capacity_problem": verdict.capacity_problem, "text": verdict.text, "evidence": verdict.evidence}
+    return asdict(Capacity(verdict.capacity_problem, verdict.text, verdict.evidence))  # type: ignore[arg-type]
 
 
 def build_summary(journal: Journal, status: str, facts: RunFacts) -> dict[str, Any]:
@@ -69,14 +71,14 @@ def build_summary(journal: Journal, status: str, facts: RunFacts) -> dict[str, A
         "iterations": [record.to_json(with_examples=False) for record in journal.iterations],
         "candidates": [candidate.to_json() for candidate in tracker.kept()],
         "pareto_front": journal.pareto_front,
-        "counts": {
-            "metric_calls": journal.metric_calls + journal.extra_metric_calls,
-            "gepa_metric_calls": journal.metric_calls,
-            "extra_metric_calls": journal.extra_metric_calls,
-            "budget": journal.stop_rules.budget,
-            "proposals": journal.proposals,
-            "iterations": len(journal.iterations),
-        },
+        "counts": asdict(Counts(
+            metric_calls=journal.metric_calls + journal.extra_metric_calls,
+            gepa_metric_calls=journal.metric_calls,
+            extra_metric_calls=journal.extra_metric_calls,
+            budget=journal.stop_rules.budget,
+            proposals=journal.proposals,
+            iterations=len(journal.iterations),
+        )),
         "capacity": _capacity(journal),
         **facts.to_json(),
     }
