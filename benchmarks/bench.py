@@ -294,7 +294,7 @@ def peak_rss(work: Path) -> Figure:
 def optimize_run(work: Path) -> list[Figure]:
     """A full `smolgepa optimize --task sentiment` on the embedded default: wall time, metric calls/s."""
     try:
-        import smolgepa.cli_optimize  # noqa: F401
+        import smolgepa.cli.optimize  # noqa: F401
     except ImportError as exc:
         return [Figure("FIGURE", "optimize_wall_seconds", None, note=f"no optimize command yet ({exc})")]
     run_dir = work / "optimize-run"

@@ -122,7 +122,7 @@ def test_tfidf_ranks_shared_rare_words_first() -> None:
 
 
 def test_methods_and_budgets_are_checked() -> None:
-    from smolgepa.cli_compare import DEFAULT_METHODS
+    from smolgepa.cli.compare import DEFAULT_METHODS
     from smolgepa.compare import METHODS
 
     assert parse_methods(DEFAULT_METHODS) == METHODS

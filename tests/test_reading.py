@@ -115,10 +115,11 @@ def test_fewshot_changes_the_reading_first_then_the_examples(tmp_path: Path) -> 
     proposer = FewshotProposer(TASK, gate, journal, PROPOSAL_ORDER, "scored")
     data = reflective([(e.input, "positive") for e in TASK.split("train")[:3]])
     first = proposer({"self": "Classify."}, data, ["self"])["self"]
-    assert first == "Reading: knn\n\nClassify." and "read the answer with knn" in journal.current.move
+    assert first == f"Reading: {PROPOSAL_ORDER[0]}\n\nClassify." and f"read the answer with {PROPOSAL_ORDER[0]}" in journal.current.move
     second = proposer({"self": "Classify."}, data, ["self"])["self"]
-    assert split_reading(second)[0] == "channel"  # knn from this parent is taken now: the next method
-    from_knn = proposer({"self": first}, data, ["self"])["self"]  # a parent reading knn: examples change too
-    assert split_reading(from_knn)[0] != "knn" or split_instruction(from_knn)[1]
+    assert split_reading(second)[0] == PROPOSAL_ORDER[1]  # the first from this parent is taken now: the next
+    from_first = proposer({"self": first}, data, ["self"])["self"]  # a parent with a reading: examples first
+    assert split_reading(from_first)[0] == PROPOSAL_ORDER[0] and split_instruction(from_first)[1]
+    assert journal.current.parts == ["examples"]
     plain = FewshotProposer(TASK, gate, journal)({"self": "Classify."}, data, ["self"])["self"]
     assert "Reading:" not in plain  # without readings offered, only examples move

@@ -17,7 +17,7 @@ from smolgepa.optimize.journal import IterationRecord, report_examples, report_s
 from smolgepa.optimize.rundir import JsonlAppender, RunDir
 from smolgepa.report import build_report, render_html, render_markdown
 from smolgepa.report.findings import example_count, run_findings
-from smolgepa.report.layout import CellEntry, Manifest, load_study, write_manifest
+from smolgepa.report.layout import CellEntry, Manifest, read_study_output, write_manifest
 from smolgepa.report.rundata import confusion, distribution, load_run
 from smolgepa.stats import format_accuracy, mean_and_spread
 from smolgepa.tasks import load_task
@@ -153,7 +153,7 @@ def test_example_count_reads_common_shapes() -> None:
 def test_confusion_and_distribution_agree_with_evaluation(run_path: Path) -> None:
     run = load_run(run_path)
     for which in ("seed", "best"):
-        outcomes = run.outcomes(which, "val")
+        outcomes = run.predictions(which, "val")
         assert len(outcomes) == len(VAL)
         report = report_from_predictions(
             TASK, [Prediction(o.id, o.input, o.label, o.predicted, o.raw) for o in outcomes], "", split="val")
@@ -189,7 +189,7 @@ def test_study_report_aggregates_seeds(tmp_path: Path) -> None:
     entries.append(CellEntry("sentiment__embedded__seed2", "cells/sentiment__embedded__seed2",
                              {"task": "sentiment", "student": "embedded", "seed": 2}, "server unreachable"))
     write_manifest(study, Manifest("demo", "demo.yaml", tuple(entries), ("task", "student", "seed")))
-    data = load_study(study)
+    data = read_study_output(study)
     assert [r.problem for r in data.runs] == [None, None, "server unreachable"]
     markdown = render_markdown(build_report(study))
     summaries = [json.loads((study / e.dir / "summary.json").read_text()) for e in entries[:2]]

@@ -263,6 +263,18 @@ def load_study(path: str | Path) -> Study:
     name = data.get("name") or file.stem
     if not isinstance(name, str):
         raise SmolgepaError(f"{_where(file, lines, 'name')}: name must be text.")
+    settings = _settings(data, file, lines, setting_lines)
+    grid, listed = _grid(data, file, lines)
+    order = [f for f in AXES.values() if f in grid]
+    cells = _cells(file, grid, order, listed, settings)
+    out = data.get("out")
+    if out is not None and not isinstance(out, str):
+        raise SmolgepaError(f"{_where(file, lines, 'out')}: out: must be a directory path.")
+    return Study(name, file, tuple(order), tuple(cells), Path(out) if out else None)
+
+
+def _settings(data: dict[str, Any], file: Path, lines: dict[str, int], setting_lines: dict[str, int]) -> dict[str, Any]:
+    """The study's `settings:` (optimize settings for every cell), each checked to be one."""
     known = {f.name for f in fields(OptimizeConfig)}
     settings = data.get("settings") or {}
     if not isinstance(settings, dict):
@@ -277,7 +289,12 @@ def load_study(path: str | Path) -> Study:
                 f"{_where(file, setting_lines, key)}: unknown setting {key!r}. "
                 f"Known: {', '.join(sorted(known - NOT_SETTINGS))}."
             )
+    return settings
 
+
+def _grid(data: dict[str, Any], file: Path, lines: dict[str, int]) -> tuple[dict[str, list[Any]], set[str]]:
+    """The values of each axis (task, student, seed, ...), checked, and the axes listed with several values."""
+    known = {f.name for f in fields(OptimizeConfig)}
     grid: dict[str, list[Any]] = {}
     listed: set[str] = set()
     for plural, field_name in AXES.items():
@@ -306,8 +323,12 @@ def load_study(path: str | Path) -> Study:
         if required not in grid:
             raise SmolgepaError(f"{file}: the study names no {required}s: add `{required}s: [...]`.")
     grid.setdefault("seed", [0])
+    return grid, listed
 
-    order = [f for f in AXES.values() if f in grid]
+
+def _cells(file: Path, grid: dict[str, list[Any]], order: list[str], listed: set[str],
+           settings: dict[str, Any]) -> list[Cell]:
+    """One cell per combination of axis values, each a validated OptimizeConfig with a unique name."""
     named = [f for f in order if f in ALWAYS_NAMED or f in listed]
     cells: list[Cell] = []
     seen: dict[str, dict[str, Any]] = {}
@@ -325,10 +346,7 @@ def load_study(path: str | Path) -> Study:
         except TypeError as exc:
             raise SmolgepaError(f"{file}: cell {cell_name}: {exc}") from None
         cells.append(Cell(cell_name, values, config))
-    out = data.get("out")
-    if out is not None and not isinstance(out, str):
-        raise SmolgepaError(f"{_where(file, lines, 'out')}: out: must be a directory path.")
-    return Study(name, file, tuple(order), tuple(cells), Path(out) if out else None)
+    return cells
 
 
 # --------------------------------------------------------------------------- running
@@ -346,7 +364,7 @@ def cell_state(run_dir: Path, cell: Cell) -> str:
     saved = load_saved_config(run_dir)
     wanted = cell.config.with_changes(run_dir=str(run_dir))
     differences = [f.name for f in fields(OptimizeConfig)
-                   if f.name not in ("run_dir", "resume", "threads", *SERVER_SETTINGS, *EXTENDABLE)
+                   if f.name not in ("run_dir", "resume", "threads", "response_cache", *SERVER_SETTINGS, *EXTENDABLE)
                    and getattr(saved, f.name) != getattr(wanted, f.name)]
     if differences:
         detail = ", ".join(f"{n}: saved {getattr(saved, n)!r}, study {getattr(wanted, n)!r}" for n in differences)

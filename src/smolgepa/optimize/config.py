@@ -10,6 +10,7 @@ from typing import Any
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.decode import SCORING_MODES
 from smolgepa.lm.spec import parse_model_spec
+from smolgepa.student_settings import StudentSettings
 
 TEMPLATES = ("tiny", "gepa")
 CANDIDATE_SELECTION = ("pareto", "current_best")
@@ -19,7 +20,8 @@ OFFLINE_PROPOSERS = (FEWSHOT, RULES)  # built in, no LLM
 # Settings that may change when a run is resumed: they decide when to stop, or how to reach the
 # student's server (not what it answers).
 SERVER_SETTINGS = ("student_timeout", "student_retries", "student_api_key_env")
-RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads", "run_dir", *SERVER_SETTINGS})
+RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads", "run_dir", "response_cache",
+                               *SERVER_SETTINGS})
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class OptimizeConfig:
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
     readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.reading)
     label_words: bool = False  # built-in proposers may also change the label words (smolgepa.label_words)
+    fast_model: bool = False  # a Q8_0 copy of a GGUF student (faster prefill; answers can differ slightly)
+    response_cache: bool = False  # also the disk response cache (smolgepa.lm.cache) under the run's own cache
 
     def __post_init__(self) -> None:
         _positive("budget", self.budget)
@@ -142,18 +146,27 @@ class OptimizeConfig:
 
         return reading_name(self.decode, self.calibrate, self.calibration)
 
-    def student_server_settings(self) -> dict[str, Any]:
-        """ServerSettings overrides for the student (empty for an in-process student); `threads` is
-        the number of requests in flight (see smolgepa.lm.server_options)."""
-        from smolgepa.lm.server_options import server_overrides
-
-        return server_overrides(
-            self.student,
+    def student_settings(self) -> StudentSettings:
+        """The run's student settings (the same ones `eval` takes as flags)."""
+        return StudentSettings(
+            student=self.student,
+            max_tokens=self.student_max_tokens,
+            decode=self.decode,
+            calibrate=self.calibrate,
+            calibration=self.calibration,
+            knn_k=self.knn_k,
             timeout=self.student_timeout,
             retries=self.student_retries,
             api_key_env=self.student_api_key_env,
-            concurrency=self.threads,
+            threads=self.threads,
+            cache=self.response_cache,
+            fast_model=self.fast_model,
         )
+
+    def student_server_settings(self) -> dict[str, Any]:
+        """ServerSettings overrides for the student (empty for an in-process student); `threads` is
+        the number of requests in flight (see smolgepa.lm.server_options)."""
+        return self.student_settings().server()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

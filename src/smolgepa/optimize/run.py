@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,16 @@ import dspy
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
-from smolgepa.lm import StudentOptions, make_lm, parse_model_spec
+from smolgepa.lm import make_lm, parse_model_spec
 from smolgepa.lm.factory import train_pairs
 from smolgepa.optimize.cache import CachedEngine, CachedReflector, JsonlCache
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.machine import cpu_description
-from smolgepa.optimize.journal import Journal, report_examples, report_summary
+from smolgepa.optimize.iteration import report_examples, report_summary
+from smolgepa.optimize.journal import Journal
 from smolgepa.optimize.label_word_search import LabelWordSearch
+from smolgepa.optimize.summary import RunFacts
 from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
 from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
 from smolgepa.optimize.rules_proposer import RulesProposer
@@ -34,6 +36,7 @@ from smolgepa.optimize.rundir import Redactor, RunDir
 from smolgepa.optimize.tables import render_run
 from smolgepa.optimize.tokens import student_size_class, student_token_counter
 from smolgepa.program import make_program, seed_instruction
+from smolgepa.runrecord import RunSummary
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Example, Task
 
@@ -47,21 +50,28 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a run produced; everything is also in `run_dir`."""
+    """What a run produced; everything is also in `run_dir`. `summary` is summary.json as written."""
 
     run_dir: Path
     summary: dict[str, Any]
 
     @property
+    def record(self) -> RunSummary:
+        """The summary as typed data."""
+        return RunSummary.from_json(self.summary)
+
+    @property
     def best_instruction(self) -> str:
-        return (self.summary.get("best") or {}).get("instruction", "")
+        best = self.record.best
+        return best.instruction if best else ""
 
     @property
     def seed_instruction(self) -> str:
-        return (self.summary.get("seed") or {}).get("instruction", "")
+        seed = self.record.seed
+        return seed.instruction if seed else ""
 
     def tables(self) -> str:
-        return render_run(self.summary, str(self.run_dir))
+        return render_run(self.record, str(self.run_dir))
 
     def to_json(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), **self.summary}
@@ -163,32 +173,23 @@ def _prepare(config: OptimizeConfig) -> tuple[OptimizeConfig, RunDir]:
     return config, run_dir
 
 
-def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunResult:
-    """Run GEPA as configured, recording everything in the run directory; print nothing."""
-    task = load_task(config.task, render=config.render)
-    train, val, test = task.split("train"), task.split("val"), task.split("test")
-    for name, split in (("train", train), ("val", val)):
-        if not split:
-            raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
-    config, run_dir = _prepare(config)
+def _check_task(config: OptimizeConfig, task: Task, run_dir: RunDir) -> str:
+    """The task's fingerprint: written with the config of a new run, compared on resume."""
     fingerprint = task_fingerprint(task)
-    if config.resume:
-        saved_fingerprint = json.loads(run_dir.config_file.read_text(encoding="utf-8")).get("task_fingerprint")
-        if saved_fingerprint != fingerprint:
-            raise SmolgepaError(
-                f"Cannot resume {run_dir.path}: the task {config.task!r} has changed since the run started. "
-                "Start a new run directory."
-            )
-    else:
+    if not config.resume:
         run_dir.write_config(config.to_json(), {"task_fingerprint": fingerprint})
+        return fingerprint
+    saved_fingerprint = json.loads(run_dir.config_file.read_text(encoding="utf-8")).get("task_fingerprint")
+    if saved_fingerprint != fingerprint:
+        raise SmolgepaError(
+            f"Cannot resume {run_dir.path}: the task {config.task!r} has changed since the run started. "
+            "Start a new run directory."
+        )
+    return fingerprint
 
-    decode = {"decode": config.decode, "labels": tuple(task.labels), "calibrate": config.calibrate,
-              "calibration": config.calibration, "knn_k": config.knn_k, "train_examples": train_pairs(task)}
-    options = StudentOptions(**decode) if config.student_max_tokens is None else StudentOptions(
-        max_tokens=config.student_max_tokens, **decode
-    )
-    options = replace(options, server=config.student_server_settings())  # --timeout, --retries, ...
-    base_lm = make_lm(config.student, options)
+
+def cache_identity(config: OptimizeConfig) -> str:
+    """The student's identity in the run cache: who answers, and how the answer is read."""
     identity = student_identity(config.student)
     if config.decode != "free":  # free keeps the old identity, so earlier run caches stay valid
         identity += f"|decode={config.decode}" + ("+calibrate" if config.calibrate else "")
@@ -196,90 +197,79 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
         identity += f"-{config.calibration}"
     if config.decode == "knn":
         identity += f"|knn_k={config.knn_k}"  # the training examples are fixed by the task fingerprint
-    engine = CachedEngine(base_lm.engine, JsonlCache(run_dir.student_cache_file, run_dir.redact), identity)
-    lm = base_lm.copy(engine=engine)
-    count_tokens, token_method = student_token_counter(config.student)
+    if config.fast_model:
+        identity += "|fast-model"
+    return identity
 
-    def evaluate_on(examples: list[Example], split: str) -> Callable[[str], EvalReport]:
-        return lambda instruction: evaluate(
-            task, lm, examples, instruction, student=config.student, split=split, threads=config.threads
-        )
 
-    journal = Journal(
-        run_dir,
-        budget=config.budget,
-        max_proposals=config.max_proposals,
-        patience=config.patience,
-        eval_every_proposal=config.eval_every_proposal,
-        train=train,
-        evaluate_val=evaluate_on(val, "val"),
-        count_tokens=count_tokens,
-        progress=progress,
-        student_failure=lambda: engine.failure,
-    )
-    gate = ProposalGate(journal, count_tokens, config.max_instruction_tokens, task.label_names)
+def _student(config: OptimizeConfig, task: Task, run_dir: RunDir) -> tuple[dspy.LM, CachedEngine]:
+    """The student as the run uses it: every answer recorded in (and replayed from) the run directory."""
+    base_lm = make_lm(config.student, config.student_settings().options(task.labels, train_pairs(task)))
+    cache = JsonlCache(run_dir.student_cache_file, run_dir.redact)
+    engine = CachedEngine(base_lm.engine, cache, cache_identity(config))
+    return base_lm.copy(engine=engine), engine
+
+
+@dataclass
+class _Proposing:
+    """The proposer of a run, its name and note for the summary, and its reflection model if any."""
+
+    proposer: Any
+    name: str
+    note: str
     reflector: CachedReflector | None = None
+
+
+def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: RunDir,
+               count_tokens: Callable[[str], int], student: Any) -> _Proposing:
+    """The run's proposer; `student` is the student's own engine (label words are searched with it)."""
+    gate = ProposalGate(journal, count_tokens, config.max_instruction_tokens, task.label_names)
     offline = config.offline_proposer(task.input_format)
     if offline is not None:
-        words = LabelWordSearch(base_lm.engine, task, seed_instruction(task)) if config.label_words else None
-        proposer: Any = (RulesProposer if offline == RULES else FewshotProposer)(
+        words = LabelWordSearch(student, task, seed_instruction(task)) if config.label_words else None
+        proposer = (RulesProposer if offline == RULES else FewshotProposer)(
             task, gate, journal, config.offered_readings(), config.own_reading(), words
         )
         default_note = RULES_NOTE if offline == RULES else FEWSHOT_NOTE
-        proposer_name, note = offline, default_note if config.reflection is None else ""
-        note = " ".join(part for part in (note, proposer.unusable_note()) if part)
-    else:
-        settings = ReflectionSettings(
-            timeout=config.reflection_timeout,
-            max_tokens=config.reflection_max_tokens,
-            temperature=config.reflection_temperature,
-            key_env=config.reflection_key_env,
-            seed=config.seed,
-        )
-        backend = make_backend(config.reflection_spec, settings)
-        reflector = CachedReflector(
-            backend,
-            describe_reflection(config.reflection_spec),
-            JsonlCache(run_dir.reflection_cache_file, run_dir.redact),
-        )
-        proposer = ReflectionProposer(
-            task, reflector, gate, journal, config.reflection_template, student_size_class(config.student),
-            config.offered_readings(), config.label_words,
-        )
-        proposer_name, note = f"reflection ({config.reflection_spec}, template {config.reflection_template})", ""
+        note = default_note if config.reflection is None else ""
+        return _Proposing(proposer, offline, " ".join(part for part in (note, proposer.unusable_note()) if part))
+    settings = ReflectionSettings(
+        timeout=config.reflection_timeout,
+        max_tokens=config.reflection_max_tokens,
+        temperature=config.reflection_temperature,
+        key_env=config.reflection_key_env,
+        seed=config.seed,
+    )
+    reflector = CachedReflector(
+        make_backend(config.reflection_spec, settings),
+        describe_reflection(config.reflection_spec),
+        JsonlCache(run_dir.reflection_cache_file, run_dir.redact),
+    )
+    proposer = ReflectionProposer(
+        task, reflector, gate, journal, config.reflection_template, student_size_class(config.student),
+        config.offered_readings(), config.label_words,
+    )
+    name = f"reflection ({config.reflection_spec}, template {config.reflection_template})"
+    return _Proposing(proposer, name, "", reflector)
 
-    wall_started = time.monotonic()
 
-    def summary_extra() -> dict[str, Any]:
-        return {
-            "config": config.to_json(),
-            "task": {
-                "name": task.name,
-                "labels": list(task.labels),
-                "n": {"train": len(train), "val": len(val), "test": len(test)},
-            },
-            "proposer": proposer_name,
-            "proposer_note": note,
-            "token_count": token_method,
-            "machine": cpu_description(),
-            "calls": {
-                "student": engine.counter.to_json(),
-                "reflection": reflector.counter.to_json() if reflector else {"calls": 0, "cached": 0, "seconds": 0},
-                "wall_seconds_this_process": round(time.monotonic() - wall_started, 1),
-            },
-            **({"test": test_results} if test_results else {}),
-        }
+def _facts(config: OptimizeConfig, task: Task, token_method: str) -> RunFacts:
+    """What the summary says about the run besides its records (proposer and calls come later)."""
+    n = {split: len(task.split(split)) for split in ("train", "val", "test")}
+    return RunFacts(config=config.to_json(), task={"name": task.name, "labels": list(task.labels), "n": n},
+                    token_count=token_method, machine=cpu_description())
 
-    test_results: dict[str, Any] = {}
-    journal.summary_extra = summary_extra  # type: ignore[method-assign]
-    if config.resume:
-        journal.emit("resumed", config=config.to_json())
-    else:
-        journal.emit("run_started", config=config.to_json(), task_fingerprint=fingerprint, proposer=proposer_name)
-    if note and progress:
-        progress(note)
 
-    gepa = dspy.GEPA(
+def _call_counts(engine: CachedEngine, reflector: CachedReflector | None, started: float) -> Callable[[], dict]:
+    return lambda: {
+        "student": engine.counter.to_json(),
+        "reflection": reflector.counter.to_json() if reflector else {"calls": 0, "cached": 0, "seconds": 0},
+        "wall_seconds_this_process": round(time.monotonic() - started, 1),
+    }
+
+
+def _gepa(config: OptimizeConfig, task: Task, journal: Journal, proposer: Any) -> dspy.GEPA:
+    return dspy.GEPA(
         metric=_metric(task, journal),
         max_metric_calls=config.budget,
         reflection_minibatch_size=config.minibatch_size,
@@ -293,6 +283,52 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
         seed=config.seed,
         gepa_kwargs={"callbacks": [journal], "stop_callbacks": [journal]},
     )
+
+
+def _test_best(task: Task, journal: Journal, evaluate_test: Callable[[str], EvalReport], facts: RunFacts) -> None:
+    """Evaluate the seed and the best instruction on the held-out test split (when it has examples)."""
+    best = journal.best
+    if not task.split("test"):
+        return
+    for name, instruction in (("seed", journal.seed.instruction), ("best", best.instruction)):  # type: ignore[union-attr]
+        report = evaluate_test(instruction)
+        facts.test[name] = report_summary(report)
+        journal.emit("test_evaluated", which=name, candidate=0 if name == "seed" else best.idx,
+                     result=facts.test[name], examples=report_examples(report))
+
+
+def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunResult:
+    """Run GEPA as configured, recording everything in the run directory; print nothing."""
+    task = load_task(config.task, render=config.render)
+    train, val = task.split("train"), task.split("val")
+    for name, split in (("train", train), ("val", val)):
+        if not split:
+            raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
+    config, run_dir = _prepare(config)
+    fingerprint = _check_task(config, task, run_dir)
+    lm, engine = _student(config, task, run_dir)
+    count_tokens, token_method = student_token_counter(config.student)
+
+    def evaluate_on(split: str) -> Callable[[str], EvalReport]:
+        examples = task.split(split)
+        return lambda instruction: evaluate(task, lm, examples, instruction, student=config.student, split=split,
+                                            threads=config.threads)
+
+    facts = _facts(config, task, token_method)
+    journal = Journal(run_dir, budget=config.budget, max_proposals=config.max_proposals, patience=config.patience,
+                      eval_every_proposal=config.eval_every_proposal, train=train, evaluate_val=evaluate_on("val"),
+                      count_tokens=count_tokens, progress=progress, student_failure=lambda: engine.failure,
+                      facts=facts)
+    proposing = _proposing(config, task, journal, run_dir, count_tokens, engine.inner)
+    facts.proposer, facts.proposer_note = proposing.name, proposing.note
+    facts.calls = _call_counts(engine, proposing.reflector, time.monotonic())
+    if config.resume:
+        journal.emit("resumed", config=config.to_json())
+    else:
+        journal.emit("run_started", config=config.to_json(), task_fingerprint=fingerprint, proposer=proposing.name)
+    if proposing.note and progress:
+        progress(proposing.note)
+    gepa = _gepa(config, task, journal, proposing.proposer)
     status = "failed"
     try:
         with _quiet(), _interrupts_to(journal), dspy.context(lm=lm, adapter=PlainTextAdapter()):
@@ -302,14 +338,8 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
             if failure is not None:
                 raise failure
             journal.emit("stopped", reason=journal.stop_reason, pareto_front=journal.pareto_front)
-            best = journal.best
-            if test:
-                for name, instruction in (("seed", journal.seed["instruction"]), ("best", best["instruction"])):  # type: ignore[index]
-                    report = evaluate_on(test, "test")(instruction)
-                    test_results[name] = report_summary(report)
-                    journal.emit("test_evaluated", which=name, candidate=0 if name == "seed" else best["idx"],
-                                 result=test_results[name], examples=report_examples(report))
-            export(task, best["instruction"], run_dir)
+            _test_best(task, journal, evaluate_on("test"), facts)
+            export(task, journal.best.instruction, run_dir)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

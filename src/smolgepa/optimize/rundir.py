@@ -9,122 +9,24 @@ Layout of a run directory:
     best_instruction.txt     the best instruction so far
     program.json             the best program, saved by DSPy (`make_program(task).load(path)`)
 
-A process killed at any moment leaves at worst one partial last line in a JSONL file, which
-readers skip (and which the next append removes).
+Writing goes through smolgepa.jsonfiles (atomic, redacted); reading through smolgepa.runrecord.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import tempfile
-import threading
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-
-SCHEMA_VERSION = 1
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-MIN_SECRET_LENGTH = 8
-
-
-class Redactor:
-    """Removes the values of secret-looking environment variables from text before it is written,
-    and those of the variables named in `key_envs` (the run's --api-key-env / --reflection-key-env),
-    whatever their names look like."""
-
-    def __init__(self, environ: dict[str, str] | None = None, key_envs: Iterable[str | None] = ()) -> None:
-        env = os.environ if environ is None else environ
-        named = {name for name in key_envs if name}
-        found = {
-            value: name
-            for name, value in env.items()
-            if (_SECRET_NAME.search(name) or name in named) and len(value.strip()) >= MIN_SECRET_LENGTH
-        }
-        self._secrets = sorted(found.items(), key=lambda item: -len(item[0]))
-
-    def __call__(self, text: str) -> str:
-        for value, name in self._secrets:
-            if value in text:
-                text = text.replace(value, f"[redacted {name}]")
-        return text
-
-
-def dumps(record: Any, redact: Redactor) -> str:
-    """One line of JSON with secrets redacted."""
-    return redact(json.dumps(record, ensure_ascii=False, sort_keys=False, default=str))
-
-
-def write_json_atomic(path: Path, data: Any, redact: Redactor) -> None:
-    """Write JSON to a temporary file in the same directory, then rename it over `path`."""
-    text = redact(json.dumps(data, ensure_ascii=False, indent=2, default=str)) + "\n"
-    write_text_atomic(path, text)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a JSONL file; a partial or corrupt last line is skipped."""
-    if not path.exists():
-        return []
-    records: list[dict[str, Any]] = []
-    lines = path.read_bytes().split(b"\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            if number >= len(lines) - 1:  # the last line, cut short by a crash
-                break
-            raise SmolgepaError(f"{path}:{number}: not a JSON record. The file is damaged; start a new run.") from None
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-class JsonlAppender:
-    """Appends one JSON record per line; each line is written with one call and flushed at once."""
-
-    def __init__(self, path: Path, redact: Redactor) -> None:
-        self.path = path
-        self._redact = redact
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_partial_last_line(path)
-
-    def append(self, record: dict[str, Any]) -> None:
-        line = (dumps(record, self._redact) + "\n").encode("utf-8")
-        with self._lock, open(self.path, "ab") as stream:
-            stream.write(line)
-            stream.flush()
-
-
-def _drop_partial_last_line(path: Path) -> None:
-    """Cut a line left unfinished by a killed process, so the next record starts on its own line."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    data = path.read_bytes()
-    if data.endswith(b"\n"):
-        return
-    keep = data.rfind(b"\n") + 1
-    with open(path, "r+b") as stream:
-        stream.truncate(keep)
+from smolgepa.jsonfiles import (  # noqa: F401 - the run directory's writers, importable from here too
+    JsonlAppender,
+    Redactor,
+    dumps,
+    read_jsonl,
+    write_json_atomic,
+    write_text_atomic,
+)
+from smolgepa.runrecord import SCHEMA_VERSION, summary_json
 
 
 class RunDir:
@@ -165,21 +67,8 @@ class RunDir:
         write_json_atomic(self.summary_file, {"schema_version": SCHEMA_VERSION, **summary}, self.redact)
 
     def read_summary(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.summary_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SmolgepaError(
-                f"{self.summary_file} does not exist: {self.path} is not a smolgepa run directory, "
-                "or its run has not finished evaluating the seed instruction yet."
-            ) from None
-        except ValueError as exc:
-            raise SmolgepaError(f"{self.summary_file} is not valid JSON ({exc}).") from None
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise SmolgepaError(
-                f"{self.summary_file} has schema_version {version!r}; this smolgepa reads version {SCHEMA_VERSION}."
-            )
-        return data
+        """summary.json as written (see smolgepa.runrecord for the typed form)."""
+        return summary_json(self.path)
 
     def write_text(self, path: Path, text: str) -> None:
         write_text_atomic(path, self.redact(text))

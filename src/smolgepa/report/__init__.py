@@ -14,7 +14,7 @@ from smolgepa.report.parts import Report
 from smolgepa.report.runreport import run_report
 from smolgepa.report.studyreport import study_report
 from smolgepa.report.html import render_html, write_html
-from smolgepa.report.layout import is_study_dir, load_study
+from smolgepa.report.layout import is_study_dir, read_study_output
 from smolgepa.report.markdown import render_markdown, write_markdown
 from smolgepa.report.rundata import is_run_dir, load_run
 
@@ -30,7 +30,7 @@ def build_report(path: str | Path) -> Report:
     if is_run_dir(directory):
         return run_report(load_run(directory))
     if is_study_dir(directory):
-        return study_report(load_study(directory))
+        return study_report(read_study_output(directory))
     raise SmolgepaError(
         f"{directory} is neither a run directory (no config.json) nor a study directory (no study.json, "
         "no run directories inside). Pass the --run-dir of `smolgepa optimize` or the --out of `smolgepa study`."

@@ -11,9 +11,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from smolgepa.formatting import minibatch_text
 from smolgepa.report.rundata import Evaluated, RunData
+from smolgepa.runrecord import Evaluation, Iteration
 from smolgepa.stats import wilson_interval
 
 SHORT = {
@@ -63,8 +64,8 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _count(val: dict[str, Any]) -> str:
-    return f"{val.get('correct', 0)}/{val.get('n', 0)}"
+def _count(val: Evaluation) -> str:
+    return f"{val.correct}/{val.n}"
 
 
 def _quote(text: str, width: int = 80) -> str:
@@ -73,13 +74,13 @@ def _quote(text: str, width: int = 80) -> str:
 
 
 def _best_evaluated(run: RunData, evaluated: list[Evaluated]) -> Evaluated | None:
-    iteration = run.best.get("iteration", 0) if run.best.get("idx", 0) else 0
+    iteration = run.best.iteration if run.best and run.best.idx else 0
     return next((e for e in evaluated if e.iteration == iteration), None)
 
 
-def _rounds(run: RunData) -> list[dict[str, Any]]:
+def _rounds(run: RunData) -> list[Iteration]:
     """Iterations that asked for a proposal (GEPA skips some when the minibatch was already perfect)."""
-    return [r for r in run.iterations if r.get("status") not in (None, "skipped")]
+    return [r for r in run.iterations if r.status not in (None, "skipped")]
 
 
 def _bias(seed: Evaluated, best: Evaluated | None, labels: Sequence[str]) -> Finding | None:
@@ -131,8 +132,8 @@ def _improvement(run: RunData, evaluated: list[Evaluated]) -> list[Finding]:
     rounds = _rounds(run)
     if not rounds:
         return []
-    improved = [i for i, r in enumerate(rounds, start=1) if r.get("new_best")]
-    statuses = Counter(r.get("status") for r in rounds)
+    improved = [i for i, r in enumerate(rounds, start=1) if r.new_best]
+    statuses = Counter(r.status for r in rounds)
     tally = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
     found = []
     last = improved[-1] if improved else 0
@@ -143,7 +144,7 @@ def _improvement(run: RunData, evaluated: list[Evaluated]) -> list[Finding]:
             f"No proposal improved on the seed instruction ({plural(len(rounds), 'proposal')}: {tally}).",
         ))
     elif later:
-        iteration = rounds[last - 1]["iteration"]
+        iteration = rounds[last - 1].iteration
         where = f"round {last}" + (f" (iteration {iteration})" if iteration != last else "")
         found.append(Finding(
             "no_later_improvement",
@@ -152,35 +153,34 @@ def _improvement(run: RunData, evaluated: list[Evaluated]) -> list[Finding]:
         ))
     best = _best_evaluated(run, evaluated)
     if best is not None:
-        missed = [e for e in evaluated if e.status == "rejected" and e.val["accuracy"] > best.val["accuracy"]]
+        missed = [e for e in evaluated if e.status == "rejected" and e.val.accuracy > best.val.accuracy]
         if missed:
-            top = max(missed, key=lambda e: e.val["accuracy"])
-            record = next((r for r in rounds if r["iteration"] == top.iteration), {})
+            top = max(missed, key=lambda e: e.val.accuracy)
+            record = next((r for r in rounds if r.iteration == top.iteration), None)
             gate = _minibatch_text(record)
             found.append(Finding(
                 "rejected_better",
                 f"A rejected proposal scored higher on validation than the best kept: {top.name} got "
-                f"{_pct(top.val['accuracy'])} ({_count(top.val)}) against {_pct(best.val['accuracy'])} "
-                f"({_count(best.val)}), but GEPA's minibatch check{gate} turned it away. With {top.val['n']} "
+                f"{_pct(top.val.accuracy)} ({_count(top.val)}) against {_pct(best.val.accuracy)} "
+                f"({_count(best.val)}), but GEPA's minibatch check{gate} turned it away. With {top.val.n} "
                 "validation examples this may be noise; a larger minibatch (--minibatch-size) makes the check "
                 "less random.",
             ))
-        worse = [e for e in evaluated if e.iteration > best.iteration and e.val["accuracy"] < best.val["accuracy"]]
+        worse = [e for e in evaluated if e.iteration > best.iteration and e.val.accuracy < best.val.accuracy]
         if worse and improved:
-            listed = ", ".join(f"iteration {e.iteration} {_pct(e.val['accuracy'])}" for e in worse[:4])
+            listed = ", ".join(f"iteration {e.iteration} {_pct(e.val.accuracy)}" for e in worse[:4])
             found.append(Finding(
                 "later_worse",
-                f"Later rounds made things worse on validation: {listed}, against {_pct(best.val['accuracy'])} "
+                f"Later rounds made things worse on validation: {listed}, against {_pct(best.val.accuracy)} "
                 f"for the best ({best.name}).",
             ))
     return found
 
 
-def _minibatch_text(record: dict[str, Any]) -> str:
-    before, after = record.get("before"), record.get("after")
-    if not before or after is None:
+def _minibatch_text(record: Iteration | None) -> str:
+    if record is None or not record.before or record.after is None:
         return ""
-    return f" ({sum(before):g}/{len(before)} -> {sum(after):g}/{len(after)})"
+    return f" ({minibatch_text(record)})"
 
 
 def _length(evaluated: list[Evaluated]) -> Finding | None:
@@ -189,11 +189,11 @@ def _length(evaluated: list[Evaluated]) -> Finding | None:
         return None
     seed = sized[0]
     longest = max(sized[1:], key=lambda e: e.tokens or 0)
-    if (longest.tokens or 0) > (seed.tokens or 0) and longest.val["accuracy"] < seed.val["accuracy"]:
+    if (longest.tokens or 0) > (seed.tokens or 0) and longest.val.accuracy < seed.val.accuracy:
         return Finding(
             "longest_worse",
             f"Longer was not better: the longest instruction ({longest.name}, {longest.tokens} tokens) scored "
-            f"{_pct(longest.val['accuracy'])} on validation, below the seed's {_pct(seed.val['accuracy'])} "
+            f"{_pct(longest.val.accuracy)} on validation, below the seed's {_pct(seed.val.accuracy)} "
             f"({seed.tokens} tokens).",
         )
     return None
@@ -215,30 +215,31 @@ def _confusion(best: Evaluated | None) -> Finding | None:
     )
 
 
-def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    low_a, high_a = wilson_interval(a["correct"], a["n"])
-    low_b, high_b = wilson_interval(b["correct"], b["n"])
+def _overlap(a: Evaluation, b: Evaluation) -> bool:
+    low_a, high_a = wilson_interval(a.correct, a.n)
+    low_b, high_b = wilson_interval(b.correct, b.n)
     return low_a <= high_b and low_b <= high_a
 
 
 def _noise(run: RunData) -> Finding | None:
-    seed_val, best_val = run.seed.get("val"), run.best.get("val")
-    if not seed_val or not best_val or run.best.get("idx", 0) == 0 or not seed_val.get("n"):
+    seed_val = run.seed.val if run.seed else None
+    best_val = run.best.val if run.best else None
+    if not seed_val or not best_val or run.best is None or run.best.idx == 0 or not seed_val.n:
         return None
     if not _overlap(seed_val, best_val):
         return None
-    points = 100 * (best_val["accuracy"] - seed_val["accuracy"])
+    points = 100 * (best_val.accuracy - seed_val.accuracy)
     text = (f"The validation change ({points:+.1f} points, {_count(seed_val)} -> {_count(best_val)}) is within the noise: "
             "the 95% intervals of the seed and the best instruction overlap.")
     test_seed, test_best = run.test.get("seed"), run.test.get("best")
-    if test_seed and test_best and test_seed.get("n"):
-        change = 100 * (test_best["accuracy"] - test_seed["accuracy"])
+    if test_seed and test_best and test_seed.n:
+        change = 100 * (test_best.accuracy - test_seed.accuracy)
         text += f" On the held-out test split the change is {change:+.1f} points ({_count(test_seed)} -> {_count(test_best)})."
     return Finding("within_noise", text + " More examples would tell.")
 
 
 def _refused(run: RunData) -> Finding | None:
-    refused = Counter(r.get("status") for r in _rounds(run) if r.get("status") not in ("accepted", "rejected"))
+    refused = Counter(r.status for r in _rounds(run) if r.status not in ("accepted", "rejected"))
     if not refused:
         return None
     names = {"too_long": "over the instruction token cap", "duplicate": "duplicates of an earlier instruction",
@@ -249,11 +250,11 @@ def _refused(run: RunData) -> Finding | None:
 
 
 def _unreadable(seed: Evaluated | None, best: Evaluated | None) -> Finding | None:
-    if seed is None or seed.diagnostics is None or not seed.val.get("unparsed"):
+    if seed is None or seed.diagnostics is None or not seed.val.unparsed:
         return None
-    text = f"Answers with no readable label: {seed.val['unparsed']} of {seed.val['n']} with the seed instruction"
+    text = f"Answers with no readable label: {seed.val.unparsed} of {seed.val.n} with the seed instruction"
     if best is not None and best.iteration != 0:
-        text += f", {best.val.get('unparsed', 0)} of {best.val['n']} with the best"
+        text += f", {best.val.unparsed} of {best.val.n} with the best"
     return Finding("unreadable", text + ".")
 
 
@@ -269,9 +270,9 @@ def run_findings(run: RunData) -> list[Finding]:
             f"The run is not finished (status: {run.status}); the figures cover what it did so far. "
             f"Continue it with `smolgepa optimize --resume --run-dir {run.path}`.",
         ))
-    capacity = run.summary.get("capacity") or {}
-    if capacity.get("capacity_problem"):
-        detail = re.sub(r"^capacity problem, not a prompt problem:\s*", "", str(capacity.get("text", "")))
+    capacity = run.summary.capacity
+    if capacity.capacity_problem:
+        detail = re.sub(r"^capacity problem, not a prompt problem:\s*", "", capacity.text)
         found.append(Finding(
             "capacity",
             f"Capacity problem, not a prompt problem: {detail}. A larger student is likely needed for this task.",

@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from smolgepa.optimize.rundir import write_text_atomic
+from smolgepa.jsonfiles import write_text_atomic
 from smolgepa.report.parts import Bullets, Code, Diff, Image, Paragraph, Part, Report, Table
 from smolgepa.report.plots import data_uri
 

@@ -2,7 +2,7 @@
 
     study.json        schema_version, the study's name and file, and per cell: name, dir, values
                       (the grid values of the cell: task, student, seed, ...) and its last error
-    cells/<name>/     a normal run directory (see smolgepa.optimize.rundir)
+    cells/<name>/     a normal run directory (see smolgepa.optimize.rundir; read through smolgepa.runrecord)
     report.html       written by `smolgepa study` and `smolgepa report`
     report.md, report-plots/
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.optimize.rundir import Redactor, write_json_atomic
+from smolgepa.jsonfiles import Redactor, write_json_atomic
 from smolgepa.report.rundata import RunData, is_run_dir, load_run
 
 MANIFEST = "study.json"
@@ -100,7 +100,7 @@ def is_study_dir(path: Path) -> bool:
     return (path / MANIFEST).is_file() or (path.is_dir() and not is_run_dir(path) and bool(_discovered(path).cells))
 
 
-def load_study(directory: str | Path) -> StudyData:
+def read_study_output(directory: str | Path) -> StudyData:
     """Read every cell of a study directory; cells without a summary yet are kept with the reason."""
     path = Path(directory)
     manifest = read_manifest(path) or _discovered(path)

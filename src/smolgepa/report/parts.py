@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Union
 
-from smolgepa.stats import format_accuracy, mean_and_spread
+from smolgepa.stats import mean_and_spread
 
 
 @dataclass(frozen=True)
@@ -68,22 +68,6 @@ class Report:
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
-
-
-def percent(val: dict[str, Any] | None) -> str:
-    return f"{100 * val['accuracy']:.1f}%" if val and val.get("n") else "-"
-
-
-def accuracy(val: dict[str, Any] | None) -> str:
-    """'66.7% (4/6, 95% CI 30.0-90.3%)' from a recorded evaluation."""
-    return format_accuracy(val["correct"], val["n"]) if val and val.get("n") else "-"
-
-
-def change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
-    if not before or not after or not before.get("n") or not after.get("n"):
-        return "-"
-    points = 100 * (after["accuracy"] - before["accuracy"])
-    return f"{points:+.1f} pts" if abs(points) >= 0.05 else "no change"
 
 
 def mean_spread(values: Sequence[float], unit: str = "%") -> str:

@@ -14,8 +14,9 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from smolgepa.evaluation import NO_LABEL
-from smolgepa.report.rundata import Outcome, RunData, confusion, distribution
+from smolgepa.evaluation import NO_LABEL, Prediction
+from smolgepa.report.rundata import RunData, confusion, distribution
+from smolgepa.runrecord import Evaluation
 from smolgepa.stats import wilson_interval
 
 DPI = 100
@@ -42,21 +43,21 @@ def _percent_axis(axes: Any) -> None:
     axes.grid(axis="y", alpha=0.3)
 
 
-def _interval(val: dict[str, Any]) -> tuple[float, float]:
-    low, high = wilson_interval(val["correct"], val["n"])
-    return val["accuracy"] - low, high - val["accuracy"]
+def _interval(val: Evaluation) -> tuple[float, float]:
+    low, high = wilson_interval(val.correct, val.n)
+    return val.accuracy - low, high - val.accuracy
 
 
 def val_per_iteration(run: RunData) -> bytes:
     """Validation accuracy of the seed and each proposal, accepted and rejected marked, best so far as a step line."""
     figure = Figure(figsize=(7.0, 3.4), layout="constrained")
     axes = figure.add_subplot()
-    seed_val = run.seed.get("val")
+    seed_val = run.seed.val if run.seed else None
     best_so_far: list[tuple[int, float]] = []
     if seed_val:
-        axes.errorbar([0], [seed_val["accuracy"]], yerr=[[v] for v in _interval(seed_val)], fmt="s",
+        axes.errorbar([0], [seed_val.accuracy], yerr=[[v] for v in _interval(seed_val)], fmt="s",
                       color=COLORS["seed"], capsize=3, label="seed instruction")
-        best_so_far.append((0, seed_val["accuracy"]))
+        best_so_far.append((0, seed_val.accuracy))
     shown: set[str] = set()
 
     def point(x: int, y: float, kind: str, label: str, **style: Any) -> None:
@@ -64,24 +65,24 @@ def val_per_iteration(run: RunData) -> bytes:
         shown.add(label)
 
     for record in run.iterations:
-        x, status, val = record["iteration"], record.get("status"), record.get("val")
+        x, status, val = record.iteration, record.status, record.val
         if val:
             lo, hi = _interval(val)
             color = COLORS["accepted"] if status == "accepted" else COLORS["rejected"]
-            axes.errorbar([x], [val["accuracy"]], yerr=[[lo], [hi]], fmt="none", ecolor=color, alpha=0.35, capsize=2)
+            axes.errorbar([x], [val.accuracy], yerr=[[lo], [hi]], fmt="none", ecolor=color, alpha=0.35, capsize=2)
             if status == "accepted":
-                point(x, val["accuracy"], status, "accepted (val)", marker="o", color=color, markersize=7)
+                point(x, val.accuracy, status, "accepted (val)", marker="o", color=color, markersize=7)
             else:
-                point(x, val["accuracy"], status, "rejected (val)", marker="X", color=color, markersize=8)
-            if record.get("new_best"):
-                best_so_far.append((x, val["accuracy"]))
-        elif status == "rejected" and record.get("after"):
-            after = record["after"]
+                point(x, val.accuracy, status, "rejected (val)", marker="X", color=color, markersize=8)
+            if record.new_best:
+                best_so_far.append((x, val.accuracy))
+        elif status == "rejected" and record.after:
+            after = record.after
             point(x, sum(after) / len(after), status, "rejected (minibatch score, no val)", marker="x",
                   color=COLORS["rejected"], markersize=7, alpha=0.6)
         elif status not in (None, "skipped", "accepted", "rejected"):
             point(x, 0.0, "refused", "refused before evaluation", marker="v", color=COLORS["refused"], markersize=7)
-    last = max([r["iteration"] for r in run.iterations] + [0])
+    last = max([r.iteration for r in run.iterations] + [0])
     if best_so_far:
         xs = [x for x, _ in best_so_far] + [last]
         ys = [y for _, y in best_so_far] + [best_so_far[-1][1]]
@@ -91,7 +92,7 @@ def val_per_iteration(run: RunData) -> bytes:
     axes.set_xlabel("iteration (0 = seed)")
     axes.set_ylabel("validation accuracy")
     _percent_axis(axes)
-    n = (seed_val or {}).get("n", "?")
+    n = seed_val.n if seed_val else "?"
     axes.set_title(f"Validation accuracy per iteration (n={n}, bars: 95% CI)", fontsize=10)
     axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return _png(figure)
@@ -107,10 +108,10 @@ def length_vs_accuracy(run: RunData) -> bytes:
             continue
         kind = "seed" if e.iteration == 0 else ("accepted" if e.status == "accepted" else "rejected")
         label = {"seed": "seed", "accepted": "accepted", "rejected": "rejected"}[kind]
-        axes.plot([e.tokens], [e.val["accuracy"]], linestyle="none", marker={"seed": "s", "accepted": "o"}.get(kind, "X"),
+        axes.plot([e.tokens], [e.val.accuracy], linestyle="none", marker={"seed": "s", "accepted": "o"}.get(kind, "X"),
                   color=COLORS[kind], markersize=7, label=None if label in shown else label)
         shown.add(label)
-        axes.annotate(str(e.iteration), (e.tokens, e.val["accuracy"]), textcoords="offset points", xytext=(5, 4),
+        axes.annotate(str(e.iteration), (e.tokens, e.val.accuracy), textcoords="offset points", xytext=(5, 4),
                       fontsize=7, color="#555555")
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.set_xlabel("instruction length (student tokens)")
@@ -122,7 +123,7 @@ def length_vs_accuracy(run: RunData) -> bytes:
     return _png(figure)
 
 
-def confusion_pair(labels: Sequence[str], seed: Sequence[Outcome], best: Sequence[Outcome], split: str,
+def confusion_pair(labels: Sequence[str], seed: Sequence[Prediction], best: Sequence[Prediction], split: str,
                    best_name: str) -> bytes:
     """Confusion matrices (rows gold, columns predicted) of the seed and the best instruction, side by side."""
     labels = list(labels)
@@ -151,7 +152,7 @@ def confusion_pair(labels: Sequence[str], seed: Sequence[Outcome], best: Sequenc
     return _png(figure)
 
 
-def label_distribution(labels: Sequence[str], seed: Sequence[Outcome], best: Sequence[Outcome], split: str) -> bytes:
+def label_distribution(labels: Sequence[str], seed: Sequence[Prediction], best: Sequence[Prediction], split: str) -> bytes:
     """How often each label occurs (gold) and is predicted by the seed and the best instruction."""
     labels = list(labels)
     columns = [*labels, NO_LABEL]

@@ -1,36 +1,22 @@
-"""Read a run directory for reporting: its summary, its events and the per-example outcomes.
+"""Read a run directory for reporting: its summary, its events and the per-example predictions.
 
-Everything comes through the optimize package's own readers (`RunDir.read_summary`, `read_jsonl`),
-so a report reads exactly what `smolgepa show` reads. A run still going, interrupted or killed is
-readable too: the summary is rewritten atomically after every iteration.
+Everything comes through the one reader of run records (smolgepa.runrecord), so a report reads
+exactly what `smolgepa show` reads. A run still going, interrupted or killed is readable too: the
+summary is rewritten atomically after every iteration.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smolgepa.diagnostics import Diagnostics, diagnose
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import NO_LABEL
-from smolgepa.optimize.rundir import RunDir, read_jsonl
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One example's recorded result (`input` is filled from the task file when it can be loaded)."""
-
-    id: str
-    label: str
-    predicted: str | None
-    raw: str
-    input: str = ""
-
-    @property
-    def correct(self) -> bool:
-        return self.predicted == self.label
+from smolgepa.evaluation import NO_LABEL, Prediction
+from smolgepa.runrecord import Candidate, Evaluation, Iteration, RunEvents, RunSummary, read_events, read_summary
 
 
 @dataclass(frozen=True)
@@ -42,8 +28,8 @@ class Evaluated:
     tokens: int | None
     status: str  # seed | accepted | rejected
     new_best: bool
-    val: dict[str, Any]
-    outcomes: tuple[Outcome, ...]
+    val: Evaluation
+    predictions: tuple[Prediction, ...]
     diagnostics: Diagnostics | None
 
     @property
@@ -56,103 +42,78 @@ class RunData:
     """A run directory as read for a report."""
 
     path: Path
-    summary: dict[str, Any]
-    events: tuple[dict[str, Any], ...]
+    summary: RunSummary
+    events: RunEvents
     label_descriptions: dict[str, str]
-    inputs: dict[str, str]  # example id -> input text, from the task file (empty if it cannot be loaded)
 
     @property
     def config(self) -> dict[str, Any]:
-        return self.summary.get("config") or {}
+        return self.summary.config
 
     @property
     def labels(self) -> list[str]:
-        labels = (self.summary.get("task") or {}).get("labels")
-        return list(labels) if labels else list(self.label_descriptions)
+        return list(self.summary.task.labels) or list(self.label_descriptions)
 
     @property
     def task_name(self) -> str:
-        return (self.summary.get("task") or {}).get("name") or str(self.config.get("task", "?"))
+        return self.summary.task_name
 
     @property
     def student(self) -> str:
-        return str(self.config.get("student", "?"))
+        return self.summary.student
 
     @property
     def status(self) -> str:
-        return str(self.summary.get("status", "?"))
+        return self.summary.status
 
     @property
-    def seed(self) -> dict[str, Any]:
-        return self.summary.get("seed") or {}
+    def seed(self) -> Candidate | None:
+        return self.summary.seed
 
     @property
-    def best(self) -> dict[str, Any]:
-        return self.summary.get("best") or {}
+    def best(self) -> Candidate | None:
+        return self.summary.best
 
     @property
-    def iterations(self) -> list[dict[str, Any]]:
-        return list(self.summary.get("iterations") or [])
+    def iterations(self) -> tuple[Iteration, ...]:
+        return self.summary.iterations
 
     @property
-    def test(self) -> dict[str, Any]:
-        return self.summary.get("test") or {}
+    def test(self) -> dict[str, Evaluation]:
+        return self.summary.test
 
     def evaluated(self) -> list[Evaluated]:
         """The seed and every proposal with a validation result, in iteration order."""
-        inputs = self.inputs
         found: list[Evaluated] = []
-        seed_event = self._first("seed_evaluated")
-        if self.seed.get("val"):
-            outcomes = _outcomes(seed_event.get("val_examples") if seed_event else None, inputs)
-            found.append(self._evaluated(0, self.seed, "seed", False, self.seed["val"], outcomes))
-        iteration_events = {e.get("iteration"): e for e in self.events if e.get("event") == "iteration"}
+        seed = self.seed
+        if seed is not None and seed.val:
+            predictions = self.events.seed.val_examples if self.events.seed else ()
+            found.append(self._evaluated(0, seed.instruction, seed.tokens, "seed", False, seed.val, predictions))
         for record in self.iterations:
-            if not record.get("val") or not record.get("text"):
+            if not record.val or not record.text:
                 continue
-            event = iteration_events.get(record["iteration"]) or {}
-            outcomes = _outcomes(event.get("val_examples"), inputs)
-            found.append(self._evaluated(
-                record["iteration"], {"instruction": record["text"], "tokens": record.get("tokens")},
-                record.get("status") or "?", bool(record.get("new_best")), record["val"], outcomes,
-            ))
+            event = self.events.iteration(record.iteration)
+            found.append(self._evaluated(record.iteration, record.text, record.tokens, record.status or "?",
+                                         record.new_best, record.val, event.val_examples if event else ()))
         return found
 
-    def _evaluated(self, iteration: int, candidate: dict[str, Any], status: str, new_best: bool,
-                   val: dict[str, Any], outcomes: tuple[Outcome, ...]) -> Evaluated:
-        instruction = candidate.get("instruction") or ""
+    def _evaluated(self, iteration: int, instruction: str, tokens: int | None, status: str, new_best: bool,
+                   val: Evaluation, predictions: tuple[Prediction, ...]) -> Evaluated:
         diagnostics = None
-        if outcomes:
-            diagnostics = diagnose(outcomes, self.labels, instruction, self.label_descriptions)
-        return Evaluated(iteration, instruction, candidate.get("tokens"), status, new_best, val, outcomes, diagnostics)
+        if predictions:
+            diagnostics = diagnose(predictions, self.labels, instruction, self.label_descriptions)
+        return Evaluated(iteration, instruction, tokens, status, new_best, val, predictions, diagnostics)
 
-    def outcomes(self, which: str, split: str) -> tuple[Outcome, ...]:
-        """Per-example outcomes of the seed or best instruction on `val` or `test` (empty if not recorded)."""
-        inputs = self.inputs
+    def predictions(self, which: str, split: str) -> tuple[Prediction, ...]:
+        """Per-example predictions of the seed or best instruction on `val` or `test` (empty if not recorded)."""
         if split == "test":
-            for event in self.events:
-                if event.get("event") == "test_evaluated" and event.get("which") == which:
-                    return _outcomes(event.get("examples"), inputs)
-            return ()
-        index = 0 if which == "seed" else self.best.get("idx", 0)
+            test = self.events.tests.get(which)
+            return test.examples if test else ()
+        index = 0 if which == "seed" or self.best is None else self.best.idx
         if index == 0:
-            event = self._first("seed_evaluated")
-            return _outcomes(event.get("val_examples") if event else None, inputs)
-        for event in self.events:
-            if event.get("event") == "iteration" and event.get("candidate_idx") == index:
-                return _outcomes(event.get("val_examples"), inputs)
-        return ()
-
-    def _first(self, name: str) -> dict[str, Any] | None:
-        return next((e for e in self.events if e.get("event") == name), None)
-
-
-def _outcomes(examples: list[dict[str, Any]] | None, inputs: dict[str, str]) -> tuple[Outcome, ...]:
-    return tuple(
-        Outcome(str(e.get("id")), str(e.get("label")), e.get("predicted"), str(e.get("raw") or ""),
-                inputs.get(str(e.get("id")), ""))
-        for e in examples or []
-    )
+            return self.events.seed.val_examples if self.events.seed else ()
+        event = self.events.of_candidate(index)
+        return event.val_examples if event else ()
 
 
 def is_run_dir(path: Path) -> bool:
@@ -162,35 +123,33 @@ def is_run_dir(path: Path) -> bool:
 
 def load_run(path: str | Path) -> RunData:
     """Read a run directory, finished or not. Raises SmolgepaError when it has no summary yet."""
-    directory = RunDir(path)
-    if not directory.path.is_dir():
-        raise SmolgepaError(f"{directory.path} does not exist or is not a directory: pass a run or study directory.")
-    summary = directory.read_summary()
-    events = tuple(read_jsonl(directory.events_file))
+    directory = Path(path)
+    if not directory.is_dir():
+        raise SmolgepaError(f"{directory} does not exist or is not a directory: pass a run or study directory.")
+    summary = read_summary(directory)
     descriptions, inputs = _task_details(summary)
-    return RunData(directory.path, summary, events, descriptions, inputs)
+    return RunData(directory, summary, read_events(directory, inputs), descriptions)
 
 
-def _task_details(summary: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+def _task_details(summary: RunSummary) -> tuple[dict[str, str], dict[str, str]]:
     """Label descriptions and example inputs from the run's task file, if it can still be loaded."""
-    config = summary.get("config") or {}
-    labels = (summary.get("task") or {}).get("labels") or []
+    config = summary.config
     try:
         from smolgepa.tasks import load_task
 
         task = load_task(str(config.get("task")), render=config.get("render"))
     except Exception:  # noqa: BLE001 - a moved task file only costs the input-echo figures
-        return {label: "" for label in labels}, {}
+        return {label: "" for label in summary.task.labels}, {}
     return dict(task.labels), {e.id: e.input for e in task.examples}
 
 
-def confusion(outcomes: tuple[Outcome, ...] | list[Outcome], labels: list[str]) -> list[list[int]]:
+def confusion(predictions: Sequence[Prediction], labels: list[str]) -> list[list[int]]:
     """counts[gold][predicted] over `labels` rows and `labels + (none)` columns."""
-    counts = Counter((o.label, o.predicted or NO_LABEL) for o in outcomes)
+    counts = Counter((p.label, p.predicted or NO_LABEL) for p in predictions)
     return [[counts.get((gold, predicted), 0) for predicted in [*labels, NO_LABEL]] for gold in labels]
 
 
-def distribution(outcomes: tuple[Outcome, ...] | list[Outcome], labels: list[str], gold: bool = False) -> list[int]:
+def distribution(predictions: Sequence[Prediction], labels: list[str], gold: bool = False) -> list[int]:
     """How often each label (and `(none)`) was predicted, or occurs as gold with `gold=True`."""
-    counts = Counter(o.label if gold else (o.predicted or NO_LABEL) for o in outcomes)
+    counts = Counter(p.label if gold else (p.predicted or NO_LABEL) for p in predictions)
     return [counts.get(label, 0) for label in [*labels, NO_LABEL]]

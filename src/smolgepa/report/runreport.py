@@ -4,14 +4,14 @@ plots, and the best instruction with its diff against the seed."""
 from __future__ import annotations
 
 import difflib
-from typing import Any
 
-from smolgepa.optimize.tables import decode_text, minibatch_text
+from smolgepa.evaluation import Prediction
+from smolgepa.formatting import accuracy, change, decode_text, minibatch_text, percent
 from smolgepa.report import plots
 from smolgepa.report.findings import Finding, run_findings
-from smolgepa.report.parts import (Bullets, Code, Diff, Image, Paragraph, Part, Report, Section, Table, accuracy,
-                                   change, percent, slug)
+from smolgepa.report.parts import Bullets, Code, Diff, Image, Paragraph, Part, Report, Section, Table, slug
 from smolgepa.report.rundata import RunData
+from smolgepa.runrecord import Evaluation, Iteration
 
 MAX_ITERATION_COLUMNS = 20
 
@@ -24,9 +24,9 @@ def _flat(text: str, width: int = 90) -> str:
 def study_style_table(run: RunData) -> Table:
     """The study's per-iteration table: validation accuracy for Baseline, Iter 1, Iter 2, ..."""
     records = scored_rounds(run)[:MAX_ITERATION_COLUMNS]
-    headers = ("Baseline", *(f"Iter {r['iteration']}" for r in records))
-    cells = [percent(run.seed.get("val"))]
-    cells += [percent(r["val"]) if r.get("val") else f"({r.get('status')})" for r in records]
+    headers = ("Baseline", *(f"Iter {r.iteration}" for r in records))
+    cells = [percent(seed_val(run))]
+    cells += [percent(r.val) if r.val else f"({r.status})" for r in records]
     return Table(headers, (tuple(cells),), ROUNDS_NOTE, "per-iteration")
 
 
@@ -35,28 +35,37 @@ ROUNDS_NOTE = ("Validation accuracy of the seed instruction and of each proposal
                "used --eval-every-proposal. Iterations that made no proposal are in the table below.")
 
 
-def scored_rounds(run: RunData) -> list[dict[str, Any]]:
+def scored_rounds(run: RunData) -> list[Iteration]:
     """Iterations whose proposal the student answered (accepted or rejected), in order."""
-    return [r for r in run.iterations if r.get("status") in ("accepted", "rejected")]
+    return [r for r in run.iterations if r.status in ("accepted", "rejected")]
+
+
+def seed_val(run: RunData) -> Evaluation | None:
+    """The seed instruction's validation result, if recorded."""
+    return run.seed.val if run.seed else None
+
+
+def best_val(run: RunData) -> Evaluation | None:
+    """The best instruction's validation result, if recorded."""
+    return run.best.val if run.best else None
 
 
 def iteration_table(run: RunData) -> Table:
     """One row per iteration: parent, fate, minibatch scores, validation accuracy with n and CI, tokens."""
-    rows = [("seed", "-", "seed", "-", accuracy(run.seed.get("val")), str(run.seed.get("tokens", "-")), "")]
+    seed_tokens = "-" if run.seed is None else str(run.seed.tokens)
+    rows = [("seed", "-", "seed", "-", accuracy(seed_val(run)), seed_tokens, "")]
     for record in run.iterations:
-        status = record.get("status") or "?"
-        if status == "accepted" and record.get("new_best"):
+        status = record.status or "?"
+        if status == "accepted" and record.new_best:
             status = "accepted (new best)"
-        note = record.get("move") or ""
-        if not status.startswith(("accepted", "rejected")):
-            note = record.get("reason", "")
+        note = record.note()
         rows.append((
-            str(record["iteration"]),
-            "-" if record.get("parent") is None else str(record["parent"]),
+            str(record.iteration),
+            "-" if record.parent is None else str(record.parent),
             status,
             minibatch_text(record),
-            accuracy(record.get("val")),
-            "-" if record.get("tokens") is None else str(record["tokens"]),
+            accuracy(record.val),
+            "-" if record.tokens is None else str(record.tokens),
             _flat(note, 80),
         ))
     return Table(("iter", "parent", "status", "minibatch", "val accuracy", "tokens", "note"), tuple(rows),
@@ -66,8 +75,8 @@ def iteration_table(run: RunData) -> Table:
 
 def summary_table(run: RunData) -> Table:
     """Baseline | After | Change on validation and test, each accuracy with n and a 95% interval."""
-    seed, best, test = run.seed, run.best, run.test
-    rows = [("validation", accuracy(seed.get("val")), accuracy(best.get("val")), change(seed.get("val"), best.get("val")))]
+    seed, best, test = seed_val(run), best_val(run), run.test
+    rows = [("validation", accuracy(seed), accuracy(best), change(seed, best))]
     if test:
         rows.append(("test", accuracy(test.get("seed")), accuracy(test.get("best")),
                      change(test.get("seed"), test.get("best"))))
@@ -85,31 +94,31 @@ def instruction_diff(seed: str, best: str) -> Diff:
 
 def _best_origin(run: RunData) -> str:
     best = run.best
-    if not best or best.get("idx", 0) == 0:
+    if not best or best.idx == 0:
         return "the seed instruction"
-    return f"iteration {best.get('iteration')}"
+    return f"iteration {best.iteration}"
 
 
-def _split_for_outcomes(run: RunData) -> tuple[str, Any, Any]:
-    """Test outcomes when the run evaluated test, else validation."""
+def _split_for_predictions(run: RunData) -> tuple[str, tuple[Prediction, ...], tuple[Prediction, ...]]:
+    """Test predictions when the run evaluated test, else validation."""
     for split in ("test", "val"):
-        seed, best = run.outcomes("seed", split), run.outcomes("best", split)
+        seed, best = run.predictions("seed", split), run.predictions("best", split)
         if seed and best:
             return split, seed, best
     return "", (), ()
 
 
 def _meta(run: RunData) -> str:
-    counts = run.summary.get("counts") or {}
-    config = run.config
-    reflection = run.summary.get("proposer") or config.get("reflection") or "fewshot"
+    summary, config = run.summary, run.config
+    counts = summary.counts
+    reflection = summary.proposer or config.get("reflection") or "fewshot"
+    budget = "?" if counts.budget is None else counts.budget
     parts = [f"Task `{run.task_name}`, student `{run.student}` (decode {decode_text(config)}), proposer {reflection}, "
              f"seed {config.get('seed', '?')}.",
-             f"Status: {run.status}" + (f" ({run.summary['stop_reason']})" if run.summary.get("stop_reason") else "") + ".",
-             f"Metric calls: {counts.get('metric_calls', 0)} of a budget of {counts.get('budget', '?')}; "
-             f"proposals: {counts.get('proposals', 0)}.",
+             f"Status: {run.status}" + (f" ({summary.stop_reason})" if summary.stop_reason else "") + ".",
+             f"Metric calls: {counts.metric_calls} of a budget of {budget}; proposals: {counts.proposals}.",
              f"Run directory: `{run.path}`."]
-    n = (run.summary.get("task") or {}).get("n") or {}
+    n = summary.task.n
     if n:
         parts.insert(1, f"Examples: {n.get('train', '?')} train, {n.get('val', '?')} val, {n.get('test', '?')} test.")
     return " ".join(parts)
@@ -132,7 +141,7 @@ def run_sections(run: RunData, title: str, level: int = 1, findings: list[Findin
         Section("Baseline | After | Change", sub, (summary_table(run),), anchor + "-summary"),
     ]
     pictures: list[Part] = [Image(anchor + "-length", "Instruction length vs accuracy", plots.length_vs_accuracy(run))]
-    split, seed_outcomes, best_outcomes = _split_for_outcomes(run)
+    split, seed_outcomes, best_outcomes = _split_for_predictions(run)
     if split:
         name = {"test": "test", "val": "validation"}[split]
         pictures.append(Image(anchor + "-confusion", f"Confusion matrices on {name}",
@@ -140,17 +149,17 @@ def run_sections(run: RunData, title: str, level: int = 1, findings: list[Findin
         pictures.append(Image(anchor + "-labels", f"Predicted-label distribution on {name}",
                               plots.label_distribution(run.labels, seed_outcomes, best_outcomes, name)))
     sections.append(Section("Plots", sub, tuple(pictures), anchor + "-plots"))
-    best, seed = run.best, run.seed
+    best, seed_instruction = run.best, run.seed.instruction if run.seed else ""
     parts: list[Part] = []
     if best:
-        parts.append(Paragraph(f"From {_best_origin(run)}: {best.get('tokens', '?')} student tokens, "
-                               f"validation {accuracy(best.get('val'))}."))
-        parts.append(Code(best.get("instruction", "")))
-        if best.get("idx", 0) == 0 or best.get("instruction") == seed.get("instruction"):
+        parts.append(Paragraph(f"From {_best_origin(run)}: {best.tokens} student tokens, "
+                               f"validation {accuracy(best.val)}."))
+        parts.append(Code(best.instruction))
+        if best.idx == 0 or best.instruction == seed_instruction:
             parts.append(Paragraph("No proposal beat the seed instruction, so there is no diff."))
         else:
             parts.append(Paragraph("Diff against the seed instruction:"))
-            parts.append(instruction_diff(seed.get("instruction", ""), best.get("instruction", "")))
+            parts.append(instruction_diff(seed_instruction, best.instruction))
     sections.append(Section("Best instruction", sub, tuple(parts), anchor + "-best"))
     return sections
 

@@ -1,15 +1,19 @@
-"""`smolgepa optimize` and `smolgepa show`: parse, call the library, print."""
+"""`smolgepa optimize`: run GEPA on a task for a student, recording everything in a run directory."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING
 
+from smolgepa.cli.common import print_json, stderr_lines
+from smolgepa.cli.eval import RENDER_HELP
+from smolgepa.cli.student_flags import add_student_flags
 from smolgepa.errors import SmolgepaError
+
+if TYPE_CHECKING:
+    from smolgepa.optimize import OptimizeConfig
 
 # CLI flag -> OptimizeConfig field; every flag defaults to None ("not given"), so that --resume can
 # tell the settings a user changed from the ones saved in the run directory.
@@ -34,6 +38,7 @@ FLAGS: dict[str, str] = {
     "max_tokens": "student_max_tokens",
     "decode": "decode",
     "knn_k": "knn_k",
+    "fast_model": "fast_model",
     "reflection_timeout": "reflection_timeout",
     "reflection_max_tokens": "reflection_max_tokens",
     "reflection_temperature": "reflection_temperature",
@@ -44,12 +49,11 @@ FLAGS: dict[str, str] = {
 }
 
 
-def register(subparsers: Any) -> None:
-    """Add the `optimize` and `show` subcommands to the `smolgepa` parser."""
-    parser = subparsers.add_parser("optimize", help="run GEPA on a task for a student; record everything in a run dir")
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the `optimize` subcommand."""
+    parser = commands.add_parser("optimize", help="run GEPA on a task for a student; record everything in a run dir")
     add = parser.add_argument
     add("--task", help="built-in task name or path to a task YAML file (not needed with --resume)")
-    add("--student", help="embedded (default), gguf:PATH, lmstudio:MODEL, openai:MODEL@URL, ...")
     add("--reflection", help='reflection model: lmstudio:MODEL, openai:MODEL@URL, litellm:MODEL, cmd:"COMMAND ...", '
         "embedded, fewshot or rules (built-in proposers that need no LLM; the default is rules for "
         "agent-trace tasks, fewshot for text tasks)")
@@ -72,31 +76,19 @@ def register(subparsers: Any) -> None:
     add("--candidate-selection", choices=["pareto", "current_best"], help="which candidate to improve next")
     add("--run-dir", help="where to record the run (default runs/TASK-TIMESTAMP)")
     add("--resume", action="store_true", help="continue the run in --run-dir without repeating finished work")
-    add("--threads", type=int, help="examples answered at once; for a server student, requests in flight (default 1)")
-    add("--render", choices=["plain", "annotated", "summary"],
-        help="rendering of trace inputs (summary: a few lines of counted evidence)")
-    add("--max-tokens", type=int, help="completion token limit for the student")
-    from smolgepa.cli import add_decode_arguments
-
-    add_decode_arguments(parser, default=None)  # --decode, --calibrate [train], --knn-k
+    add("--render", choices=["plain", "annotated", "summary"], help=RENDER_HELP)
+    add_student_flags(parser, unset=True, response_cache=False)  # saved in the run; only the server flags may
+    # change on --resume
     add("--reflection-timeout", type=float, help="seconds before a reflection call is given up (default 300)")
     add("--reflection-max-tokens", type=int, help="answer token limit for reflection models (default 2048)")
     add("--reflection-temperature", type=float, help="reflection model temperature (default 0.7)")
     add("--reflection-key-env", help="environment variable holding the reflection API key")
-    from smolgepa.cli import add_server_arguments
-
-    add_server_arguments(parser)  # --timeout, --retries, --api-key-env (saved in the run; may change on --resume)
     add("--quiet", action="store_true", help="no progress lines on stderr")
     add("--json", action="store_true", help="print one JSON object (the run summary)")
     parser.set_defaults(func=cmd_optimize)
 
-    show = subparsers.add_parser("show", help="print the tables of a run directory (finished or not)")
-    show.add_argument("run_dir", help="a run directory written by `smolgepa optimize`")
-    show.add_argument("--json", action="store_true", help="print the run summary as JSON")
-    show.set_defaults(func=cmd_show)
 
-
-def config_from_args(args: argparse.Namespace) -> Any:
+def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
     """The run configuration: the saved one when resuming, with the flags given on top."""
     from smolgepa.optimize import OptimizeConfig, load_saved_config
 
@@ -120,26 +112,8 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from smolgepa.optimize import optimize
 
-    config = config_from_args(args)
-    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    result = optimize(config, progress=progress)
+    result = optimize(config_from_args(args), progress=stderr_lines(args.quiet))
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print_json(result.to_json())
     else:
         print(result.tables())
-
-
-def cmd_show(args: argparse.Namespace) -> None:
-    from smolgepa.optimize import show
-
-    result = show(args.run_dir)
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
-    else:
-        print(result.tables())
-
-
-if __name__ == "__main__":  # python -m smolgepa.cli_optimize ... (before the CLI wires it)
-    from smolgepa.cli import main
-
-    sys.exit(main())

@@ -7,6 +7,10 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from smolgepa.cli.common import print_json
+from smolgepa.cli.eval import add_task_flags
+from smolgepa.cli.student_flags import add_student_flags, student_options
+
 if TYPE_CHECKING:
     from smolgepa.compare import MethodResult
 
@@ -42,7 +46,6 @@ def render_results(task: str, student: str, decode: str, results: Sequence[Metho
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from smolgepa.cli import print_json, student_options
     from smolgepa.compare import CompareConfig, compare, config_json, parse_methods
     from smolgepa.evaluation import stderr_progress
     from smolgepa.lm import make_lm
@@ -84,15 +87,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `compare` subcommand."""
-    from smolgepa.cli import add_decode_arguments, add_server_arguments, add_student_arguments
-
     parser = commands.add_parser(
         "compare",
         help="DSPy's few-shot optimizers (LabeledFewShot, BootstrapFewShotWithRandomSearch, KNNFewShot) "
         "on the same student, evaluated on the test split",
     )
-    add_student_arguments(parser)
-    add_decode_arguments(parser)
+    add_task_flags(parser)
     parser.add_argument("--methods", default=DEFAULT_METHODS,
                         help=f"comma-separated optimizers to run (default {DEFAULT_METHODS}); the seed "
                         "program is always evaluated too")
@@ -106,9 +106,5 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="bootstrap_rs: shuffled bootstrap candidates besides its three fixed ones (default 4)")
     parser.add_argument("--knn-demos", type=int, default=3, metavar="K",
                         help="knn: nearest training examples (TF-IDF cosine) given as demos to each input (default 3)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="examples answered at once; for a server student, requests in flight (default 1)")
-    add_server_arguments(parser)
-    parser.add_argument("--no-cache", action="store_true",
-                        help="bypass the disk response cache ($SMOLGEPA_CACHE_DIR or ~/.cache/smolgepa)")
+    add_student_flags(parser)
     parser.set_defaults(func=cmd_compare)

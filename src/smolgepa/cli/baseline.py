@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 
 from smolgepa.baselines import METHODS, fitted_report, rule_report
+from smolgepa.cli.common import print_json
 
 
 def cmd_baseline(args: argparse.Namespace) -> None:
-    from smolgepa.cli import print_json
     from smolgepa.display import render_report
 
-    method = getattr(args, "method", "rules")
+    method = args.method
     report = rule_report(args.task, args.split) if method == "rules" else fitted_report(args.task, args.split, method)
     print_json(report.to_json()) if args.json else print(render_report(report))
 

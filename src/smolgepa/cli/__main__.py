@@ -1,0 +1,7 @@
+"""`python -m smolgepa.cli ...`"""
+
+import sys
+
+from smolgepa.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""`smolgepa study FILE`: run a grid of tasks x students x seeds, then write its report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from smolgepa.cli.common import print_json, stderr_lines
+from smolgepa.errors import SmolgepaError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the `study` subcommand."""
+    study = commands.add_parser(
+        "study", help="run a grid of tasks x students x seeds (each cell a run directory), then write a report"
+    )
+    study.add_argument("file", help="a study YAML file (see examples/)")
+    study.add_argument("--out", help="study directory (default: the file's out:, else studies/NAME); "
+                       "running again resumes: finished cells are skipped")
+    study.add_argument("--no-report", action="store_true", help="run the cells only")
+    study.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    study.add_argument("--json", action="store_true", help="print one JSON object (cells, statuses, report paths)")
+    study.set_defaults(func=cmd_study)
+
+
+def cmd_study(args: argparse.Namespace) -> None:
+    # Spinning OpenMP threads make llama.cpp many times slower on a busy machine; read at first import.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from smolgepa.study import load_study, run_study
+
+    study = load_study(args.file)
+    result = run_study(study, args.out, progress=stderr_lines(args.quiet), report=not args.no_report)
+    if args.json:
+        print_json(result.to_json())
+    else:
+        for cell in result.cells:
+            print(f"{cell.name}: {cell.status}" + (f" ({cell.error})" if cell.error else ""))
+        if result.html:
+            print(f"HTML report: {result.html}")
+            print(f"Markdown report: {result.markdown}")
+    if result.failed:
+        raise SmolgepaError(
+            f"{len(result.failed)} of {len(result.cells)} cells failed (listed above). Fix the cause and run "
+            f"`smolgepa study {args.file}" + (f" --out {args.out}" if args.out else "") + "` again: "
+            "finished cells are skipped."
+        )

@@ -1,0 +1,84 @@
+"""summary.json: the state of a run, rewritten after every iteration, built from the record types of
+smolgepa.runrecord (which reads it back)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from smolgepa.diagnostics import capacity_verdict
+from smolgepa.runrecord import Capacity, Counts
+
+if TYPE_CHECKING:
+    from smolgepa.optimize.journal import Journal
+
+
+@dataclass
+class RunFacts:
+    """What the run adds to its summary besides the journal's records: its configuration, task,
+    proposer, machine, call counters and test results. The run fills it in as it learns them."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    task: dict[str, Any] = field(default_factory=dict)
+    proposer: str = ""
+    proposer_note: str = ""
+    token_count: str = ""
+    machine: str = ""
+    calls: Callable[[], dict[str, Any]] = dict
+    test: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.config:  # a journal used on its own (tests, direct use): nothing to add
+            return {}
+        return {
+            "config": self.config,
+            "task": self.task,
+            "proposer": self.proposer,
+            "proposer_note": self.proposer_note,
+            "token_count": self.token_count,
+            "machine": self.machine,
+            "calls": self.calls(),
+            **({"test": self.test} if self.test else {}),
+        }
+
+
+def _capacity(journal: Journal) -> dict[str, Any]:
+    """Whether the evaluated instructions point at a capacity problem rather than a prompt problem."""
+    tracker = journal.tracker
+    seed_report = tracker.report_for(tracker.seed.instruction) if tracker.seed else None
+    named = [("seed", seed_report.diagnostics)] if seed_report else []
+    for record in journal.iterations:
+        report = tracker.report_for(record.text) if record.text else None
+        if report is not None:
+            named.append((f"iteration {record.iteration}", report.diagnostics))
+    verdict = capacity_verdict(named)
+    if len(named) < 2:  # one instruction says nothing about whether prompts can help
+        verdict = type(verdict)(False, "only the seed instruction was evaluated on validation; "
+                                "run with --eval-every-proposal to judge capacity", verdict.evidence)
+    return asdict(Capacity(verdict.capacity_problem, verdict.text, verdict.evidence))  # type: ignore[arg-type]
+
+
+def build_summary(journal: Journal, status: str, facts: RunFacts) -> dict[str, Any]:
+    """The summary of a run in `status` (running, finished, interrupted, failed)."""
+    tracker = journal.tracker
+    best = tracker.best_or_none()
+    return {
+        "status": status,
+        "stop_reason": journal.stop_reason,
+        "seed": tracker.seed.to_json() if tracker.seed else None,
+        "best": best.to_json() if best else None,
+        "iterations": [record.to_json(with_examples=False) for record in journal.iterations],
+        "candidates": [candidate.to_json() for candidate in tracker.kept()],
+        "pareto_front": journal.pareto_front,
+        "counts": asdict(Counts(
+            metric_calls=journal.metric_calls + journal.extra_metric_calls,
+            gepa_metric_calls=journal.metric_calls,
+            extra_metric_calls=journal.extra_metric_calls,
+            budget=journal.stop_rules.budget,
+            proposals=journal.proposals,
+            iterations=len(journal.iterations),
+        )),
+        "capacity": _capacity(journal),
+        **facts.to_json(),
+    }

@@ -1,0 +1,350 @@
+"""The records of a run directory as typed data, and the one reader of them.
+
+`summary.json` is a `RunSummary`; the events in `events.jsonl` that reports read are `SeedEvaluated`,
+`IterationEvent` and `TestEvaluated`. Both files carry `schema_version`; files written before a field
+existed (or before the version was written at all) read with that field's default, and a version newer
+than this one is refused. `optimize/tables.py` (`smolgepa show`) and `report/` read runs only here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smolgepa.errors import SmolgepaError
+from smolgepa.evaluation import Prediction
+from smolgepa.jsonfiles import read_jsonl
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One instruction evaluated on one split, as kept in summaries (no per-example answers)."""
+
+    n: int = 0
+    correct: int = 0
+    accuracy: float = 0.0
+    ci95: tuple[float, float] = (0.0, 0.0)
+    text: str = ""
+    distribution: dict[str, int] = field(default_factory=dict)
+    unparsed: int = 0
+    decode: str = "free"
+    findings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Evaluation | None:
+        if not data:
+            return None
+        low, high = (list(data.get("ci95") or (0.0, 0.0)) + [0.0, 0.0])[:2]
+        return cls(int(data.get("n", 0)), int(data.get("correct", 0)), float(data.get("accuracy", 0.0)),
+                   (low, high), str(data.get("text", "")), dict(data.get("distribution") or {}),
+                   int(data.get("unparsed") or 0), str(data.get("decode") or "free"),
+                   tuple(data.get("findings") or ()))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(ci95=list(self.ci95), findings=list(self.findings))
+        return data
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An instruction GEPA kept (index 0: the seed), with its validation result."""
+
+    idx: int = 0
+    parent: int | None = None
+    iteration: int = 0
+    instruction: str = ""
+    instruction_sha: str = ""
+    tokens: int | None = None
+    val: Evaluation | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Candidate | None:
+        if not data:
+            return None
+        return cls(int(data.get("idx", 0)), data.get("parent"), int(data.get("iteration", 0)),
+                   str(data.get("instruction") or ""), str(data.get("instruction_sha") or ""),
+                   data.get("tokens"), Evaluation.from_json(data.get("val")))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "val": self.val.to_json() if self.val else None}
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One GEPA iteration as summarized: the proposal (or why none), its scores and its fate."""
+
+    iteration: int
+    parent: int | None = None
+    parent_sha: str | None = None
+    minibatch_ids: tuple[str, ...] = ()
+    before: tuple[float, ...] | None = None
+    after: tuple[float, ...] | None = None
+    status: str | None = None  # accepted | rejected | failed | duplicate | too_long | invalid | exhausted | skipped
+    reason: str = ""
+    text: str | None = None
+    instruction_sha: str | None = None
+    tokens: int | None = None
+    candidate_idx: int | None = None
+    val: Evaluation | None = None
+    new_best: bool = False
+    proposer: str = ""
+    move: str | None = None
+    reflection: dict[str, Any] | None = None
+    metric_calls: int = 0
+    seconds: float = 0.0
+    parts: tuple[str, ...] = ()  # the parts of its parent the proposal changed (smolgepa.parts)
+
+    def note(self) -> str:
+        """What the iteration's table row says: for a scored proposal, the parts it changed and its move
+        (`[examples] add failed example (negative) first`); otherwise why nothing was scored."""
+        if self.status not in ("accepted", "rejected"):
+            return self.reason
+        changed = f"[{', '.join(self.parts)}] " if self.parts else ""
+        return changed + (self.move or "")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Iteration:
+        before, after = data.get("before"), data.get("after")
+        return cls(
+            int(data["iteration"]), data.get("parent"), data.get("parent_sha"),
+            tuple(data.get("minibatch_ids") or ()), None if before is None else tuple(before),
+            None if after is None else tuple(after), data.get("status"), str(data.get("reason") or ""),
+            data.get("text"), data.get("instruction_sha"), data.get("tokens"), data.get("candidate_idx"),
+            Evaluation.from_json(data.get("val")), bool(data.get("new_best")), str(data.get("proposer") or ""),
+            data.get("move"), data.get("reflection"), int(data.get("metric_calls") or 0),
+            float(data.get("seconds") or 0.0), tuple(data.get("parts") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Counts:
+    metric_calls: int = 0
+    gepa_metric_calls: int = 0
+    extra_metric_calls: int = 0
+    budget: int | None = None  # None: not recorded
+    proposals: int = 0
+    iterations: int = 0
+
+
+@dataclass(frozen=True)
+class CallCount:
+    """Calls to one model: made, served from the run cache, seconds spent on the others."""
+
+    calls: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+    context_overflows: int = 0
+
+
+@dataclass(frozen=True)
+class Calls:
+    student: CallCount | None = None
+    reflection: CallCount | None = None
+    wall_seconds_this_process: float = 0.0
+
+
+@dataclass(frozen=True)
+class Capacity:
+    capacity_problem: bool = False
+    text: str = ""
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    name: str = ""
+    labels: tuple[str, ...] = ()
+    n: dict[str, int] = field(default_factory=dict)  # examples per split
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """summary.json: the state of a run, rewritten after every iteration. `config` is the run's
+    configuration as saved (`OptimizeConfig.to_json()`); `test` holds `seed` and `best` once run."""
+
+    schema_version: int = SCHEMA_VERSION
+    status: str = "?"
+    stop_reason: str | None = None
+    seed: Candidate | None = None
+    best: Candidate | None = None
+    iterations: tuple[Iteration, ...] = ()
+    candidates: tuple[Candidate, ...] = ()
+    pareto_front: tuple[int, ...] = ()
+    counts: Counts = field(default_factory=Counts)
+    capacity: Capacity = field(default_factory=Capacity)
+    config: dict[str, Any] = field(default_factory=dict)
+    task: TaskInfo = field(default_factory=TaskInfo)
+    proposer: str | None = None
+    proposer_note: str = ""
+    token_count: str = ""
+    machine: str = ""
+    calls: Calls = field(default_factory=Calls)
+    test: dict[str, Evaluation] = field(default_factory=dict)
+
+    @property
+    def student(self) -> str:
+        return str(self.config.get("student", "?"))
+
+    @property
+    def task_name(self) -> str:
+        return self.task.name or str(self.config.get("task", "?"))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSummary:
+        return cls(
+            schema_version=int(data.get("schema_version") or SCHEMA_VERSION),
+            status=str(data.get("status", "?")),
+            stop_reason=data.get("stop_reason"),
+            seed=Candidate.from_json(data.get("seed")),
+            best=Candidate.from_json(data.get("best")),
+            iterations=tuple(Iteration.from_json(r) for r in data.get("iterations") or ()),
+            candidates=tuple(c for c in map(Candidate.from_json, data.get("candidates") or ()) if c),
+            pareto_front=tuple(data.get("pareto_front") or ()),
+            counts=_known(Counts, data.get("counts")),
+            capacity=_capacity(data.get("capacity")),
+            config=dict(data.get("config") or {}),
+            task=_task(data.get("task")),
+            proposer=data.get("proposer"),
+            proposer_note=str(data.get("proposer_note") or ""),
+            token_count=str(data.get("token_count") or ""),
+            machine=str(data.get("machine") or ""),
+            calls=_calls(data.get("calls")),
+            test={k: e for k, e in ((k, Evaluation.from_json(v)) for k, v in (data.get("test") or {}).items()) if e},
+        )
+
+
+def _known(cls: Any, data: dict[str, Any] | None) -> Any:
+    """A dataclass from the keys it knows (a record from an older or newer writer may have others)."""
+    names = set(cls.__dataclass_fields__)
+    return cls(**{k: v for k, v in (data or {}).items() if k in names})
+
+
+def _capacity(data: dict[str, Any] | None) -> Capacity:
+    data = data or {}
+    return Capacity(bool(data.get("capacity_problem")), str(data.get("text") or ""), tuple(data.get("evidence") or ()))
+
+
+def _task(data: dict[str, Any] | None) -> TaskInfo:
+    data = data or {}
+    return TaskInfo(str(data.get("name") or ""), tuple(data.get("labels") or ()), dict(data.get("n") or {}))
+
+
+def _calls(data: dict[str, Any] | None) -> Calls:
+    data = data or {}
+    student, reflection = data.get("student"), data.get("reflection")
+    return Calls(_known(CallCount, student) if student else None, _known(CallCount, reflection) if reflection else None,
+                 float(data.get("wall_seconds_this_process") or 0.0))
+
+
+# ---------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class SeedEvaluated:
+    """The seed instruction evaluated on validation."""
+
+    candidate: Candidate
+    val_examples: tuple[Prediction, ...]
+
+
+@dataclass(frozen=True)
+class IterationEvent:
+    """An iteration's full record, with the per-example validation answers when it was evaluated."""
+
+    iteration: Iteration
+    val_examples: tuple[Prediction, ...]
+
+
+@dataclass(frozen=True)
+class TestEvaluated:
+    """The seed or the best instruction (`which`) evaluated on the held-out test split."""
+
+    which: str
+    candidate: int
+    result: Evaluation | None
+    examples: tuple[Prediction, ...]
+
+
+@dataclass(frozen=True)
+class RunEvents:
+    """The events of events.jsonl that reports read (the first of each; a resumed run writes none twice)."""
+
+    seed: SeedEvaluated | None = None
+    iterations: tuple[IterationEvent, ...] = ()
+    tests: dict[str, TestEvaluated] = field(default_factory=dict)
+
+    def iteration(self, number: int) -> IterationEvent | None:
+        return next((e for e in self.iterations if e.iteration.iteration == number), None)
+
+    def of_candidate(self, index: int) -> IterationEvent | None:
+        return next((e for e in self.iterations if e.iteration.candidate_idx == index), None)
+
+
+def recorded_example(prediction: Prediction) -> dict[str, Any]:
+    """A prediction as events keep it (the input stays in the task file)."""
+    p = prediction
+    return {"id": p.id, "label": p.label, "predicted": p.predicted, "raw": p.raw, "parse_method": p.parse_method}
+
+
+def _predictions(examples: list[dict[str, Any]] | None, inputs: dict[str, str]) -> tuple[Prediction, ...]:
+    return tuple(
+        Prediction(str(e.get("id")), inputs.get(str(e.get("id")), ""), str(e.get("label")), e.get("predicted"),
+                   str(e.get("raw") or ""), str(e.get("parse_method") or ""))
+        for e in examples or []
+    )
+
+
+def parse_events(records: list[dict[str, Any]], inputs: dict[str, str] | None = None) -> RunEvents:
+    """The typed events of raw events.jsonl records; `inputs` (example id -> text) fills each prediction's input."""
+    inputs = inputs or {}
+    seed, iterations, tests = None, [], {}
+    for record in records:
+        _check_version(record.get("schema_version", SCHEMA_VERSION), "events.jsonl")
+        kind = record.get("event")
+        if kind == "seed_evaluated" and seed is None:
+            candidate = Candidate.from_json(record.get("candidate")) or Candidate()
+            seed = SeedEvaluated(candidate, _predictions(record.get("val_examples"), inputs))
+        elif kind == "iteration":
+            iterations.append(IterationEvent(Iteration.from_json(record), _predictions(record.get("val_examples"), inputs)))
+        elif kind == "test_evaluated" and record.get("which") not in tests:
+            tests[str(record.get("which"))] = TestEvaluated(
+                str(record.get("which")), int(record.get("candidate") or 0), Evaluation.from_json(record.get("result")),
+                _predictions(record.get("examples"), inputs))
+    return RunEvents(seed, tuple(iterations), tests)
+
+
+def read_events(run_dir: str | Path, inputs: dict[str, str] | None = None) -> RunEvents:
+    """The events of a run directory (a partial last line, left by a killed run, is skipped)."""
+    return parse_events(read_jsonl(Path(run_dir) / "events.jsonl"), inputs)
+
+
+def summary_json(run_dir: str | Path) -> dict[str, Any]:
+    """summary.json of a run directory as written, after checking it can be read."""
+    path = Path(run_dir) / "summary.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SmolgepaError(
+            f"{path} does not exist: {Path(run_dir)} is not a smolgepa run directory, "
+            "or its run has not finished evaluating the seed instruction yet."
+        ) from None
+    except ValueError as exc:
+        raise SmolgepaError(f"{path} is not valid JSON ({exc}).") from None
+    _check_version(data.get("schema_version", SCHEMA_VERSION) if isinstance(data, dict) else None, path)
+    return data
+
+
+def _check_version(version: Any, where: str | Path) -> None:
+    """Records without a version are from before it was written (version 1); others must be this one."""
+    if version != SCHEMA_VERSION:
+        raise SmolgepaError(f"{where} has schema_version {version!r}; this smolgepa reads version {SCHEMA_VERSION}.")
+
+
+def read_summary(run_dir: str | Path) -> RunSummary:
+    """summary.json of a run directory, finished or not, as a RunSummary."""
+    return RunSummary.from_json(summary_json(run_dir))

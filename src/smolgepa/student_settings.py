@@ -1,0 +1,64 @@
+"""The student settings a user gives (the flags `eval`, `compare` and `optimize` share, the same keys
+in a study's settings), and the one place they become `StudentOptions`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smolgepa.lm import StudentOptions
+
+
+@dataclass(frozen=True)
+class StudentSettings:
+    """How to run the student, as given (None: not given, the library default applies).
+
+    `cache` turns on the disk response cache (smolgepa.lm.cache; the CLI does unless `--no-cache`),
+    `fast_model` uses a Q8_0 copy of a GGUF student, `threads` is the number of requests in flight
+    for a server student. Example: `StudentSettings("embedded", decode="scored").options(task.labels)`.
+    """
+
+    student: str = "embedded"
+    max_tokens: int | None = None
+    decode: str = "free"
+    calibrate: bool = False
+    calibration: str = "content-free"
+    knn_k: int | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    api_key_env: str | None = None
+    threads: int | None = None
+    cache: bool = False
+    fast_model: bool = False
+
+    def server(self) -> dict[str, Any]:
+        """ServerSettings overrides (empty for an in-process student); raises for bad values and for
+        server settings given to an in-process student."""
+        from smolgepa.lm.server_options import server_overrides
+
+        return server_overrides(self.student, timeout=self.timeout, retries=self.retries,
+                                api_key_env=self.api_key_env, concurrency=self.threads)
+
+    def options(self, labels: Sequence[str], train_examples: Sequence[tuple[str, str]] = ()) -> StudentOptions:
+        """The StudentOptions for these settings; `train_examples` feed knn, ensemble and calibration
+        on train (`train_pairs(task)`)."""
+        from smolgepa.lm import StudentOptions
+
+        given: dict[str, Any] = {}
+        if self.calibrate:
+            given.update(calibrate=True, calibration=self.calibration)
+        if self.knn_k is not None:
+            given["knn_k"] = self.knn_k
+        if self.max_tokens is not None:
+            given["max_tokens"] = self.max_tokens
+        return StudentOptions(
+            decode=self.decode,
+            labels=tuple(labels),
+            cache_enabled=self.cache,
+            fast_model=self.fast_model,
+            server=self.server(),
+            train_examples=tuple(train_examples),
+            **given,
+        )
