@@ -5,6 +5,7 @@ from __future__ import annotations
 from smolgepa.report import plots
 from smolgepa.report.findings import Finding, plural, run_findings, study_findings
 from smolgepa.report.layout import StudyData, StudyRun
+from smolgepa.report.renders import renders_section
 from smolgepa.report.parts import Bullets, Image, Paragraph, Report, Section, Table, accuracy, change, mean_spread, percent
 from smolgepa.report.runreport import MAX_ITERATION_COLUMNS, ROUNDS_NOTE, run_sections, scored_rounds
 
@@ -122,6 +123,9 @@ def study_report(study: StudyData) -> Report:
         Section("Findings across runs", 2, (Bullets(tuple(study_findings(all_findings)) or ("Nothing stood out.",)),),
                 "study-findings"),
     ]
+    renders = renders_section(study)
+    if renders is not None:
+        sections.insert(2, renders)
     for key, cells in groups:
         for cell in cells:
             if cell.run is not None:
