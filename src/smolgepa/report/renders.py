@@ -59,7 +59,7 @@ def renders_section(study: StudyData) -> Section | None:
     renders = sorted({_value(cell, "render") for cell in study.runs})
     if "render" not in study.axes or len(renders) < 2:
         return None
-    keys = sorted({k for cell in study.runs for k in cell.entry.values} - SKIPPED)
+    keys = [axis for axis in study.axes if axis not in SKIPPED]
     groups: dict[tuple[str, ...], list[StudyRun]] = {}
     for cell in study.runs:
         groups.setdefault(tuple(_value(cell, k) for k in keys), []).append(cell)
