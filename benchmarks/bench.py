@@ -7,7 +7,9 @@ numbers), then a Markdown table. Every ratio compares two set-ups measured in th
 back to back and interleaved round by round, on the same prompts; the median round counts. Other
 programs running on the machine slow both sides alike but still add noise: the load average is
 printed at the start and the end. `--quick` uses fewer examples and rounds and skips the full
-optimize run (under 3 minutes on an idle 2-core machine).
+optimize run (under 3 minutes on an idle 2-core machine). The trace-rendering and scoring-method
+figures (summary vs plain, channel/ensemble vs scored, kNN anchor reuse) live in bench_traces.py;
+`--traces` runs only those.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.tasks.model import Example, Task  # noqa: E402
 
 GIB = 1024 * 1024 * 1024
+sys.modules.setdefault("bench", sys.modules[__name__])  # bench_traces imports this module as `bench`
 
 
 @dataclass(frozen=True)
@@ -341,6 +344,8 @@ def table(figures: Sequence[Figure]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer examples and rounds; skip the optimize run")
+    parser.add_argument("--traces", action="store_true",
+                        help="only the trace-rendering and scoring-method figures (bench_traces.py)")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else 5
     started = time.perf_counter()
@@ -354,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[CACHE_ENV] = str(work / "default-cache")  # never touch the user's cache
         lm = make_lm("embedded")
         dspy.configure(lm=lm)
+        from bench_traces import trace_figures
+
         steps: list[Callable[[], Figure | list[Figure]]] = [
             lambda: prefill_speed(lm, rounds),
             lambda: eval_overhead(task, lm, examples, rounds, work),
@@ -361,15 +368,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: scored_vs_constrained(task, examples, rounds),
             lambda: cache_rerun(task, lm, examples, work),
             lambda: peak_rss(work),
+            lambda: trace_figures(args.quick, rounds),
         ]
-        if not args.quick:
+        if args.traces:
+            steps = steps[-1:]
+        elif not args.quick:
             steps.append(lambda: optimize_run(work))
         for step in steps:
             result = step()
             for figure in result if isinstance(result, list) else [result]:
                 figures.append(figure)
                 say(figure.line())
-        if args.quick:
+        if args.quick and not args.traces:
             say("# optimize: skipped with --quick (run without it for the full optimize of sentiment)")
     say(f"# load average at end: {load()}; bench took {time.perf_counter() - started:.0f}s")
     say("")

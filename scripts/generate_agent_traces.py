@@ -8,13 +8,16 @@ Each label is built in several variants (see VARIANTS) over six domains (scripts
 so that no keyword, tool or length gives the label away:
 - making_progress: plain runs, compound requests, quick answers to trivial requests, re-run checks,
   polling with changing results, paging, one or two recovered wrong calls or transient errors, longer
-  thoughts now and then;
-- doom_loop: the same read-only call (exactly, cosmetically varied, or rephrased) with the same result,
-  A/B alternation, or a retry loop on a transient error;
+  thoughts now and then, a flaky check re-run twice unchanged before it passes;
+- doom_loop: the same read-only call (exactly, cosmetically varied, rephrased, or with one argument
+  turned each time) with the same result, A/B alternation, or a retry loop on a transient error;
 - api_confusion: wrong argument names, non-existent tools, badly formatted values, identical wrong calls,
-  errors a wrapper did not flag; each trace has its own tool runner's error wording;
+  errors a wrapper did not flag; each trace has its own tool runner's error wording, except the
+  `varying_errors` traces, where no error text repeats;
 - verbose_thinking: a trivial request buried in monologue, as messages or long thoughts, with one to
-  three real tool calls.
+  four real tool calls (`interleaved`: monologue between three or four of them).
+The near-misses of issue 15 (flaky_retry, one_arg, varying_errors, interleaved) are built in
+scripts/agent_trace_nearmiss.py.
 Thoughts, endings and monologue sentences come from pools shared by all labels.
 The output is validated with smolgepa.traces.parse_trace before it is written.
 
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import agent_trace_domains as content  # noqa: E402
+import agent_trace_nearmiss as nearmiss  # noqa: E402
 from agent_trace_domains import Domain, Scenario, Step  # noqa: E402
 
 SEED = 20240514
@@ -220,6 +224,8 @@ def making_progress(rng: random.Random, domain: Domain, variant: str) -> dict[st
     positions = list(range(len(steps)))
     rng.shuffle(positions)
     specials = {positions[0]: variant}
+    if variant == "flaky_retry":
+        specials = {flaky_position(steps): variant}
     if variant == "recover_two" and len(positions) > 1:
         specials = {positions[0]: rng.choice(("recover_arg", "recover_tool")), positions[1]: "recover_transient"}
     for index, step in enumerate(steps):
@@ -246,6 +252,9 @@ def making_progress(rng: random.Random, domain: Domain, variant: str) -> dict[st
 
 def progress_special(rng: random.Random, builder: TraceBuilder, step: Step, variant: str) -> bool:
     """`step` done after a wrong call or a transient failure that the agent recovers from (False: not done)."""
+    if variant == "flaky_retry":
+        nearmiss.flaky_retry(rng, builder, step)
+        return True
     tool = builder.domain.tool(step.tool)
     args = builder.args(step.args)
     if variant == "recover_arg" and any(p in tool.wrong_params for p in args):
@@ -281,6 +290,13 @@ def progress_special(rng: random.Random, builder: TraceBuilder, step: Step, vari
                 builder.result(step.tool, builder.fill(step.output))
         return True
     return False
+
+
+def flaky_position(steps: list[Step]) -> int:
+    """Where a flaky check goes: the last test run if there is one, else the first repeatable early step."""
+    tests = [i for i, step in enumerate(steps) if step.tool == "run_tests"]
+    repeatable = [i for i, step in enumerate(steps[:3]) if step.tool not in SIDE_EFFECTS]
+    return (tests[-1:] or repeatable or [0])[0]
 
 
 def progress_repeat(rng: random.Random, builder: TraceBuilder, scenario: Scenario, variant: str) -> None:
@@ -389,6 +405,7 @@ def doom_repeat(rng: random.Random, builder: TraceBuilder, step: Step, variant: 
     args = builder.args(step.args)
     output = builder.fill(step.stuck or step.output)
     transient = rng.choice(content.TRANSIENT_ERRORS).format(tool=step.tool)
+    turned = nearmiss.one_arg_calls(rng, args, repeats) if variant == "one_arg" else []
     for index in range(repeats):
         if len(builder.turns) >= MAX_TURNS - 1:
             break
@@ -397,6 +414,8 @@ def doom_repeat(rng: random.Random, builder: TraceBuilder, step: Step, variant: 
             call_args = cosmetic(rng, args, index)
         elif variant == "semantic" and index > 0:
             call_args = rephrase(rng, args)
+        elif variant == "one_arg":
+            call_args = turned[index]
         thought = loop_thought(rng, builder, index)
         if variant == "transient" and index > 0:
             thought = builder.fill(rng.choice(content.RETRY))
@@ -476,6 +495,8 @@ def api_confusion(rng: random.Random, domain: Domain, variant: str) -> dict[str,
     param = rng.choice(params) if params else None
     tools = ", ".join(t.name for t in domain.tools)
     fixed_wrong = rng.choice(tool.wrong_params[param]) if param else rng.choice(tool.wrong_names)
+    plan = nearmiss.varying_errors(rng, attempts, param is not None) if variant == "varying_errors" else []
+    attempts = min(attempts, len(plan)) if plan else attempts
     interleave_at = rng.randint(1, attempts - 1) if rng.random() < 0.3 and len(steps) > target + 1 else -1
     for index in range(attempts):
         if len(builder.turns) >= MAX_TURNS - 1:
@@ -486,7 +507,9 @@ def api_confusion(rng: random.Random, domain: Domain, variant: str) -> dict[str,
         if kind in ("param_spelling", "soft_error", "same_wrong_call") and param is None:
             kind = "wrong_tool"
         thought = api_thought(rng, builder, tool, param, index)
-        if kind == "wrong_tool":
+        if kind == "varying_errors":
+            varied_wrong_call(rng, builder, step, args, param, plan[index], tools, thought)
+        elif kind == "wrong_tool":
             name = rng.choice(tool.wrong_names)
             builder.call(name, args, thought)
             builder.result(name, builder.error_template("tool").format(name=name, tools=tools), error=True)
@@ -514,6 +537,21 @@ def api_confusion(rng: random.Random, domain: Domain, variant: str) -> dict[str,
             builder.run_step(steps[target + 1])
     finish(rng, builder, scenario, still=0.15, generic=0.25, specific=0.1)
     return with_task(builder, scenario)
+
+
+def varied_wrong_call(rng: random.Random, builder: TraceBuilder, step: Step, args: dict[str, Any], param: str | None,
+                      planned: tuple[str, str], tools: str, thought: str) -> None:
+    """One wrong call answered by its own error wording (a wrong tool or a wrong argument name)."""
+    kind, template = planned
+    tool = builder.domain.tool(step.tool)
+    if kind == "tool" or param is None:
+        name = rng.choice(tool.wrong_names)
+        builder.call(name, args, thought)
+        builder.result(name, template.format(name=name, tools=tools), error=True)
+        return
+    wrong = rng.choice(tool.wrong_params[param])
+    builder.call(step.tool, {(wrong if key == param else key): value for key, value in args.items()}, thought)
+    builder.result(step.tool, template.format(tool=step.tool, param=wrong, valid=param), error=True)
 
 
 def api_thought(rng: random.Random, builder: TraceBuilder, tool: Any, param: str | None, index: int) -> str:
@@ -562,6 +600,9 @@ def verbose_thinking(rng: random.Random, domain: Domain, variant: str) -> dict[s
                 builder.result(step.tool, builder.fill(step.output))
             else:
                 builder.say(part)
+    elif variant == "interleaved":
+        calls = [step, *rng.sample(extras, k=min(len(extras), rng.randint(2, 3)))]
+        nearmiss.interleaved(builder, calls, chunk(rng, sentences, 2 * len(calls)))
     else:  # "two_calls": a couple of real calls, each preceded by deliberation
         calls = [step, *rng.sample(extras, k=min(len(extras), rng.randint(1, 2)))]
         parts = chunk(rng, sentences, rng.randint(len(calls), len(calls) + 3))
@@ -580,10 +621,13 @@ def verbose_thinking(rng: random.Random, domain: Domain, variant: str) -> dict[s
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     "making_progress": ("plain", "short", "recover_arg", "recover_arg", "recover_tool", "recover_transient",
-                        "recover_two", "rerun", "poll", "page", "thoughtful", "thoughtful", "compound"),
-    "doom_loop": ("exact", "exact", "cosmetic", "cosmetic", "cosmetic", "alternate", "transient", "semantic", "chatty"),
-    "api_confusion": ("param_spelling", "param_spelling", "wrong_tool", "bad_value", "same_wrong_call", "soft_error", "mixed"),
-    "verbose_thinking": ("messages", "long_thought", "spread", "two_calls"),
+                        "recover_two", "rerun", "poll", "page", "thoughtful", "thoughtful", "compound", "flaky_retry",
+                        "flaky_retry"),
+    "doom_loop": ("exact", "exact", "cosmetic", "cosmetic", "cosmetic", "alternate", "transient", "semantic", "chatty",
+                  "one_arg", "one_arg"),
+    "api_confusion": ("param_spelling", "param_spelling", "wrong_tool", "bad_value", "same_wrong_call", "soft_error", "mixed",
+                      "varying_errors"),
+    "verbose_thinking": ("messages", "long_thought", "spread", "two_calls", "interleaved"),
 }
 GENERATORS: dict[str, Callable[[random.Random, Domain, str], dict[str, Any]]] = {
     "making_progress": making_progress,

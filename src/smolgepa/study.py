@@ -11,6 +11,8 @@ A study file (YAML):
     budget: 60                         # or `budgets: [...]`
     decodes: [free, scored+calibrate]  # optional: free, constrained, scored, scored+calibrate, channel, knn,
                                        # ensemble, and scored/channel/ensemble+calibrate-train
+    renders: [plain, summary]          # optional, trace tasks: plain, annotated, summary (the report
+                                       # then shows which rendering won, per label)
     settings:                          # any other `smolgepa optimize` setting, for every cell
       max_proposals: 3
       eval_every_proposal: true
@@ -39,12 +41,13 @@ import yaml
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.reading import READINGS, reading
+from smolgepa.study_renders import check_render, check_render_tasks
 from smolgepa.optimize.config import SERVER_SETTINGS, OptimizeConfig, load_saved_config
 from smolgepa.report.layout import CellEntry, Manifest, read_manifest, write_manifest
 
 # plural key -> OptimizeConfig field, in cell-name order
 AXES = {"tasks": "task", "students": "student", "reflections": "reflection", "decodes": "decode",
-        "budgets": "budget", "seeds": "seed"}
+        "renders": "render", "budgets": "budget", "seeds": "seed"}
 ALWAYS_NAMED = ("task", "student", "seed")  # parts of every cell's directory name
 NOT_SETTINGS = {"run_dir", "resume", *AXES.values()}
 EXTENDABLE = ("budget", "max_proposals", "patience")  # a finished cell with more of these is continued
@@ -316,12 +319,15 @@ def _grid(data: dict[str, Any], file: Path, lines: dict[str, int]) -> tuple[dict
             values = [_check_reflection(v, where) for v in values]
         elif field_name == "decode":
             values = [_check_decode(v, where) for v in values]
+        elif field_name == "render":
+            values = [check_render(v, where) for v in values]
         grid[field_name] = values
         if plural in data and len(values) > 1:
             listed.add(field_name)
     for required in ("task", "student"):
         if required not in grid:
             raise SmolgepaError(f"{file}: the study names no {required}s: add `{required}s: [...]`.")
+    check_render_tasks(grid["task"], grid.get("render"), _where(file, lines, "renders"))
     grid.setdefault("seed", [0])
     return grid, listed
 

@@ -9,6 +9,7 @@ from smolgepa.report import plots
 from smolgepa.report.findings import Finding, plural, run_findings, study_findings
 from smolgepa.report.layout import StudyData, StudyRun
 from smolgepa.report.parts import Bullets, Image, Paragraph, Report, Section, Table, mean_spread
+from smolgepa.report.renders import renders_section
 from smolgepa.report.rundata import RunData
 from smolgepa.report.runreport import MAX_ITERATION_COLUMNS, ROUNDS_NOTE, best_val, run_sections, scored_rounds, seed_val
 
@@ -158,6 +159,9 @@ def study_report(study: StudyData) -> Report:
     grid = _grid(groups, min(width, MAX_ITERATION_COLUMNS))
     sections = [Section(f"Study: {study.name}", 1, _intro(study, columns, groups), "study"),
                 *_grid_sections(columns, grid)]
+    renders = renders_section(study)
+    if renders is not None:
+        sections.insert(2, renders)
     for key, cells in groups:
         for cell in cells:
             if cell.run is not None:
