@@ -107,7 +107,7 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
 
 def server_options(args: argparse.Namespace) -> dict[str, object]:
     """ServerSettings overrides from `--timeout`, `--retries`, `--api-key-env` and `--threads`."""
-    from smolgepa.lm.server_options import server_overrides
+    from smolgepa.lm.student import server_overrides
 
     return server_overrides(
         args.student,
@@ -146,7 +146,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     task = load_task(args.task, render=args.render)
     examples = task.split(args.split)
-    from smolgepa.lm.factory import train_pairs
+    from smolgepa.lm.student import train_pairs
 
     lm = make_lm(args.student, student_options(args, list(task.labels), train_pairs(task)))
     report = evaluate(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import fields
 from typing import Any
@@ -110,9 +109,6 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_optimize(args: argparse.Namespace) -> None:
-    # Spinning OpenMP threads make llama.cpp many times slower on a busy 2-core machine; libgomp
-    # reads this when llama_cpp is first imported, which happens below.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from smolgepa.optimize import optimize
 
     config = config_from_args(args)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
@@ -36,8 +35,6 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_study(args: argparse.Namespace) -> None:
-    # Spinning OpenMP threads make llama.cpp many times slower on a busy machine; read at first import.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from smolgepa.study import load_study, run_study
 
     study = load_study(args.file)

@@ -33,7 +33,8 @@ from smolgepa.lm.decode import CONTENT_FREE_INPUTS, check_decode
 from smolgepa.lm.decode_server import check_answer, check_server_decode, decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
-from smolgepa.lm.spec import SERVER_DEFAULT_URLS, ModelSpec
+from smolgepa.lm.kinds.server import SERVER_DEFAULT_URLS
+from smolgepa.lm.spec import ModelSpec
 from smolgepa.reading import check_server_reading, reading_name, take_reading
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,6 @@ class ServerSettings:
         object.__setattr__(self, "content_free", tuple(self.content_free))
         if self.role not in ("student", "reflection"):
             raise SmolgepaError(f"ServerSettings.role must be 'student' or 'reflection', got {self.role!r}.")
-        check_decode(self.decode, self.labels, self.calibrate)
         if self.flavour not in SERVER_DEFAULT_URLS:
             raise SmolgepaError(f"Unknown server flavour {self.flavour!r}. Available: {', '.join(SERVER_DEFAULT_URLS)}.")
         if not self.base_url.startswith(("http://", "https://")):
@@ -91,7 +91,7 @@ class ServerSettings:
             )
         if self.concurrency is not None and self.concurrency < 1:
             raise SmolgepaError(f"Server concurrency must be at least 1, got {self.concurrency}.")
-        check_server_decode(self.flavour, self.decode, self.calibrate)
+        check_decode(self.decode, self.labels, self.calibrate, kind=self.flavour)
         if self.calibrate and not self.content_free:
             raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 

@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,8 @@ import dspy
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
-from smolgepa.lm import StudentOptions, make_lm, parse_model_spec
-from smolgepa.lm.factory import train_pairs
-from smolgepa.optimize.cache import CachedEngine, CachedReflector, JsonlCache
+from smolgepa.lm.student import Student, StudentOptions, train_pairs
+from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.machine import cpu_description
@@ -31,7 +30,6 @@ from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection
 from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.optimize.rundir import Redactor, RunDir
 from smolgepa.optimize.tables import render_run
-from smolgepa.optimize.tokens import student_size_class, student_token_counter
 from smolgepa.program import make_program, seed_instruction
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Example, Task
@@ -85,18 +83,6 @@ def task_fingerprint(task: Task) -> str:
         "examples": [[e.id, e.input, e.label, e.split] for e in task.examples],
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def student_identity(student: str) -> str:
-    """The student's identity for cache keys: the spec, plus the file digest for local models."""
-    spec = parse_model_spec(student)
-    if spec.kind in ("embedded", "gguf"):
-        from smolgepa.lm.models import embedded_model_path, file_digest
-
-        path = embedded_model_path() if spec.kind == "embedded" else Path(spec.path)
-        if path.is_file():
-            return f"{spec.kind}:{path.name}:{file_digest(path)}"
-    return str(spec)
 
 
 def _dspy_examples(examples: list[Example]) -> list[dspy.Example]:
@@ -181,28 +167,14 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
     else:
         run_dir.write_config(config.to_json(), {"task_fingerprint": fingerprint})
 
-    decode = {"decode": config.decode, "labels": tuple(task.labels), "calibrate": config.calibrate,
-              "calibration": config.calibration, "knn_k": config.knn_k, "train_examples": train_pairs(task)}
-    options = StudentOptions(**decode) if config.student_max_tokens is None else StudentOptions(
-        max_tokens=config.student_max_tokens, **decode
-    )
-    options = replace(options, server=config.student_server_settings())  # --timeout, --retries, ...
-    base_lm = make_lm(config.student, options)
-    identity = student_identity(config.student)
-    if config.decode != "free":  # free keeps the old identity, so earlier run caches stay valid
-        identity += f"|decode={config.decode}" + ("+calibrate" if config.calibrate else "")
-    if config.calibrate and config.calibration != "content-free":
-        identity += f"-{config.calibration}"
-    if config.decode == "knn":
-        identity += f"|knn_k={config.knn_k}"  # the training examples are fixed by the task fingerprint
-    engine = CachedEngine(base_lm.engine, JsonlCache(run_dir.student_cache_file, run_dir.redact), identity)
-    lm = base_lm.copy(engine=engine)
-    count_tokens, token_method = student_token_counter(config.student)
+    student = Student(config.student, student_options(config, task))
+    engine = RunCache.for_student(student, JsonlCache(run_dir.student_cache_file, run_dir.redact), config.resume)
+    lm = student.lm().copy(engine=engine)
+    count_tokens, token_method = student.token_counter()
 
     def evaluate_on(examples: list[Example], split: str) -> Callable[[str], EvalReport]:
-        return lambda instruction: evaluate(
-            task, lm, examples, instruction, student=config.student, split=split, threads=config.threads
-        )
+        return lambda instruction: evaluate(task, lm, examples, instruction, student=config.student, split=split,
+                                            threads=config.threads, decode=student.decode)
 
     journal = Journal(
         run_dir,
@@ -241,7 +213,7 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
             JsonlCache(run_dir.reflection_cache_file, run_dir.redact),
         )
         proposer = ReflectionProposer(
-            task, reflector, gate, journal, config.reflection_template, student_size_class(config.student)
+            task, reflector, gate, journal, config.reflection_template, student.size_class()
         )
         proposer_name, note = f"reflection ({config.reflection_spec}, template {config.reflection_template})", ""
 
@@ -320,6 +292,15 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
         journal.emit(f"run_{status}", stop_reason=journal.stop_reason)
         engine.close()
     return RunResult(run_dir.path, run_dir.read_summary())
+
+
+def student_options(config: OptimizeConfig, task: Task) -> StudentOptions:
+    """The student's options for a run: its decode settings with the task's labels and train split,
+    the token limit, and the server settings (`--timeout`, `--retries`, `--api-key-env`, `--threads`)."""
+    extra = {} if config.student_max_tokens is None else {"max_tokens": config.student_max_tokens}
+    return StudentOptions(decode=config.decode, labels=tuple(task.labels), calibrate=config.calibrate,
+                          calibration=config.calibration, knn_k=config.knn_k, train_examples=train_pairs(task),
+                          server=config.student_server_settings(), **extra)
 
 
 def _metric(task: Task, journal: Journal) -> Callable[..., Any]:
