@@ -134,9 +134,7 @@ class Student:
     @property
     def identity(self) -> str:
         """The model's identity in cache keys, the same for the response cache and a run's cache."""
-        from smolgepa.lm.cache import engine_identity
-
-        return engine_identity(self.engine())
+        return self.kind.identity(self.spec, self.engine())
 
     def key_extras(self) -> dict[str, Any]:
         """The decode settings that enter every cache key beside the identity."""
@@ -160,7 +158,7 @@ class Student:
         from smolgepa.lm.cache import maybe_cached
 
         options = self.options
-        engine = maybe_cached(self.engine(), options.cache_enabled, options.cache_dir)
+        engine = maybe_cached(self.engine(), options.cache_enabled, options.cache_dir, lambda: self.identity)
         lm = dspy.LM(
             f"smolgepa/{self.spec.kind}",
             engine=engine,

@@ -56,6 +56,13 @@ class StudentKind:
 
         return self.engine(spec, StudentOptions(seed=seed))
 
+    def identity(self, spec: ModelSpec, engine: Engine) -> str:
+        """The model's identity in cache keys: what the engine tells (a model file's digest, a server's
+        URL; `smolgepa.lm.cache.engine_identity`), else the spec itself."""
+        from smolgepa.lm.cache import engine_identity
+
+        return engine_identity(engine, default=str(spec))
+
     def token_counter(self, spec: ModelSpec) -> tuple[TokenCounter, str]:
         """A counter of the student's tokens and how it counts (`tokenizer` or `approximate`)."""
         return approx_tokens, "approximate"
