@@ -96,7 +96,7 @@ def decode_settings(args: argparse.Namespace) -> dict[str, object]:
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """`--timeout`, `--retries` and `--api-key-env` for a student behind a server (default None: not
-    given). Concurrency is `--threads`; see smolgepa.lm.server_options."""
+    given). Concurrency is `--threads`; see smolgepa.lm.student.server_overrides."""
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="server students: seconds to wait for one answer before retrying (default 120)")
     parser.add_argument("--retries", type=int, default=None, metavar="N",

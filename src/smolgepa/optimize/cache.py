@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from smolgepa.optimize.rundir import JsonlAppender, Redactor, read_jsonl
 
 if TYPE_CHECKING:
     from smolgepa.lm.student import Student
-    from smolgepa.protocols import Engine
+    from smolgepa.protocols import Engine, ReflectionBackend
 
 log = logging.getLogger(__name__)
 OVERFLOW_FINISH = "context_overflow"  # finish reason recorded for a prompt that did not fit
@@ -274,7 +273,7 @@ class ReflectionReply:
 class CachedReflector:
     """Calls a reflection backend once per distinct prompt; answers and failures are both kept."""
 
-    def __init__(self, backend: Callable[[str], ReflectionReply], identity: str, cache: JsonlCache) -> None:
+    def __init__(self, backend: ReflectionBackend, identity: str, cache: JsonlCache) -> None:
         self.backend = backend
         self.identity = identity
         self.cache = cache
