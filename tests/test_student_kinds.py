@@ -80,3 +80,28 @@ def test_built_in_kinds_come_from_the_one_registry() -> None:
     assert [kind.name for kind in student_kinds()] == ["embedded", "gguf", "openai", "lmstudio", "ollama",
                                                        "llamacpp", "vllm"]
     assert spec_forms()[:2] == ("embedded", "gguf:PATH") and "fixed:LABEL" not in spec_forms()
+
+
+def test_a_registered_reflection_kind_is_read_by_specs_studies_and_messages(tmp_path: Path) -> None:
+    from smolgepa.optimize.cache import ReflectionReply
+    from smolgepa.optimize.reflection import (ReflectionKind, ReflectionSettings, make_backend, reflection_forms,
+                                              register_reflection_kind, unregister_reflection_kind)
+    from smolgepa.study import load_study
+
+    class EchoKind(ReflectionKind):  # `echo:TEXT`: always proposes TEXT
+        name, forms = "echo", ("echo:TEXT",)
+
+        def backend(self, rest, text, settings):  # noqa: ANN001, ANN201
+            return lambda prompt: ReflectionReply(text=rest)
+
+    register_reflection_kind(EchoKind())
+    try:
+        assert make_backend("echo:Say the label.", ReflectionSettings())("any prompt").text == "Say the label."
+        assert reflection_forms()[-1] == "echo:TEXT"
+        study = tmp_path / "study.yaml"
+        study.write_text("tasks: [sentiment]\nstudents: [embedded]\nreflection: 'echo:Be brief.'\n", encoding="utf-8")
+        assert load_study(study).cells[0].config.reflection == "echo:Be brief."
+        with pytest.raises(SmolgepaError, match=r"Unknown reflection model 'nosuch:x'\. Available: .*echo:TEXT"):
+            make_backend("nosuch:x", ReflectionSettings())
+    finally:
+        unregister_reflection_kind("echo")

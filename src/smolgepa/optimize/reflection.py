@@ -108,6 +108,11 @@ def register_reflection_kind(kind: ReflectionKind) -> ReflectionKind:
     return kind
 
 
+def unregister_reflection_kind(name: str) -> None:
+    """Forget the reflection kind registered as `name` (tests; a no-op for an unknown name)."""
+    _REFLECTION_KINDS.pop(name, None)
+
+
 register_reflection_kind(OfflineKind("fewshot"))  # fewshot
 register_reflection_kind(OfflineKind("rules"))  # rules
 register_reflection_kind(LitellmKind())  # litellm:MODEL[@BASE_URL]
