@@ -5,8 +5,9 @@ the model's identity (embedded: sha256 of the GGUF file and the llama-cpp-python
 flavour, model and URL), the chat messages, every generation setting of the request (temperature,
 max_tokens, stop, seed, ...) and the engine's decode settings (`engine_extras`: its optional
 `cache_key_extras() -> dict`, else its settings dataclass minus connection and thread fields).
-Records are JSON in one SQLite file (WAL mode, one transaction per write), which is safe under
-threads and concurrent processes.
+The same identity (`Student.identity`) and key (`request_key`) serve a run directory's replay cache
+(`smolgepa.optimize.cache.RunCache`). Records are JSON in one SQLite file (WAL mode, one transaction
+per write), which is safe under threads and concurrent processes.
 
 Only deterministic requests are cached: temperature 0 (or unset: smolgepa's engines treat unset
 as 0). A request with temperature > 0, tools, or token log-probabilities goes straight to the
@@ -25,9 +26,9 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
