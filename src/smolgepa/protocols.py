@@ -52,6 +52,14 @@ class IdentifiedEngine(Engine, Protocol):
 
 
 @runtime_checkable
+class KeyedEngine(Engine, Protocol):
+    """An engine that names the settings deciding its answers for cache keys itself (else its
+    `settings` dataclass is read; `smolgepa.lm.cache.engine_extras`)."""
+
+    def cache_key_extras(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
 class ReflectionBackend(Protocol):
     """Turns a plain-text reflection prompt into a plain-text answer.
 

@@ -36,7 +36,7 @@ from dspy.lm15 import Request, Response, TextPart
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
-from smolgepa.protocols import Engine, IdentifiedEngine
+from smolgepa.protocols import ClosableEngine, Engine, IdentifiedEngine, KeyedEngine
 
 CACHE_ENV = "SMOLGEPA_CACHE_DIR"
 SCHEMA_VERSION = 1
@@ -95,9 +95,8 @@ def engine_extras(engine: Engine) -> dict[str, Any]:
 
     So a decode mode, label set or calibration switch added to the settings changes the key by itself.
     """
-    own = getattr(engine, "cache_key_extras", None)
-    if callable(own):
-        return dict(own())
+    if isinstance(engine, KeyedEngine):
+        return dict(engine.cache_key_extras())
     return settings_extras(getattr(engine, "settings", None))
 
 
@@ -285,9 +284,8 @@ class CachedEngine(CompleteOnlyEngine):
 
     def close(self) -> None:
         self.store.close()
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
+        if isinstance(self.inner, ClosableEngine):
+            self.inner.close()
 
     def dump_state(self) -> dict[str, Any]:
         """The inner engine's class and state, the identity and the cache directory."""

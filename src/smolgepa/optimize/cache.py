@@ -24,6 +24,7 @@ from dspy.lm15 import Request, Response
 from smolgepa.errors import ContextOverflowError
 from smolgepa.lm.cache import request_key
 from smolgepa.lm.messages import request_messages, text_response
+from smolgepa.protocols import ClosableEngine
 from smolgepa.optimize.rundir import JsonlAppender, Redactor, read_jsonl
 
 if TYPE_CHECKING:
@@ -198,9 +199,8 @@ class RunCache:
         return response_to_events(self.complete(request))
 
     def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()
+        if isinstance(self.inner, ClosableEngine):
+            self.inner.close()
 
 
 def legacy_run_key(identity: str, request: Request) -> str:
