@@ -19,7 +19,7 @@ from smolgepa.evaluation import evaluate
 from smolgepa.instruction import Shot, render_instruction
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.factory import train_pairs
+from smolgepa.lm.student import train_pairs
 from smolgepa.lm.scoring import chat_prompt_tokens, log_softmax
 from smolgepa.program import make_program
 from smolgepa.tasks import load_task

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.optimize.tokens import student_token_counter
+from smolgepa.lm.student import Student
 from smolgepa.tasks import load_task
 from smolgepa.traces import Message, ToolCall, ToolResult, Trace, approx_tokens, render_trace
 from smolgepa.traces.figures import FIGURES, figures
@@ -34,7 +34,7 @@ def extended() -> tuple:
 
 def test_every_extended_summary_is_within_budget_and_carries_its_figures(extended: tuple) -> None:
     summary_task, plain_task = extended
-    count_real, method = student_token_counter("embedded")
+    count_real, method = Student("embedded").token_counter()
     assert method == "tokenizer"
     assert len(summary_task.examples) == 300
     worst = 0

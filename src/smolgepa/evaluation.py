@@ -13,6 +13,7 @@ import dspy
 
 from smolgepa.adapter import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
 from smolgepa.diagnostics import Diagnostics, diagnose
+from smolgepa.lm.decode import DecodeSettings
 from smolgepa.program import OUTPUT_FIELD, make_program
 from smolgepa.stats import format_accuracy, wilson_interval
 from smolgepa.tasks.model import Example, Task
@@ -174,43 +175,34 @@ def evaluate(
     split: str = "",
     threads: int = 1,
     progress: Progress | None = None,
+    decode: DecodeSettings | None = None,
 ) -> EvalReport:
-    """Evaluate one instruction (the seed instruction by default) on `examples`; the report
-    records the LM's decode mode (`lm_decode`)."""
+    """Evaluate one instruction (the seed instruction by default) on `examples`; the report records
+    the student's decode settings: `decode` (`Student.decode`), else those of a student LM (`lm_decode`)."""
     program = make_program(task, instruction)
     predictions = predict(program, lm, examples, threads=threads, progress=progress)
-    decode, calibrate = lm_decode(lm)
+    chosen = decode or lm_decode_settings(lm)
     return report_from_predictions(
-        task, predictions, program.signature.instructions, student=student, split=split, decode=decode,
-        calibrate=calibrate, calibration=lm_calibration(lm),
+        task, predictions, program.signature.instructions, student=student, split=split, decode=chosen.mode,
+        calibrate=chosen.calibrate, calibration=chosen.calibration,
     )
 
 
-def _lm_settings(lm: Any) -> Any:
-    """The decode settings of a smolgepa student LM's engine (looking through cache wrappers), or None."""
-    engine = getattr(lm, "engine", None)
-    for _ in range(8):  # wrappers nest a few deep at most
-        if engine is None:
-            break
-        settings = getattr(engine, "settings", None)
-        if isinstance(getattr(settings, "decode", None), str):
-            return settings
-        engine = getattr(engine, "inner", None)
-    return None
+def lm_decode_settings(lm: Any) -> DecodeSettings:
+    """The decode settings a smolgepa student LM carries (`Student.lm()`); free for any other LM."""
+    decode = getattr(lm, "smolgepa_decode", None)
+    return decode if isinstance(decode, DecodeSettings) else DecodeSettings()
 
 
 def lm_decode(lm: Any) -> tuple[str, bool]:
-    """The decode mode and calibration switch of a smolgepa student LM (its engine's settings,
-    looking through cache wrappers); ("free", False) for any other LM."""
-    settings = _lm_settings(lm)
-    if settings is None:
-        return "free", False
-    return settings.decode, bool(getattr(settings, "calibrate", False))
+    """The decode mode and calibration switch of a smolgepa student LM; ("free", False) for any other LM."""
+    decode = lm_decode_settings(lm)
+    return decode.mode, decode.calibrate
 
 
 def lm_calibration(lm: Any) -> str:
     """Where a calibrated student's calibration comes from: "content-free" (the default) or "train"."""
-    return str(getattr(_lm_settings(lm), "calibration", "content-free"))
+    return lm_decode_settings(lm).calibration
 
 
 def report_from_predictions(

@@ -182,27 +182,16 @@ def _check_student(value: Any, where: str) -> str:
 
 
 def _check_reflection(value: Any, where: str) -> str | None:
-    from smolgepa.lm.spec import parse_model_spec
-    from smolgepa.optimize.command import parse_command
-    from smolgepa.optimize.reflection import REFLECTION_FORMS
+    from smolgepa.optimize.reflection import check_reflection, reflection_forms
 
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise SmolgepaError(f"{where}: reflection must be a spec ({', '.join(REFLECTION_FORMS)}), got {value!r}.")
-    text = value.strip()
-    kind, sep, rest = text.partition(":")
-    if text in ("fewshot", "rules", "embedded") or (kind == "litellm" and sep and rest.strip()):
-        return text
+        raise SmolgepaError(f"{where}: reflection must be a spec ({', '.join(reflection_forms())}), got {value!r}.")
     try:
-        if kind == "cmd" and sep:
-            parse_command(rest)  # also checks that the command exists
-        else:
-            parse_model_spec(text, role="reflection model")
+        return check_reflection(value)
     except SmolgepaError as exc:
-        forms = "" if kind == "cmd" else f" Available: {', '.join(REFLECTION_FORMS)}."
-        raise SmolgepaError(f"{where}: {exc}{forms}") from None
-    return text
+        raise SmolgepaError(f"{where}: {exc}") from None
 
 
 DECODE_VALUES = ("free", "constrained", *READINGS)

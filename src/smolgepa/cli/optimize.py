@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
@@ -107,9 +106,6 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
 
 
 def cmd_optimize(args: argparse.Namespace) -> None:
-    # Spinning OpenMP threads make llama.cpp many times slower on a busy 2-core machine; libgomp
-    # reads this when llama_cpp is first imported, which happens below.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from smolgepa.optimize import optimize
 
     result = optimize(config_from_args(args), progress=stderr_lines(args.quiet))

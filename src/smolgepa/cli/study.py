@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from smolgepa.cli.common import print_json, stderr_lines
 from smolgepa.errors import SmolgepaError
@@ -24,8 +23,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_study(args: argparse.Namespace) -> None:
-    # Spinning OpenMP threads make llama.cpp many times slower on a busy machine; read at first import.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from smolgepa.study import load_study, run_study
 
     study = load_study(args.file)

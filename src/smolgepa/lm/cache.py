@@ -5,8 +5,9 @@ the model's identity (embedded: sha256 of the GGUF file and the llama-cpp-python
 flavour, model and URL), the chat messages, every generation setting of the request (temperature,
 max_tokens, stop, seed, ...) and the engine's decode settings (`engine_extras`: its optional
 `cache_key_extras() -> dict`, else its settings dataclass minus connection and thread fields).
-Records are JSON in one SQLite file (WAL mode, one transaction per write), which is safe under
-threads and concurrent processes.
+The same identity (`Student.identity`) and key (`request_key`) serve a run directory's replay cache
+(`smolgepa.optimize.cache.RunCache`). Records are JSON in one SQLite file (WAL mode, one transaction
+per write), which is safe under threads and concurrent processes.
 
 Only deterministic requests are cached: temperature 0 (or unset: smolgepa's engines treat unset
 as 0). A request with temperature > 0, tools, or token log-probabilities goes straight to the
@@ -25,6 +26,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +36,7 @@ from dspy.lm15 import Request, Response, TextPart
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
+from smolgepa.protocols import ClosableEngine, Engine, IdentifiedEngine, KeyedEngine
 
 CACHE_ENV = "SMOLGEPA_CACHE_DIR"
 SCHEMA_VERSION = 1
@@ -50,16 +53,16 @@ def cache_dir() -> Path:
     return (Path(base).expanduser() if base else Path.home() / ".cache") / "smolgepa"
 
 
-def engine_identity(engine: Any) -> str:
-    """The identity of the model behind `engine`, for cache keys.
+def engine_identity(engine: Engine, default: str | None = None) -> str:
+    """The identity of the model behind `engine`, for cache keys: the one identity function of both
+    caches (the response cache here, a run directory's `RunCache`), reached through `Student.identity`.
 
     An engine may define `cache_identity() -> str`; otherwise an engine with `settings.path`
     (embedded) is identified by its file's sha256 and the llama-cpp-python version, and one with
-    `settings.base_url` (server) by flavour, model and URL.
+    `settings.base_url` (server) by flavour, model and URL; else `default` (a student kind's spec).
     """
-    own = getattr(engine, "cache_identity", None)
-    if callable(own):
-        return str(own())
+    if isinstance(engine, IdentifiedEngine):
+        return str(engine.cache_identity())
     settings = getattr(engine, "settings", None)
     path = getattr(settings, "path", None)
     if path:
@@ -71,6 +74,8 @@ def engine_identity(engine: Any) -> str:
         from smolgepa.lm.server import server_identity
 
         return server_identity(settings)
+    if default is not None:
+        return default
     raise SmolgepaError(
         f"Cannot cache responses of {type(engine).__name__}: it has no model identity. "
         "Pass identity=... to CachedEngine or give the engine a cache_identity() method."
@@ -84,15 +89,14 @@ _SETTINGS_NOT_IN_KEY = frozenset(
 )  # fmt: skip
 
 
-def engine_extras(engine: Any) -> dict[str, Any]:
+def engine_extras(engine: Engine) -> dict[str, Any]:
     """Decode settings of `engine` that belong in the key: `engine.cache_key_extras()` if defined,
     else every field of a dataclass `engine.settings` except connection and thread settings.
 
     So a decode mode, label set or calibration switch added to the settings changes the key by itself.
     """
-    own = getattr(engine, "cache_key_extras", None)
-    if callable(own):
-        return dict(own())
+    if isinstance(engine, KeyedEngine):
+        return dict(engine.cache_key_extras())
     return settings_extras(getattr(engine, "settings", None))
 
 
@@ -226,12 +230,14 @@ class CachedEngine(CompleteOnlyEngine):
     Two threads asking the same new request at once may both call the model; both store the same record.
     """
 
-    def __init__(self, inner: Any, identity: str | None = None, directory: str | Path | None = None) -> None:
+    def __init__(
+        self, inner: Engine, identity: str | Callable[[], str] | None = None, directory: str | Path | None = None
+    ) -> None:
         self.inner = inner
         self.directory = Path(directory) if directory is not None else cache_dir()
         self.store = ResponseStore(self.directory / DB_NAME)
         self.stats = CacheStats()
-        self._identity = identity
+        self._identity: str | Callable[[], str] | None = identity
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
@@ -245,6 +251,8 @@ class CachedEngine(CompleteOnlyEngine):
         with self._lock:
             if self._identity is None:
                 self._identity = engine_identity(self.inner)
+            elif callable(self._identity):
+                self._identity = str(self._identity())  # a Student's identity, computed on first use
             return self._identity
 
     @property
@@ -276,9 +284,8 @@ class CachedEngine(CompleteOnlyEngine):
 
     def close(self) -> None:
         self.store.close()
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
+        if isinstance(self.inner, ClosableEngine):
+            self.inner.close()
 
     def dump_state(self) -> dict[str, Any]:
         """The inner engine's class and state, the identity and the cache directory."""
@@ -342,6 +349,8 @@ def _response_from_record(record: dict[str, Any], model: str) -> Response:
     )
 
 
-def maybe_cached(engine: Any, enabled: bool, directory: str | Path | None = None) -> Any:
+def maybe_cached(
+    engine: Engine, enabled: bool, directory: str | Path | None = None, identity: str | Callable[[], str] | None = None
+) -> Engine:
     """`engine` wrapped in a CachedEngine when `enabled` (the CLI's --no-cache turns it off)."""
-    return CachedEngine(engine, directory=directory) if enabled else engine
+    return CachedEngine(engine, identity, directory) if enabled else engine

@@ -51,10 +51,14 @@ def check_decode(
     calibration: str = "content-free",
     train_examples: Sequence[tuple[str, str]] | None = None,
     counts: Mapping[str, int] | None = None,
+    kind: str | None = None,
 ) -> None:
     """Raise SmolgepaError unless `mode` is known and has what it needs: labels; a calibration the mode
     takes; training examples for `knn` and `calibration="train"` (None for `labels` or
-    `train_examples`: not known yet, checked later); `counts` ({"--knn-k": 12, ...}) whole numbers >= 1."""
+    `train_examples`: not known yet, checked later); `counts` ({"--knn-k": 12, ...}) whole numbers >= 1;
+    and, given a student `kind` (`embedded`, `llamacpp`, ...), a mode that kind can do.
+
+    The one check of a decode mode: StudentOptions, Student, engine settings and OptimizeConfig call it."""
     for flag, value in (counts or {}).items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SmolgepaError(f"{flag} must be a whole number of at least 1, got {value!r}.")
@@ -81,11 +85,29 @@ def check_decode(
         if needs and not train_examples:
             raise SmolgepaError(
                 f"{needs} needs the task's training examples: pass StudentOptions(train_examples=train_pairs(task)) "
-                "(smolgepa.lm.factory.train_pairs), or use a task with a train split."
+                "(smolgepa.lm.student.train_pairs), or use a task with a train split."
             )
         unknown = sorted({label for _, label in train_examples if label not in labels}) if labels else []
         if unknown:
             raise SmolgepaError(f"Training examples carry labels outside the label set: {', '.join(unknown)}.")
+    if kind is not None:
+        from smolgepa.lm.kinds import student_kind
+
+        student_kind(kind).check_decode(mode, calibrate, calibration)
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How a student reads its answer: the decode mode and its calibration (what a report records)."""
+
+    mode: str = "free"
+    calibrate: bool = False
+    calibration: str = "content-free"
+
+    @property
+    def text(self) -> str:
+        """As printed: `free`, `scored + calibrate`, `channel + calibrate train`, ..."""
+        return describe_decode(self.mode, self.calibrate, self.calibration)
 
 
 def describe_decode(mode: str, calibrate: bool, calibration: str = "content-free") -> str:

@@ -24,6 +24,7 @@ from smolgepa.lm.decode import (
     label_grammar,
 )
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
+from smolgepa.lm.kv import REEVALUATED_TAIL, forget_prompt_end  # noqa: F401 - REEVALUATED_TAIL re-exported
 from smolgepa.lm.models import check_model_file
 from smolgepa.lm.overflow import parse_overflow
 from smolgepa.reading import reading as parse_reading
@@ -31,12 +32,6 @@ from smolgepa.header import take_header
 from smolgepa.label_words import LABEL_WORDS_PREFIX, LabelWords, label_of, parse_label_words, shown
 from smolgepa.reading import READING_PREFIX
 
-# llama.cpp's OpenMP threads spin while waiting by default; when other programs share the cores
-# (tests, servers, a second evaluation) that spinning slowed one completion from ~1 s to 45-80 s
-# on a 2-core machine. Passive waiting costs a wake-up per graph, which is negligible here. Read
-# once, when llama_cpp's libraries load, so it is set before smolgepa first imports llama_cpp;
-# a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @dataclass(frozen=True)
@@ -297,17 +292,3 @@ class EmbeddedEngine(CompleteOnlyEngine):
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> EmbeddedEngine:
         return cls(EmbeddedSettings(**state))
-
-
-# llama.cpp computes a lone token with other kernels than a batch of two or more, so an exact repeat
-# of the last prompt (which llama-cpp-python re-evaluates from its last token only) could answer
-# differently from the first time; measured: 1 of 60 sentiment answers changed.
-REEVALUATED_TAIL = 2
-
-
-def forget_prompt_end(llama: Any, prompt_tokens: int | None) -> None:
-    """Drop the end of the last prompt (and its answer) from the KV bookkeeping, so the next prompt,
-    even the same one, re-evaluates at least REEVALUATED_TAIL tokens as one batch: answers depend
-    only on the messages, not on what was asked before."""
-    if prompt_tokens:
-        llama.n_tokens = max(0, min(llama.n_tokens, prompt_tokens - REEVALUATED_TAIL))

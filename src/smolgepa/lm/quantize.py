@@ -143,8 +143,6 @@ def _convert(source: Path, target: Path) -> None:
     """Re-quantize `source` to Q8_0 into a temporary file, then move it to `target` atomically."""
     import ctypes
 
-    # Spinning OpenMP threads stall llama.cpp on a busy machine; libgomp reads this on first import.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import llama_cpp
 
     params = llama_cpp.llama_model_quantize_default_params()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.embedded import REEVALUATED_TAIL
+from smolgepa.lm.kv import REEVALUATED_TAIL
 
 
 class _Captured(Exception):
@@ -152,7 +152,7 @@ class LabelScorer:
                 break
             cached += 1
         # Re-evaluate at least the last two prompt tokens as one batch: the last one's logits are what
-        # we need, and a lone token would be computed with other kernels (see embedded.forget_prompt_end).
+        # we need, and a lone token would be computed with other kernels (see kv.forget_prompt_end).
         llama.n_tokens = max(0, min(cached, len(prompt) - REEVALUATED_TAIL))
         llama.eval(list(prompt[llama.n_tokens :]))
         return self._last_logits()

@@ -31,11 +31,12 @@ from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.decode import CONTENT_FREE_INPUTS, DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
-from smolgepa.lm.decode_server import check_server_decode, decode_payload, label_max_tokens, uses_json
+from smolgepa.lm.decode_server import decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
+from smolgepa.lm.kinds.server import SERVER_DEFAULT_URLS
 from smolgepa.lm.server_scoring import ScoringEngineMixin, constrained_response
-from smolgepa.lm.spec import SERVER_DEFAULT_URLS, ModelSpec
+from smolgepa.lm.spec import ModelSpec
 from smolgepa.reading import take_server_reading
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,6 @@ class ServerSettings:
         object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
         if self.role not in ("student", "reflection"):
             raise SmolgepaError(f"ServerSettings.role must be 'student' or 'reflection', got {self.role!r}.")
-        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
-                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k})
         if self.flavour not in SERVER_DEFAULT_URLS:
             raise SmolgepaError(f"Unknown server flavour {self.flavour!r}. Available: {', '.join(SERVER_DEFAULT_URLS)}.")
         if not self.base_url.startswith(("http://", "https://")):
@@ -101,7 +100,8 @@ class ServerSettings:
             )
         if self.concurrency is not None and self.concurrency < 1:
             raise SmolgepaError(f"Server concurrency must be at least 1, got {self.concurrency}.")
-        check_server_decode(self.flavour, self.decode, self.calibrate, self.calibration)
+        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
+                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k}, kind=self.flavour)
         if self.calibrate and self.calibration == "content-free" and not self.content_free:
             raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 

@@ -1,33 +1,17 @@
-"""Parse model specs such as `embedded`, `gguf:PATH`, `lmstudio:MODEL`, `openai:MODEL@URL`."""
+"""Parse model specs such as `embedded`, `gguf:PATH`, `lmstudio:MODEL`, `openai:MODEL@URL`.
+
+The text before the first `:` names a student kind; that kind (from the one registry,
+`smolgepa.lm.kinds`) parses the rest. This is the only place a spec string is read.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smolgepa.errors import SmolgepaError
-
-# Server flavours and their default base URLs (None: the URL is part of the spec).
-SERVER_DEFAULT_URLS: dict[str, str | None] = {
-    "openai": None,
-    "lmstudio": "http://localhost:1234/v1",
-    "ollama": "http://localhost:11434/v1",
-    "llamacpp": None,
-    "vllm": None,
-}
-SPEC_FORMS = (
-    "embedded",
-    "gguf:PATH",
-    "openai:MODEL@BASE_URL",
-    "lmstudio:MODEL",
-    "ollama:MODEL",
-    "llamacpp:BASE_URL",
-    "vllm:MODEL@BASE_URL",
-)
-
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A parsed model spec. `kind` is `embedded`, `gguf` or a server flavour."""
+    """A parsed model spec. `kind` names a registered student kind (`embedded`, `gguf`, a server flavour, ...)."""
 
     kind: str
     model: str = ""
@@ -36,45 +20,25 @@ class ModelSpec:
 
     @property
     def is_server(self) -> bool:
-        return self.kind in SERVER_DEFAULT_URLS
+        """True for a student behind a server: `--timeout`, `--retries` and `--api-key-env` apply."""
+        from smolgepa.lm.kinds import student_kind
+
+        return student_kind(self.kind).server
 
     def __str__(self) -> str:
         if self.kind == "embedded":
             return "embedded"
-        if self.kind == "gguf":
-            return f"gguf:{self.path}"
-        return f"{self.kind}:{self.model}@{self.base_url}"
-
-
-def unknown_spec(text: str, role: str, extra_forms: tuple[str, ...] = ()) -> SmolgepaError:
-    forms = ", ".join((*SPEC_FORMS, *extra_forms))
-    return SmolgepaError(f"Unknown {role} {text!r}. Available: {forms}.")
+        if self.path:
+            return f"{self.kind}:{self.path}"
+        if self.base_url:
+            return f"{self.kind}:{self.model}@{self.base_url}"
+        return f"{self.kind}:{self.model}"
 
 
 def parse_model_spec(text: str, role: str = "student") -> ModelSpec:
     """Parse a student (or reflection) spec; an unknown one lists the forms that exist."""
+    from smolgepa.lm.kinds import student_kind
+
     text = text.strip()
-    if text == "embedded":
-        return ModelSpec(kind="embedded")
-    kind, sep, rest = text.partition(":")
-    if not sep or not rest:
-        raise unknown_spec(text, role)
-    if kind == "gguf":
-        return ModelSpec(kind="gguf", path=rest)
-    if kind not in SERVER_DEFAULT_URLS:
-        raise unknown_spec(text, role)
-    if kind == "llamacpp":
-        return ModelSpec(kind=kind, model="default", base_url=_check_url(rest, text))
-    default_url = SERVER_DEFAULT_URLS[kind]
-    model, at, url = rest.rpartition("@") if "@" in rest else (rest, "", "")
-    if at and url:
-        return ModelSpec(kind=kind, model=model, base_url=_check_url(url, text))
-    if default_url is None:
-        raise SmolgepaError(f"{role} {text!r} needs a base URL: {kind}:MODEL@http://HOST:PORT/v1.")
-    return ModelSpec(kind=kind, model=rest, base_url=default_url)
-
-
-def _check_url(url: str, text: str) -> str:
-    if not url.startswith(("http://", "https://")):
-        raise SmolgepaError(f"{text!r}: the base URL must start with http:// or https://, got {url!r}.")
-    return url.rstrip("/")
+    name, _, rest = text.partition(":")
+    return student_kind(name, text, role).parse(rest, text, role)

@@ -1,9 +1,11 @@
 """Call caches kept in the run directory, so that a resumed run repeats no finished work.
 
-Student completions are keyed by a hash of the whole request (model identity, messages, decoding
-settings): the messages hold the instruction and the example's input, so the key is in effect
-"instruction hash + example" and exact. Reflection calls are keyed by the backend and the prompt.
-Both caches also make an interrupted run replay to exactly the same state.
+`RunCache` answers repeated student requests from `cache/student.jsonl`. Its key is the response
+cache's own (`smolgepa.lm.cache.request_key`: the student's identity, the messages, every generation
+setting and the decode settings): the messages hold the instruction and the example's input, so the
+key is in effect "instruction hash + example" and exact. Run directories written before it keyed
+records another way (`legacy_run_key`); a resumed run still finds those. Reflection calls are keyed
+by the backend and the prompt. Both caches also make an interrupted run replay to exactly the same state.
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError
+from smolgepa.lm.cache import request_key
 from smolgepa.lm.messages import request_messages, text_response
+from smolgepa.protocols import ClosableEngine
 from smolgepa.optimize.rundir import JsonlAppender, Redactor, read_jsonl
 
+if TYPE_CHECKING:
+    from smolgepa.lm.student import Student
+    from smolgepa.protocols import Engine, ReflectionBackend
 
 log = logging.getLogger(__name__)
 OVERFLOW_FINISH = "context_overflow"  # finish reason recorded for a prompt that did not fit
@@ -80,49 +86,61 @@ class StudentCallFailed(Exception):
     """Raised by the cached engine after the student failed once: the run must stop, not score zeros."""
 
 
-class CachedEngine:
+class RunCache:
     """A DSPy engine that serves repeated student requests from the run directory.
 
     The first student failure is kept in `failure` and every later call fails fast, because
     DSPy's evaluation would otherwise score failed calls as wrong answers and go on. A prompt too
     long for the student's context window is different: it is a property of that candidate and
     example, so it gets an empty answer (scored wrong, recorded, replayed on resume) and the run goes on.
+    `legacy_identity` (a resumed run) also finds records written under the earlier key format.
     """
 
-    def __init__(self, inner: Any, cache: JsonlCache, identity: str) -> None:
+    def __init__(
+        self,
+        inner: Engine,
+        cache: JsonlCache,
+        identity: str,
+        extras: dict[str, Any] | None = None,
+        legacy_identity: str | None = None,
+    ) -> None:
         self.inner = inner
         self.cache = cache
         self.identity = identity
+        self.extras = dict(extras or {})
+        self.legacy_identity = legacy_identity
         self.counter = CallCounter()
         self.failure: BaseException | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_student(cls, student: Student, cache: JsonlCache, resume: bool = False) -> RunCache:
+        """The run cache of `student`'s engine, keyed like its response cache; a resumed run also
+        reads the keys of run directories written before."""
+        legacy = legacy_run_identity(student) if resume else None
+        return cls(student.engine(), cache, student.identity, student.key_extras(), legacy)
 
     @property
     def model_name(self) -> str:
         return str(getattr(self.inner, "model_name", self.identity))
 
     def key(self, request: Request) -> str:
-        config = request.config
-        payload = {
-            "model": self.identity,
-            "messages": request_messages(request),
-            "max_tokens": config.max_tokens,
-            "temperature": config.temperature,
-            "top_p": config.top_p,
-            "stop": list(config.stop),
-            "seed": config.seed,
-            "response_format": repr(config.response_format),
-            "extensions": repr(config.extensions),
-        }
-        return sha256(json.dumps(payload, sort_keys=True))
+        """The response cache's key of `request` (smolgepa.lm.cache.request_key)."""
+        return request_key(self.identity, request, self.extras)
+
+    def _lookup(self, request: Request) -> tuple[str, dict[str, Any] | None]:
+        key = self.key(request)
+        hit = self.cache.get(key)
+        if hit is None and self.legacy_identity is not None:
+            hit = self.cache.get(legacy_run_key(self.legacy_identity, request))
+        return key, hit
 
     def complete(self, request: Request) -> Response:
         if self.failure is not None:
             raise StudentCallFailed(f"the student failed earlier in this run: {self.failure}")
         if request.config.logprobs or request.config.probabilities:
             return self.inner.complete(request)  # token probabilities are not cached
-        key = self.key(request)
-        hit = self.cache.get(key)
+        key, hit = self._lookup(request)
         if hit is not None:
             with self._lock:
                 self.counter.calls += 1
@@ -181,9 +199,45 @@ class CachedEngine:
         return response_to_events(self.complete(request))
 
     def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()
+        if isinstance(self.inner, ClosableEngine):
+            self.inner.close()
+
+
+def legacy_run_key(identity: str, request: Request) -> str:
+    """The key run directories written before `RunCache` (2026-12-01) stored student calls under."""
+    config = request.config
+    payload = {
+        "model": identity,
+        "messages": request_messages(request),
+        "max_tokens": config.max_tokens,
+        "temperature": config.temperature,
+        "top_p": config.top_p,
+        "stop": list(config.stop),
+        "seed": config.seed,
+        "response_format": repr(config.response_format),
+        "extensions": repr(config.extensions),
+    }
+    return sha256(json.dumps(payload, sort_keys=True))
+
+
+def legacy_run_identity(student: Student) -> str:
+    """The student identity in those earlier keys: the spec (with the file's name and digest for a local
+    model), then the decode settings that changed answers."""
+    from smolgepa.lm.models import embedded_model_path, file_digest
+
+    spec, options = student.spec, student.options
+    identity = str(spec)
+    if spec.kind in ("embedded", "gguf"):
+        path = embedded_model_path() if spec.kind == "embedded" else Path(spec.path)
+        if path.is_file():
+            identity = f"{spec.kind}:{path.name}:{file_digest(path)}"
+    if options.decode != "free":
+        identity += f"|decode={options.decode}" + ("+calibrate" if options.calibrate else "")
+    if options.calibrate and options.calibration != "content-free":
+        identity += f"-{options.calibration}"
+    if options.decode == "knn":
+        identity += f"|knn_k={options.knn_k}"
+    return identity
 
 
 @dataclass(frozen=True)
@@ -219,7 +273,7 @@ class ReflectionReply:
 class CachedReflector:
     """Calls a reflection backend once per distinct prompt; answers and failures are both kept."""
 
-    def __init__(self, backend: Callable[[str], ReflectionReply], identity: str, cache: JsonlCache) -> None:
+    def __init__(self, backend: ReflectionBackend, identity: str, cache: JsonlCache) -> None:
         self.backend = backend
         self.identity = identity
         self.cache = cache

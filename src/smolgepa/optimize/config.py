@@ -184,20 +184,16 @@ class OptimizeConfig:
 
 
 def _check_decode(student: str, decode: str, calibrate: bool, calibration: str, knn_k: int) -> None:
-    """The decode mode is known, --calibrate comes with a mode that takes it, and a server student can
-    do it (the same check_decode the engines run; the training examples are checked with the task)."""
+    """The decode mode is known, --calibrate comes with a mode that takes it, and the student's kind can
+    do it (smolgepa.lm.decode.check_decode, as for every student; the labels and training examples are
+    checked with the task)."""
     from smolgepa.lm.decode import check_decode
-    from smolgepa.lm.spec import parse_model_spec
 
-    check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k})
     try:
-        spec = parse_model_spec(student)
+        kind: str | None = parse_model_spec(student).kind
     except SmolgepaError:
-        return  # an unknown student is reported where the student is built, with the forms that exist
-    if spec.is_server and (decode != "free" or calibrate):
-        from smolgepa.lm.decode_server import check_server_decode
-
-        check_server_decode(spec.kind, decode, calibrate, calibration)
+        kind = None  # an unknown student is reported where the student is built, with the forms that exist
+    check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k}, kind=kind)
 
 
 def _server_kind(student: str) -> str | None:

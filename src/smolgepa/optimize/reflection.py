@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.spec import SPEC_FORMS, parse_model_spec
+from smolgepa.lm.kinds import spec_forms, student_kind, student_kinds
+from smolgepa.lm.spec import parse_model_spec
 from smolgepa.optimize.cache import ReflectionReply
 from smolgepa.optimize.command import CommandBackend, parse_command
+from smolgepa.protocols import Engine, ReflectionBackend
 
-REFLECTION_FORMS = ("fewshot", "rules", *SPEC_FORMS, "litellm:MODEL[@BASE_URL]", 'cmd:"COMMAND ..."')
 SYSTEM_PROMPT = "You write instructions (system prompts) for small language models. Answer in plain text."
 
-Backend = Callable[[str], ReflectionReply]
+Backend = ReflectionBackend  # the earlier name
 
 
 @dataclass(frozen=True)
@@ -44,65 +44,142 @@ class ReflectionSettings:
     seed: int = 0
 
 
-def describe_reflection(spec: str) -> str:
-    """The spec as recorded in the run directory (a command's arguments are kept; keys never are)."""
-    return spec.strip()
+class ReflectionKind:
+    """One kind of `--reflection` spec besides the student specs: `NAME` alone (`offline`, a built-in
+    proposer with no backend) or `NAME:REST`. Register with `register_reflection_kind`."""
 
+    name: str = ""
+    forms: tuple[str, ...] = ()
+    offline: bool = False
 
-def make_backend(spec: str, settings: ReflectionSettings) -> Backend:
-    """The reflection backend for a spec; an unknown spec lists the forms that exist."""
-    text = spec.strip()
-    kind, sep, rest = text.partition(":")
-    if text in ("fewshot", "rules"):
+    def check(self, rest: str, text: str) -> None:
+        """Raise SmolgepaError if the spec cannot work (without calling anything)."""
+
+    def backend(self, rest: str, text: str, settings: ReflectionSettings) -> ReflectionBackend:
         raise SmolgepaError(f"The {text} proposer has no reflection backend (it needs no LLM).")
-    if kind == "cmd" and sep:
+
+
+class OfflineKind(ReflectionKind):
+    """`fewshot` or `rules`: a built-in proposer (smolgepa.optimize.fewshot, rules_proposer)."""
+
+    offline = True
+
+    def __init__(self, name: str) -> None:
+        self.name, self.forms = name, (name,)
+
+
+class CommandKind(ReflectionKind):
+    name, forms = "cmd", ('cmd:"COMMAND ..."',)
+
+    def check(self, rest: str, text: str) -> None:
+        parse_command(rest)  # also checks that the command exists
+
+    def backend(self, rest: str, text: str, settings: ReflectionSettings) -> ReflectionBackend:
         return CommandBackend(parse_command(rest), settings.timeout)
-    if kind == "litellm" and sep:
+
+
+class LitellmKind(ReflectionKind):
+    name, forms = "litellm", ("litellm:MODEL[@BASE_URL]",)
+
+    def check(self, rest: str, text: str) -> None:
+        self.parse(rest)
+
+    def parse(self, rest: str) -> tuple[str, str | None]:
         model, at, base = rest.strip().rpartition("@") if "@" in rest else (rest.strip(), "", "")
         if not model:
             raise SmolgepaError("litellm:MODEL needs a model name, for example litellm:openai/gpt-4.1-mini.")
         if at and not base.startswith(("http://", "https://")):
             raise SmolgepaError(f"litellm:{rest}: the base URL after @ must start with http:// or https://.")
-        return LitellmBackend(model, settings, api_base=base or None)
+        return model, base or None
+
+    def backend(self, rest: str, text: str, settings: ReflectionSettings) -> ReflectionBackend:
+        model, base = self.parse(rest)
+        return LitellmBackend(model, settings, api_base=base)
+
+
+_REFLECTION_KINDS: dict[str, ReflectionKind] = {}
+
+
+def register_reflection_kind(kind: ReflectionKind) -> ReflectionKind:
+    """Make `kind` available to `--reflection` and study files (every student spec already is)."""
+    if not kind.name or ":" in kind.name or kind.name in _REFLECTION_KINDS:
+        raise SmolgepaError(f"Cannot register the reflection kind {kind.name!r}: empty, with ':', or taken.")
+    _REFLECTION_KINDS[kind.name] = kind
+    return kind
+
+
+def unregister_reflection_kind(name: str) -> None:
+    """Forget the reflection kind registered as `name` (tests; a no-op for an unknown name)."""
+    _REFLECTION_KINDS.pop(name, None)
+
+
+register_reflection_kind(OfflineKind("fewshot"))  # fewshot
+register_reflection_kind(OfflineKind("rules"))  # rules
+register_reflection_kind(LitellmKind())  # litellm:MODEL[@BASE_URL]
+register_reflection_kind(CommandKind())  # cmd:"COMMAND ..."
+
+
+def reflection_forms() -> tuple[str, ...]:
+    """Every `--reflection` form, for messages: the built-in proposers, every student spec, then the rest."""
+    kinds = _REFLECTION_KINDS.values()
+    return (*(f for k in kinds if k.offline for f in k.forms), *spec_forms(),
+            *(f for k in kinds if not k.offline for f in k.forms))
+
+
+def _reflection_kind(text: str) -> tuple[ReflectionKind | None, str]:
+    """The reflection kind of a spec and the rest after `NAME:`; (None, text) for a student model spec."""
+    name, sep, rest = text.partition(":")
+    kind = _REFLECTION_KINDS.get(name)
+    if kind is not None and (text == name if kind.offline else bool(sep)):
+        return kind, rest
+    return None, text
+
+
+def _model_spec(text: str) -> Any:
     try:
-        model = parse_model_spec(text, role="reflection model")
+        return parse_model_spec(text, role="reflection model")
     except SmolgepaError:
-        forms = ", ".join(REFLECTION_FORMS)
-        raise SmolgepaError(f"Unknown reflection model {text!r}. Available: {forms}.") from None
-    return EngineBackend(model_engine(model, settings), settings)
+        if text.partition(":")[0] in {kind.name for kind in student_kinds()}:
+            raise  # a known kind, malformed: its own message says how
+        raise SmolgepaError(f"Unknown reflection model {text!r}. Available: {', '.join(reflection_forms())}.") from None
 
 
-def model_engine(spec: Any, settings: ReflectionSettings) -> Any:
-    """A DSPy engine (with `complete(Request)`) for a reflection model spec."""
-    if spec.kind in ("embedded", "gguf"):
-        from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-        from smolgepa.lm.models import embedded_model_path
+def check_reflection(spec: str) -> str:
+    """The spec, stripped, if it can work as `--reflection` (a command must exist); else SmolgepaError."""
+    text = spec.strip()
+    kind, rest = _reflection_kind(text)
+    if kind is not None:
+        kind.check(rest, text)
+    else:
+        _model_spec(text)
+    return text
 
-        path = str(embedded_model_path()) if spec.kind == "embedded" else spec.path
-        return EmbeddedEngine(EmbeddedSettings(path=path, n_ctx=8192, seed=settings.seed))
-    from smolgepa.lm.server import ServerSettings
 
-    key_env = settings.key_env
-    if key_env is None and spec.kind == "openai" and os.environ.get("OPENAI_API_KEY"):
-        key_env = "OPENAI_API_KEY"
-    from smolgepa.lm.server import ServerEngine
+def describe_reflection(spec: str) -> str:
+    """The spec as recorded in the run directory (a command's arguments are kept; keys never are)."""
+    return spec.strip()
 
-    return ServerEngine(
-        ServerSettings(
-            base_url=spec.base_url,
-            model=spec.model,
-            flavour=spec.kind,
-            api_key_env=key_env,
-            timeout=settings.timeout,
-            role="reflection",
-        )
+
+def make_backend(spec: str, settings: ReflectionSettings) -> ReflectionBackend:
+    """The reflection backend for a spec; an unknown spec lists the forms that exist."""
+    text = spec.strip()
+    kind, rest = _reflection_kind(text)
+    if kind is not None:
+        return kind.backend(rest, text, settings)
+    return EngineBackend(model_engine(_model_spec(text), settings), settings)
+
+
+def model_engine(spec: Any, settings: ReflectionSettings) -> Engine:
+    """A DSPy engine for a reflection model spec (its student kind's `reflection_engine`)."""
+    return student_kind(spec.kind).reflection_engine(
+        spec, timeout=settings.timeout, key_env=settings.key_env, seed=settings.seed
     )
 
 
 class EngineBackend:
     """A reflection model behind a DSPy engine (embedded llama.cpp or an OpenAI-compatible server)."""
 
-    def __init__(self, engine: Any, settings: ReflectionSettings) -> None:
+    def __init__(self, engine: Engine, settings: ReflectionSettings) -> None:
         self.engine = engine
         self.settings = settings
 

@@ -19,9 +19,8 @@ import dspy
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
-from smolgepa.lm import make_lm, parse_model_spec
-from smolgepa.lm.factory import train_pairs
-from smolgepa.optimize.cache import CachedEngine, CachedReflector, JsonlCache
+from smolgepa.lm.student import Student, train_pairs
+from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.machine import cpu_description
@@ -34,7 +33,6 @@ from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection
 from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.optimize.rundir import Redactor, RunDir
 from smolgepa.optimize.tables import render_run
-from smolgepa.optimize.tokens import student_size_class, student_token_counter
 from smolgepa.program import make_program, seed_instruction
 from smolgepa.runrecord import RunSummary
 from smolgepa.tasks import load_task
@@ -97,17 +95,6 @@ def task_fingerprint(task: Task) -> str:
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
 
-
-def student_identity(student: str) -> str:
-    """The student's identity for cache keys: the spec, plus the file digest for local models."""
-    spec = parse_model_spec(student)
-    if spec.kind in ("embedded", "gguf"):
-        from smolgepa.lm.models import embedded_model_path, file_digest
-
-        path = embedded_model_path() if spec.kind == "embedded" else Path(spec.path)
-        if path.is_file():
-            return f"{spec.kind}:{path.name}:{file_digest(path)}"
-    return str(spec)
 
 
 def _dspy_examples(examples: list[Example]) -> list[dspy.Example]:
@@ -188,26 +175,12 @@ def _check_task(config: OptimizeConfig, task: Task, run_dir: RunDir) -> str:
     return fingerprint
 
 
-def cache_identity(config: OptimizeConfig) -> str:
-    """The student's identity in the run cache: who answers, and how the answer is read."""
-    identity = student_identity(config.student)
-    if config.decode != "free":  # free keeps the old identity, so earlier run caches stay valid
-        identity += f"|decode={config.decode}" + ("+calibrate" if config.calibrate else "")
-    if config.calibrate and config.calibration != "content-free":
-        identity += f"-{config.calibration}"
-    if config.decode == "knn":
-        identity += f"|knn_k={config.knn_k}"  # the training examples are fixed by the task fingerprint
-    if config.fast_model:
-        identity += "|fast-model"
-    return identity
 
-
-def _student(config: OptimizeConfig, task: Task, run_dir: RunDir) -> tuple[dspy.LM, CachedEngine]:
+def _student(config: OptimizeConfig, task: Task, run_dir: RunDir) -> tuple[Student, dspy.LM, RunCache]:
     """The student as the run uses it: every answer recorded in (and replayed from) the run directory."""
-    base_lm = make_lm(config.student, config.student_settings().options(task.labels, train_pairs(task)))
-    cache = JsonlCache(run_dir.student_cache_file, run_dir.redact)
-    engine = CachedEngine(base_lm.engine, cache, cache_identity(config))
-    return base_lm.copy(engine=engine), engine
+    student = Student(config.student, config.student_settings().options(task.labels, train_pairs(task)))
+    engine = RunCache.for_student(student, JsonlCache(run_dir.student_cache_file, run_dir.redact), config.resume)
+    return student, student.lm().copy(engine=engine), engine
 
 
 @dataclass
@@ -221,12 +194,12 @@ class _Proposing:
 
 
 def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: RunDir,
-               count_tokens: Callable[[str], int], student: Any) -> _Proposing:
-    """The run's proposer; `student` is the student's own engine (label words are searched with it)."""
+               count_tokens: Callable[[str], int], student: Student) -> _Proposing:
+    """The run's proposer (label words are searched with the student's own engine)."""
     gate = ProposalGate(journal, count_tokens, config.max_instruction_tokens, task.label_names)
     offline = config.offline_proposer(task.input_format)
     if offline is not None:
-        words = LabelWordSearch(student, task, seed_instruction(task)) if config.label_words else None
+        words = LabelWordSearch(student.engine(), task, seed_instruction(task)) if config.label_words else None
         proposer = (RulesProposer if offline == RULES else FewshotProposer)(
             task, gate, journal, config.offered_readings(), config.own_reading(), words
         )
@@ -246,7 +219,7 @@ def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: Ru
         JsonlCache(run_dir.reflection_cache_file, run_dir.redact),
     )
     proposer = ReflectionProposer(
-        task, reflector, gate, journal, config.reflection_template, student_size_class(config.student),
+        task, reflector, gate, journal, config.reflection_template, student.size_class(),
         config.offered_readings(), config.label_words,
     )
     name = f"reflection ({config.reflection_spec}, template {config.reflection_template})"
@@ -260,7 +233,7 @@ def _facts(config: OptimizeConfig, task: Task, token_method: str) -> RunFacts:
                     token_count=token_method, machine=cpu_description())
 
 
-def _call_counts(engine: CachedEngine, reflector: CachedReflector | None, started: float) -> Callable[[], dict]:
+def _call_counts(engine: RunCache, reflector: CachedReflector | None, started: float) -> Callable[[], dict]:
     return lambda: {
         "student": engine.counter.to_json(),
         "reflection": reflector.counter.to_json() if reflector else {"calls": 0, "cached": 0, "seconds": 0},
@@ -306,20 +279,20 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
             raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
     config, run_dir = _prepare(config)
     fingerprint = _check_task(config, task, run_dir)
-    lm, engine = _student(config, task, run_dir)
-    count_tokens, token_method = student_token_counter(config.student)
+    student, lm, engine = _student(config, task, run_dir)
+    count_tokens, token_method = student.token_counter()
 
     def evaluate_on(split: str) -> Callable[[str], EvalReport]:
         examples = task.split(split)
         return lambda instruction: evaluate(task, lm, examples, instruction, student=config.student, split=split,
-                                            threads=config.threads)
+                                            threads=config.threads, decode=student.decode)
 
     facts = _facts(config, task, token_method)
     journal = Journal(run_dir, budget=config.budget, max_proposals=config.max_proposals, patience=config.patience,
                       eval_every_proposal=config.eval_every_proposal, train=train, evaluate_val=evaluate_on("val"),
                       count_tokens=count_tokens, progress=progress, student_failure=lambda: engine.failure,
                       facts=facts)
-    proposing = _proposing(config, task, journal, run_dir, count_tokens, engine.inner)
+    proposing = _proposing(config, task, journal, run_dir, count_tokens, student)
     facts.proposer, facts.proposer_note = proposing.name, proposing.note
     facts.calls = _call_counts(engine, proposing.reflector, time.monotonic())
     if config.resume:

