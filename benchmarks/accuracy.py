@@ -254,7 +254,7 @@ def best_gepa(cells: Sequence[Cell]) -> tuple[Cell, str] | None:
 
 
 def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequence[str],
-             peers: bool = True, dspy_knn: bool = True) -> list[Cell]:
+             peers: bool = True, dspy_knn: bool = True, fixed: Sequence[str] | None = None) -> list[Cell]:
     task = load_task(name)
     if task.input_format == "trace":
         task = load_task(name, render=TRACE_RENDER)
@@ -268,7 +268,7 @@ def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequ
             say(cell.line())
     else:
         chosen = []
-        for method in FIXED_METHODS[name]:
+        for method in FIXED_METHODS[name] if fixed is None else [m for m in FIXED_METHODS[name] if m in fixed]:
             chosen.append(fixed_cell(task, method, seeds))
             say(chosen[-1].line())
         for cell in gepa_cells(task, gepa, seeds, out):
@@ -292,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="studies/accuracy", help="where the GEPA runs go (resumable)")
     parser.add_argument("--gepa", default=",".join(GEPA_METHODS),
                         help=f"GEPA rows to run, comma-separated (default {','.join(GEPA_METHODS)}; empty for none)")
+    parser.add_argument("--fixed", help="scoring methods without GEPA to run, comma-separated (default: all of "
+                        "the task's; empty for none)")
     parser.add_argument("--no-peers", action="store_true", help="skip DSPy's own optimizers")
     parser.add_argument("--no-dspy-knn", action="store_true",
                         help="skip DSPy's KNNFewShot (it bootstraps again for every input: ~5 s per answer here)")
@@ -304,7 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         unknown = [m for m in gepa if m not in GEPA_METHODS]
         if unknown:
             parser.error(f"unknown --gepa {', '.join(unknown)}; choose from {', '.join(GEPA_METHODS)}")
-        run_task(name, args.quick, seeds, Path(args.out), gepa, peers=not args.no_peers, dspy_knn=not args.no_dspy_knn)
+        fixed = None if args.fixed is None else [m for m in args.fixed.split(",") if m]
+        run_task(name, args.quick, seeds, Path(args.out), gepa, peers=not args.no_peers, dspy_knn=not args.no_dspy_knn,
+                 fixed=fixed)
     say(f"# took {time.perf_counter() - started:.0f}s")
     return 0
 

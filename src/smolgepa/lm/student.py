@@ -82,6 +82,13 @@ class StudentOptions:
         check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
                      {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k}, kind=kind)
 
+    def scoring_fields(self) -> dict[str, Any]:
+        """The settings every engine takes to read its answers (decode mode, labels, calibration, the
+        training examples of knn, probe and ensemble, and the seed)."""
+        return {"decode": self.decode, "labels": self.labels, "calibrate": self.calibrate,
+                "calibration": self.calibration, "train_examples": self.train_examples, "knn_k": self.knn_k,
+                "ensemble_k": self.ensemble_k, "seed": self.seed}
+
     @property
     def decode_settings(self) -> DecodeSettings:
         return DecodeSettings(self.decode, self.calibrate, self.calibration)

@@ -69,14 +69,7 @@ class EmbeddedKind(StudentKind):
             EmbeddedSettings(
                 path=path,
                 n_ctx=options.n_ctx,
-                seed=options.seed,
-                decode=options.decode,
-                labels=options.labels,
-                calibrate=options.calibrate,
-                calibration=options.calibration,
-                train_examples=options.train_examples,
-                knn_k=options.knn_k,
-                ensemble_k=options.ensemble_k,
+                **options.scoring_fields(),
             )
         )
 

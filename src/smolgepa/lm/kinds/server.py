@@ -73,14 +73,7 @@ class ServerKind(StudentKind):
                 base_url=spec.base_url,
                 model=spec.model,
                 flavour=spec.kind,
-                decode=options.decode,
-                labels=options.labels,
-                calibrate=options.calibrate,
-                calibration=options.calibration,
-                train_examples=options.train_examples,
-                knn_k=options.knn_k,
-                ensemble_k=options.ensemble_k,
-                seed=options.seed,
+                **options.scoring_fields(),
                 **options.server,
             )
         )
