@@ -1,5 +1,6 @@
-"""Which machine produced a figure: llama.cpp is built for the host CPU, so its kernels (and with them
-the last bits of every logit) differ between CPUs; every recorded accuracy and timing names its CPU."""
+"""Which machine produced a figure: every recorded accuracy and timing names its CPU and the kernels
+the llama.cpp build uses on it (the last bits of every logit depend on both). scripts/setup builds
+llama.cpp portable (AVX2), so CPUs differ in speed but run the same kernels."""
 
 from __future__ import annotations
 
@@ -26,4 +27,17 @@ def cpu_description() -> str:
                 flags = set(value.split())
     shown = " ".join(flag for flag in KERNEL_FLAGS if flag in flags)
     cores = os.cpu_count() or 1
-    return f"{model}, {cores} cores" + (f", {shown}" if shown else "")
+    built = llama_kernels()
+    return f"{model}, {cores} cores" + (f", {shown}" if shown else "") + (f"; llama.cpp kernels: {built}" if built else "")
+
+
+def llama_kernels() -> str:
+    """The instruction sets the installed llama.cpp was compiled to use (`AVX2 FMA F16C`), "" if unknown."""
+    try:
+        import llama_cpp
+
+        info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    except Exception:  # noqa: BLE001 - no llama-cpp-python: the CPU line alone
+        return ""
+    on = [part.split("=")[0].strip() for part in info.replace("CPU :", "").split("|") if part.strip().endswith("= 1")]
+    return " ".join(name for name in on if name.startswith(("AVX", "AMX", "FMA", "F16C")))
