@@ -143,7 +143,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
         }
         if self.settings.decode == "constrained":
             # The grammar ends the answer after a label; stop strings could only cut one short.
-            grammar = label_grammar(shown(self.settings.labels, words))
+            grammar = label_grammar(tuple(shown(self.settings.labels, words)))
             options = {"max_tokens": self._longest_label(words) + 4, "stop": None, "grammar": grammar}
         with self._lock:
             try:
