@@ -86,18 +86,11 @@ def check_server_decode(flavour: str, mode: str, calibrate: bool = False, calibr
     modes = SERVER_DECODE_MODES.get(flavour)
     if modes is None:
         raise SmolgepaError(f"Unknown server kind {flavour!r}. Available: {', '.join(SERVER_DECODE_MODES)}.")
-    if mode == "probe":
-        raise SmolgepaError(
-            f"--decode probe is not available for {flavour} students: it reads the whole next-token "
-            "distribution, which no server returns. It runs on the embedded student (embedded, gguf:PATH); "
-            f"{flavour} can do: {_can_do(flavour, modes)}."
-        )
     if mode in EMBEDDED_ONLY_MODES and mode not in modes:
-        raise SmolgepaError(
-            f"--decode {mode} is not available for {flavour} students: {_NEEDS_LLAMACPP}. It runs on the "
-            f"embedded student (embedded, gguf:PATH) and llama.cpp servers (llamacpp:URL); "
-            f"{flavour} can do: {_can_do(flavour, modes)}."
-        )
+        why, where = (("it reads the whole next-token distribution, which no server returns", "")
+                      if mode == "probe" else (_NEEDS_LLAMACPP, " and llama.cpp servers (llamacpp:URL)"))
+        raise SmolgepaError(f"--decode {mode} is not available for {flavour} students: {why}. It runs on the "
+                            f"embedded student (embedded, gguf:PATH){where}; {flavour} can do: {_can_do(flavour, modes)}.")
     if calibrate and calibration == "train" and flavour not in TRAIN_CALIBRATION_KINDS:
         raise SmolgepaError(
             f"--calibrate train is not available for {flavour} students: it scores every label exactly, which "

@@ -189,20 +189,23 @@ def _check_decode(student: str, decode: str, calibrate: bool, calibration: str, 
     checked with the task)."""
     from smolgepa.lm.decode import check_decode
 
+    check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k}, kind=_student_kind(student)[0])
+
+
+def _student_kind(student: str) -> tuple[str | None, bool]:
+    """(the student spec's kind, whether it is a server); (None, False) for a spec reported elsewhere,
+    where the student is built, with the forms that exist."""
     try:
-        kind: str | None = parse_model_spec(student).kind
+        spec = parse_model_spec(student)
     except SmolgepaError:
-        kind = None  # an unknown student is reported where the student is built, with the forms that exist
-    check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k}, kind=kind)
+        return None, False
+    return spec.kind, spec.is_server
 
 
 def _server_kind(student: str) -> str | None:
     """The server kind of a student spec (None: in-process, or a spec reported elsewhere)."""
-    try:
-        spec = parse_model_spec(student)
-    except SmolgepaError:
-        return None
-    return spec.kind if spec.is_server else None
+    kind, is_server = _student_kind(student)
+    return kind if is_server else None
 
 
 def _positive(name: str, value: int) -> None:
