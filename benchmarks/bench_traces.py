@@ -5,8 +5,9 @@
 - `channel_vs_scored`, `ensemble_vs_scored`: per-example time of the noisy channel (one pass per
   label) and the demo ensemble (one pass per demonstration) over scored decoding (one pass); the
   target is their number of forward passes (issue 14).
-- `knn_anchor_reuse`: the first evaluation under an instruction builds the kNN anchor memory (one
-  pass per training example), the second reuses it: first over second. If anchors were rebuilt the
+- `knn_anchor_reuse`, `probe_anchor_reuse`: the first evaluation under an instruction builds the
+  anchor memory (one pass per training example; the probe is fitted on it), the second reuses it:
+  first over second. If anchors were rebuilt the
   ratio would be about 1; the target is half the gain that reuse should give.
 Every set-up runs on the embedded engine without the disk cache, timed interleaved, median round.
 """
@@ -73,17 +74,18 @@ def methods_vs_scored(task: Task, examples: Sequence[Example], rounds: int) -> l
     return figures
 
 
-def knn_anchor_reuse(task: Task, examples: Sequence[Example]) -> Figure:
-    """kNN: the first evaluation under an instruction (anchors built) over the second (anchors reused)."""
+def anchor_reuse(task: Task, examples: Sequence[Example], decode: str) -> Figure:
+    """kNN or the probe: the first evaluation under an instruction (anchors built, the probe fitted)
+    over the second (both reused)."""
     train = train_pairs(task)
-    knn = student(task, "knn", train_examples=train)
-    first = time_per_example(lambda: evaluate(task, knn, examples), len(examples))
-    second = time_per_example(lambda: evaluate(task, knn, examples), len(examples))
+    lm = student(task, decode, train_examples=train)
+    first = time_per_example(lambda: evaluate(task, lm, examples), len(examples))
+    second = time_per_example(lambda: evaluate(task, lm, examples), len(examples))
     # with reuse: first ~ (anchors + queries) / queries of the second; half that gain is the target
     target = 1 + 0.5 * len(train) / len(examples)
     note = (f"{first * 1000:.0f} vs {second * 1000:.0f} ms/example, {len(train)} anchors built once, "
             f"n={len(examples)} {task.name}")
-    return Figure("RATIO", "knn_anchor_reuse", first / second, ">=", round(target, 2), note)
+    return Figure("RATIO", f"{decode}_anchor_reuse", first / second, ">=", round(target, 2), note)
 
 
 def trace_figures(quick: bool, rounds: int) -> list[Figure]:
@@ -93,5 +95,6 @@ def trace_figures(quick: bool, rounds: int) -> list[Figure]:
     return [
         summary_vs_plain(3 if quick else 8, rounds),
         *methods_vs_scored(task, examples, rounds),
-        knn_anchor_reuse(task, examples),
+        anchor_reuse(task, examples, "knn"),
+        anchor_reuse(task, examples, "probe"),
     ]
