@@ -78,12 +78,15 @@ def with_reading(instruction: str, name: str | None) -> str:
 
 
 def take_reading(messages: Sequence[Mapping[str, str]]) -> tuple[str | None, list[dict[str, str]]]:
-    """The reading named in the system message's header, and the messages without that line."""
-    values, result = take_header(messages)
-    name = values.get(READING_PREFIX)
-    if LABEL_WORDS_PREFIX in values:  # only the reading is taken off here
-        result[0]["content"] = with_header_value(result[0]["content"], LABEL_WORDS_PREFIX, values[LABEL_WORDS_PREFIX])
-    return (reading(name).name if name else None), result
+    """The reading named in the system message's header, and the messages without that line (any
+    other header line stays)."""
+    result = [dict(message) for message in messages]
+    if result and result[0].get("role") == "system":
+        name, body = split_reading(result[0].get("content") or "")
+        if name is not None:
+            result[0]["content"] = body
+            return name, result
+    return None, result
 
 
 def check_server_reading(name: str, supported: Sequence[str], where: str) -> None:
