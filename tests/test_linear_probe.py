@@ -52,12 +52,12 @@ def test_the_probe_learns_which_tokens_separate_the_labels() -> None:
     pairs, rows = synthetic_rows(10)
     probe = fit_probe(make_anchors(pairs, rows), LABELS, tokens=20, folds=5)
     test_pairs, test_rows = synthetic_rows(5, seed=1)
-    predicted = [LABELS[int(np.argmax(softmax(probe.features(r) @ probe.full)))] for r in test_rows]
+    predicted = [LABELS[int(np.argmax(softmax(probe.features(r) @ probe.fit.full)))] for r in test_rows]
     assert np.mean([p == y for p, (_, y) in zip(predicted, test_pairs)]) >= 0.9
-    assert set(probe.fold_of.values()) == set(range(5))
+    assert set(probe.fit.fold_of.values()) == set(range(5))
     text = pairs[0][0]
-    assert probe.weights_for(text) is probe.folds[probe.fold_of[text]]  # a training text: its fold held out
-    assert probe.weights_for("an unseen text") is probe.full
+    assert probe.weights_for(text) is probe.fit.folds[probe.fit.fold_of[text]]  # a training text: its fold held out
+    assert probe.weights_for("an unseen text") is probe.fit.full
 
 
 def test_the_probe_is_embedded_only_and_offered_first() -> None:
@@ -77,13 +77,13 @@ def test_the_engine_answers_with_the_fitted_probe(embedded_path: Path, task, tra
         anchors = method.memory.anchors_for(messages)
         probe = fit_probe(anchors, tuple(task.labels))
         query = eng.answer_distribution(messages)
-        expected = softmax(probe.features(query) @ probe.full)[0]
+        expected = softmax(probe.features(query) @ probe.fit.full)[0]
         assert got.probs == pytest.approx(dict(zip(task.labels, expected)), abs=1e-6)
         assert got.label in task.labels and sum(got.probs.values()) == pytest.approx(1.0)
         calls = method.memory.forward_calls
         assert calls == len(train12) + 1  # the anchors once, then the query
         own = eng.score_messages(messages_for(task, train12[0][0]))
-        fold = probe.folds[probe.fold_of[anchors.texts[0]]]
+        fold = probe.fit.folds[probe.fit.fold_of[anchors.texts[0]]]
         held = softmax(probe.features(anchors.logprobs[0]) @ fold)[0]
         assert own.probs == pytest.approx(dict(zip(task.labels, held)), abs=1e-6)
         assert method.memory.forward_calls == calls + 1  # same instruction: anchors reused

@@ -36,3 +36,37 @@ def softmax(logits: Any) -> Any:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+class FoldedFit:
+    """Softmax-regression weights fitted on all rows (`full`) and on all folds but one (`folds`), so a
+    training row is read by weights that never saw its label (rows are keyed by their text)."""
+
+    def __init__(self, x: Any, labels: Sequence[str], texts: Sequence[str], names: Sequence[str],
+                 l2: float, steps: int, folds: int) -> None:
+        import numpy as np
+
+        fold = np.arange(len(labels)) % folds
+        self.folds = tuple(
+            softmax_regression(x[fold != f], [labels[i] for i in np.flatnonzero(fold != f)], names, l2, steps)
+            for f in range(folds)
+        )
+        self.full = softmax_regression(x, labels, names, l2, steps)
+        self.fold_of = {text: int(fold[i]) for i, text in enumerate(texts)}
+
+    def weights_for(self, text: str) -> Any:
+        """The weights of a fit that never saw `text`'s label (all rows' for a text not among them)."""
+        fold = self.fold_of.get(text)
+        return self.full if fold is None else self.folds[fold]
+
+
+def standardizer(rows: Any) -> tuple[Any, Any]:
+    """Column means and scales (std, never zero) of `rows`."""
+    return rows.mean(axis=0), rows.std(axis=0) + 1e-6
+
+
+def with_bias(rows: Any) -> Any:
+    """`rows` with a column of ones appended (the bias feature softmax_regression leaves unpenalized)."""
+    import numpy as np
+
+    return np.hstack([rows, np.ones((len(rows), 1))])

@@ -30,6 +30,7 @@ READINGS: dict[str, tuple[str, bool, str]] = {
     "channel+calibrate-train": ("channel", True, "train"),
     "knn": ("knn", False, "content-free"),
     "probe": ("probe", False, "content-free"),
+    "hidden": ("hidden", False, "content-free"),
     "ensemble": ("ensemble", False, "content-free"),
     "ensemble+calibrate-train": ("ensemble", True, "train"),
 }

@@ -19,7 +19,8 @@ DECODE_HELP = (
     "channel: the label under which the input text is most likely (Min et al. 2022); "
     "knn: the vote of the nearest training examples' answer distributions (Xu et al. 2023); "
     "ensemble: scored, averaged over one-demo prompts; embedded student only: "
-    "probe: a logistic regression on the answer distribution, fitted on the training examples' (default free)"
+    "probe: a logistic regression on the answer distribution, fitted on the training examples'; "
+    "hidden: the same on the model's hidden states (default free)"
 )
 CALIBRATE_HELP = (
     "--calibrate: with scored, contextual calibration from content-free inputs (Zhao et al. 2021); "

@@ -33,9 +33,11 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 
-DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "probe", "ensemble")
-SCORING_MODES = ("scored", "channel", "knn", "probe", "ensemble")  # no generation: every label is scored
-EMBEDDED_ONLY_MODES = ("channel", "knn", "probe", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
+DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "probe", "hidden", "ensemble")
+SCORING_MODES = ("scored", "channel", "knn", "probe", "hidden", "ensemble")  # no generation: every label is scored
+EMBEDDED_ONLY_MODES = ("channel", "knn", "probe", "hidden", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
+IN_PROCESS_MODES = ("probe", "hidden")  # read what no server returns: the whole distribution, hidden states
+FITTED_MODES = ("knn", "probe", "hidden")  # answer from the training examples' anchors
 CALIBRATIONS = ("content-free", "train")
 # decode mode -> the calibrations it takes
 CALIBRATABLE = {"scored": ("content-free", "train"), "channel": ("train",), "ensemble": ("train",)}
@@ -81,7 +83,7 @@ def check_decode(
             f"{flag} does not work with --decode {mode}; calibration works as: {', '.join(takes)}."
         )
     if train_examples is not None:
-        needs = f"--decode {mode}" if mode in ("knn", "probe") else "--calibrate train" if calibrate and calibration == "train" else ""
+        needs = f"--decode {mode}" if mode in FITTED_MODES else "--calibrate train" if calibrate and calibration == "train" else ""
         if needs and not train_examples:
             raise SmolgepaError(
                 f"{needs} needs the task's training examples: pass StudentOptions(train_examples=train_pairs(task)) "

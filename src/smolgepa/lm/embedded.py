@@ -38,11 +38,11 @@ from smolgepa.reading import READING_PREFIX
 class EmbeddedSettings:
     """How the in-process model is loaded and decodes; part of the engine's saved state.
 
-    `decode` is `free`, `constrained`, `scored`, `channel`, `knn` or `ensemble` (see
+    `decode` is `free`, `constrained`, `scored`, `channel`, `knn`, `probe`, `hidden` or `ensemble` (see
     `smolgepa.lm.decode`); all but `free` need `labels`. `calibrate` applies contextual calibration:
     with `calibration` "content-free" (scored only) from the `content_free` inputs, with "train"
     (scored, channel, ensemble) from offsets fitted on `train_examples`, (text, label) pairs of the
-    task's train split, which `knn` (anchors, `knn_k` neighbours) and `ensemble` without demos
+    task's train split, which `knn` (anchors, `knn_k` neighbours), `probe`, `hidden` and `ensemble` without demos
     (`ensemble_k` one-shot prompts, chosen by `seed`) also use.
     """
 
@@ -91,6 +91,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
         self._scorer: Any = None
         self._methods: dict[str | None, Any] = {}  # per reading (None: the settings' own method)
         self._method_scorer: Any = None
+        self._hidden: Any = None  # HiddenStates, loaded by the first `hidden` reading
         self._priors: dict[tuple[Any, ...], dict[str, float]] = {}
         self._lock = threading.RLock()
 
@@ -227,7 +228,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 self._methods, self._method_scorer = {}, scorer
             if key not in self._methods:
                 settings = self.settings_for(reading, words)
-                self._methods[key] = build_method(settings, scorer, lambda m: self.prior_for(m, settings.labels))
+                self._methods[key] = build_method(settings, scorer, lambda m: self.prior_for(m, settings.labels),
+                                                  self._hidden_features)
             return self._methods[key]
 
     def settings_for(self, reading: str | None, words: LabelWords | None = None) -> EmbeddedSettings:
@@ -266,6 +268,15 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 self._priors[key] = content_free_prior(runs)
             return self._priors[key]
 
+    def _hidden_features(self, messages: list[dict[str, str]]) -> Any:
+        """The hidden-state features of these messages (`hidden_states.HiddenStates`; its own context)."""
+        from smolgepa.lm.hidden_states import HiddenStates
+
+        with self._lock:
+            if self._hidden is None:
+                self._hidden = HiddenStates(self.settings.path, self.settings.n_ctx, self.settings.n_threads)
+            return self._hidden.features(messages)
+
     def _label_scorer(self) -> Any:
         from smolgepa.lm.scoring import LabelScorer
 
@@ -281,6 +292,9 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 self._llama = None
                 self._scorer = None
                 self._methods = {}
+            if self._hidden is not None:
+                self._hidden.close()
+                self._hidden = None
 
     def dump_state(self) -> dict[str, Any]:
         state = asdict(self.settings)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,29 +106,36 @@ def vote(labels: Sequence[str], neighbour_labels: Sequence[str], distances: Sequ
 
 class AnchorMemory:
     """The training examples' answer distributions under each prompt, computed on first use and kept:
-    what kNN votes with and the `probe` reading is fitted on. Thread-safe."""
+    what kNN votes with and the `probe` reading is fitted on (the `hidden` reading keeps hidden states
+    in it instead). Thread-safe."""
 
-    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]],
+                 read: Callable[[list[dict[str, str]]], Any] | None = None,
+                 build: Callable[[Sequence[tuple[str, str]], Sequence[Any]], Any] | None = None) -> None:
         self.scorer = scorer
         self.labels = tuple(labels)
         self.train = tuple(train)
+        # what one forward pass reads (the answer distribution) and how the rows become anchors
+        self.read = read or scorer.answer_logprobs
+        self.build = build or make_anchors
         self.forward_calls = 0  # model evaluations (anchors and queries), for tests and timing
         self._anchors: dict[tuple[Any, ...], Anchors] = {}
         self._lock = threading.RLock()
 
-    def anchors_for(self, messages: list[dict[str, str]]) -> Anchors:
-        """The anchors under these messages' prompt; computed on first use, then cached."""
+    def anchors_for(self, messages: list[dict[str, str]]) -> Any:
+        """The anchors under these messages' prompt (`Anchors`, or what `build` makes); computed on
+        first use, then cached."""
         key = calibration_key(messages, self.labels)
         with self._lock:  # server students score from many threads: build each prompt's anchors once
             if key not in self._anchors:
                 rows = [self.distribution(content_free_messages(messages, text)) for text, _ in self.train]
-                self._anchors[key] = make_anchors(self.train, rows)
+                self._anchors[key] = self.build(self.train, rows)
             return self._anchors[key]
 
-    def distribution(self, messages: list[dict[str, str]]) -> np.ndarray | TopLogprobs:
-        """The answer-position distribution for these messages (one forward pass)."""
+    def distribution(self, messages: list[dict[str, str]]) -> Any:
+        """What `read` gives for these messages (one forward pass): the answer-position distribution."""
         self.forward_calls += 1
-        return self.scorer.answer_logprobs(messages)
+        return self.read(messages)
 
 
 class KnnMethod:

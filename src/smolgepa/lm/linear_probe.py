@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ import numpy as np
 from smolgepa.lm.decode import LabelScores, calibration_key
 from smolgepa.lm.knn import AnchorMemory, Anchors
 from smolgepa.lm.turns import input_text
-from smolgepa.linear import softmax, softmax_regression
+from smolgepa.linear import FoldedFit, softmax, standardizer, with_bias
 
 PROBE_TOKENS = 1024  # vocabulary tokens read (most mass over the training anchors)
 PROBE_L2 = 0.01  # chosen on sentiment-extended validation: 0.0003-0.01 all gave 72-76%, 0.03 63%
@@ -38,28 +38,31 @@ PROBE_STEPS = 500
 
 @dataclass(frozen=True)
 class Probe:
-    """Fitted read-outs for one prompt: the tokens read, their standardization, the weights fitted
-    on every anchor (`full`) and on all folds but one (`folds`), and each anchor text's fold."""
+    """A fitted read-out for one prompt: the tokens read, their standardization, and the weights
+    (`fit`: on every anchor, and on all folds but one for the anchors' own texts)."""
 
     tokens: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
-    full: np.ndarray
-    folds: tuple[np.ndarray, ...]
-    fold_of: dict[str, int]
+    fit: FoldedFit
 
     def features(self, logprobs: np.ndarray) -> np.ndarray:
         """Standardized log-probabilities of the probe's tokens (renormalized among them) and a bias column."""
-        rows = np.atleast_2d(logprobs)[:, self.tokens]
-        top = rows.max(axis=1, keepdims=True)
-        rows = rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
-        scaled = (rows - self.mean) / self.scale
-        return np.hstack([scaled, np.ones((len(scaled), 1))])
+        return with_bias((renormalized(np.atleast_2d(logprobs)[:, self.tokens]) - self.mean) / self.scale)
 
     def weights_for(self, text: str) -> np.ndarray:
         """The weights of a probe that never saw `text`'s label (all anchors for a text not among them)."""
-        fold = self.fold_of.get(text)
-        return self.full if fold is None else self.folds[fold]
+        return self.fit.weights_for(text)
+
+    def probabilities(self, logprobs: np.ndarray, text: str) -> np.ndarray:
+        """Label probabilities for one distribution, from weights that never saw `text`'s label."""
+        return softmax(self.features(logprobs) @ self.weights_for(text))[0]
+
+
+def renormalized(rows: np.ndarray) -> np.ndarray:
+    """Log-probability rows renormalized over their own columns."""
+    top = rows.max(axis=1, keepdims=True)
+    return rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
 
 
 def fit_probe(anchors: Anchors, labels: Sequence[str], tokens: int = PROBE_TOKENS, l2: float = PROBE_L2,
@@ -68,43 +71,41 @@ def fit_probe(anchors: Anchors, labels: Sequence[str], tokens: int = PROBE_TOKEN
     if anchors.logprobs is None:
         raise ValueError("the probe needs whole next-token distributions (the embedded student)")
     chosen = np.argsort(-anchors.probs.mean(axis=0), kind="stable")[:tokens]
-    rows = anchors.logprobs[:, chosen]
-    top = rows.max(axis=1, keepdims=True)
-    rows = rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
-    mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
-    x = np.hstack([(rows - mean) / scale, np.ones((len(rows), 1))])
-    y = list(anchors.labels)
-    fold = np.arange(len(y)) % folds
-    held_out = []
-    for f in range(folds):
-        keep = fold != f
-        held_out.append(softmax_regression(x[keep], [y[i] for i in np.flatnonzero(keep)], labels, l2, steps))
-    full = softmax_regression(x, y, labels, l2, steps)
-    return Probe(chosen, mean, scale, full, tuple(held_out), {t: int(fold[i]) for i, t in enumerate(anchors.texts)})
+    rows = renormalized(anchors.logprobs[:, chosen])
+    mean, scale = standardizer(rows)
+    fit = FoldedFit(with_bias((rows - mean) / scale), list(anchors.labels), anchors.texts, labels, l2, steps, folds)
+    return Probe(chosen, mean, scale, fit)
 
 
-class ProbeMethod:
-    """The label a linear read-out of the answer distribution gives (see the module docstring)."""
+class ReadoutMethod:
+    """A read-out fitted per prompt on the anchors of `memory` (`fit(anchors, labels)` gives an object
+    with `probabilities(row, text)`), answering with the label it gives; shared by `probe` and `hidden`."""
 
-    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]]) -> None:
-        self.memory = AnchorMemory(scorer, labels, train)
+    def __init__(self, memory: AnchorMemory, labels: Sequence[str], fit: Callable[[Any, Sequence[str]], Any]) -> None:
+        self.memory = memory
         self.labels = tuple(labels)
-        self._probes: dict[tuple[Any, ...], Probe] = {}
+        self.fit = fit
+        self._probes: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.RLock()
 
-    def probe_for(self, messages: list[dict[str, str]]) -> Probe:
-        """The probe fitted under these messages' prompt; fitted on first use, then cached."""
+    def probe_for(self, messages: list[dict[str, str]]) -> Any:
+        """The read-out fitted under these messages' prompt; fitted on first use, then cached."""
         key = calibration_key(messages, self.labels)
         with self._lock:
             if key not in self._probes:
-                self._probes[key] = fit_probe(self.memory.anchors_for(messages), self.labels)
+                self._probes[key] = self.fit(self.memory.anchors_for(messages), self.labels)
             return self._probes[key]
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         probe = self.probe_for(messages)
-        query = self.memory.distribution(messages)
-        weights = probe.weights_for(input_text(messages))
-        probs = softmax(probe.features(np.asarray(query)) @ weights)[0]
+        probs = probe.probabilities(np.asarray(self.memory.distribution(messages)), input_text(messages))
         by_label = {label: float(p) for label, p in zip(self.labels, probs)}
         label = max(self.labels, key=lambda name: by_label[name])
         return LabelScores(label, {k: math.log(v) if v > 0 else -math.inf for k, v in by_label.items()}, by_label)
+
+
+class ProbeMethod(ReadoutMethod):
+    """The label a linear read-out of the answer distribution gives (see the module docstring)."""
+
+    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]]) -> None:
+        super().__init__(AnchorMemory(scorer, labels, train), labels, fit_probe)

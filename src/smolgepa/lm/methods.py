@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from smolgepa.lm.decode import LabelScores, choose_label
+from smolgepa.lm.decode import FITTED_MODES, LabelScores, choose_label
 
 Messages = list[dict[str, str]]
 
@@ -59,9 +59,11 @@ class DirectMethod:
         return choose_label(self.scorer.score(messages, self.labels), prior)
 
 
-def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages], dict[str, float]]) -> ScoringMethod:
-    """The method `settings.decode` names (scored, channel, knn, probe, ensemble), wrapped in training-split
-    calibration when `settings.calibrate` and `settings.calibration == "train"`."""
+def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages], dict[str, float]],
+                 hidden: Callable[[Messages], Any] | None = None) -> ScoringMethod:
+    """The method `settings.decode` names (scored, channel, knn, probe, hidden, ensemble), wrapped in
+    training-split calibration when `settings.calibrate` and `settings.calibration == "train"`.
+    `hidden` gives a prompt's hidden-state features (`hidden_states.HiddenStates.features`)."""
     labels = settings.labels
     train = tuple(settings.train_examples)
     from_train = settings.calibrate and settings.calibration == "train"
@@ -80,6 +82,12 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
         from smolgepa.lm.linear_probe import ProbeMethod
 
         method = ProbeMethod(scorer, labels, train)
+    elif settings.decode == "hidden":
+        from smolgepa.lm.hidden_probe import HiddenProbeMethod
+
+        if hidden is None:
+            raise ValueError("the hidden reading needs the model's hidden states (the embedded student)")
+        method = HiddenProbeMethod(hidden, labels, train)
     elif settings.decode == "ensemble":
         from smolgepa.lm.ensemble import EnsembleMethod
 
@@ -95,7 +103,7 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
 
 def uses_train(settings: Any) -> bool:
     """True when the settings' method reads the training split (knn, ensemble, calibration "train")."""
-    return settings.decode in ("knn", "probe", "ensemble") or (settings.calibrate and settings.calibration == "train")
+    return settings.decode in (*FITTED_MODES, "ensemble") or (settings.calibrate and settings.calibration == "train")
 
 
 def method_key_extras(settings: Any, extras: Mapping[str, Any], optional: Sequence[str] = ()) -> dict[str, Any]:
