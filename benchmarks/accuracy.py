@@ -41,6 +41,7 @@ from smolgepa.machine import cpu_description  # noqa: E402
 from smolgepa.reading import READINGS  # noqa: E402
 from smolgepa.stats import wilson_interval  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
+from smolgepa.tasks.loader import rendered  # noqa: E402
 from smolgepa.tasks.model import Task  # noqa: E402
 
 TASKS = ("sentiment-extended", "agent_monitor-extended")
@@ -49,18 +50,27 @@ TASKS = ("sentiment-extended", "agent_monitor-extended")
 # `ensemble+calibrate-train` on val) and `channel+calibrate-train` (below `channel` on val).
 FIXED_METHODS = {
     "sentiment-extended": ("scored", "scored+calibrate", "scored+calibrate-train", "channel", "knn", "probe",
-                           "ensemble+calibrate-train"),
-    "agent_monitor-extended": ("scored", "scored+calibrate-train", "channel", "knn", "probe"),
+                           "hidden", "ensemble+calibrate-train"),
+    "agent_monitor-extended": ("scored", "scored+calibrate-train", "channel", "knn", "probe", "hidden",
+                               "hidden@plain"),
 }
 RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos of a prompt without any
 # GEPA rows: name -> study cell settings. `readings`: the built-in proposer may change how the answer is
 # read as well as the examples (fewshot) or counting rules (traces); the run starts from `scored`.
-GEPA_METHODS = {"readings": {"decode": "scored", "readings": True}, "probe": {"decode": "probe"}, "knn": {"decode": "knn"}}
+GEPA_METHODS = {"readings": {"decode": "scored", "readings": True}, "probe": {"decode": "probe"}, "knn": {"decode": "knn"},
+                "hidden": {"decode": "hidden"}}
 GEPA_BUDGET = {"sentiment-extended": 400, "agent_monitor-extended": 300}
 # What --quick runs per task: the best configuration measured here (README, "Accuracy").
 QUICK = {"sentiment-extended": ("gepa", "readings"), "agent_monitor-extended": ("fixed", "probe")}
 PEERS = ("labeled", "bootstrap_rs", "knn")
 TRACE_RENDER = "summary"  # the LM rows on trace tasks read the short evidence rendering (plain: ~700 tokens)
+# unless the method names another: "hidden@plain" is the `hidden` reading on the plain rendering
+
+
+def method_parts(method: str) -> tuple[str, str | None]:
+    """A fixed method's reading and the trace rendering it names ("hidden@plain"), if any."""
+    reading, _, render = method.partition("@")
+    return reading, render or None
 
 
 @dataclass
@@ -147,15 +157,18 @@ def _fixed_predictions(task: Task, method: str, labels: Sequence[str]) -> Cell:
 
 
 def student_options(task: Task, method: str, seed: int = 0) -> StudentOptions:
-    decode, calibrate, calibration = READINGS[method]
+    decode, calibrate, calibration = READINGS[method_parts(method)[0]]
     return StudentOptions(decode=decode, labels=tuple(task.labels), calibrate=calibrate, calibration=calibration,
                           train_examples=train_pairs(task), seed=seed, cache_enabled=True)
 
 
 def fixed_cell(task: Task, method: str, seeds: Sequence[int]) -> Cell:
     cell = Cell(task.name, method, gepa=False, lm=True)
+    render = method_parts(method)[1]
+    if render:
+        task = rendered(task, render)
     started = time.perf_counter()
-    for seed in seeds if method in RANDOMIZED else seeds[:1]:
+    for seed in seeds if method_parts(method)[0] in RANDOMIZED else seeds[:1]:
         lm = make_lm("embedded", student_options(task, method, seed))
         cell.reports.append(quietly(lambda lm=lm: evaluate(task, lm, task.split("test"), student="embedded",
                                                            split="test")))

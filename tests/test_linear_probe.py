@@ -60,10 +60,10 @@ def test_the_probe_learns_which_tokens_separate_the_labels() -> None:
     assert probe.weights_for("an unseen text") is probe.fit.full
 
 
-def test_the_probe_is_embedded_only_and_offered_first() -> None:
+def test_the_probe_is_embedded_only_and_offered_after_hidden() -> None:
     with pytest.raises(SmolgepaError, match="probe.*whole next-token distribution.*embedded"):
         check_server_decode("llamacpp", "probe")
-    assert PROPOSAL_ORDER[0] == "probe"
+    assert PROPOSAL_ORDER[:2] == ("hidden", "probe")
 
 
 def test_the_engine_answers_with_the_fitted_probe(embedded_path: Path, task, train12) -> None:
