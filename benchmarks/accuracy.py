@@ -61,7 +61,7 @@ GEPA_METHODS = {"readings": {"decode": "scored", "readings": True}, "probe": {"d
                 "hidden": {"decode": "hidden"}}
 GEPA_BUDGET = {"sentiment-extended": 400, "agent_monitor-extended": 300}
 # What --quick runs per task: the best configuration measured here (README, "Accuracy").
-QUICK = {"sentiment-extended": ("gepa", "readings"), "agent_monitor-extended": ("fixed", "probe")}
+QUICK = {"sentiment-extended": ("gepa", "readings"), "agent_monitor-extended": ("fixed", "hidden@plain")}
 PEERS = ("labeled", "bootstrap_rs", "knn")
 TRACE_RENDER = "summary"  # the LM rows on trace tasks read the short evidence rendering (plain: ~700 tokens)
 # unless the method names another: "hidden@plain" is the `hidden` reading on the plain rendering
