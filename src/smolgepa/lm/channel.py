@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from smolgepa.lm.decode import LabelScores, argmax, softmax
+from smolgepa.lm.methods import reply_each
 from smolgepa.lm.turns import Prompt, Turn, read_prompt
 
 
@@ -55,5 +56,7 @@ class ChannelMethod:
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         prompt = read_prompt(messages, "channel")
-        logprobs = {label: self.text_logprob(prompt, label) for label in self.labels}
+        prefix, text = text_reply(prompt.query)
+        batch = [channel_messages(prompt, label) for label in self.labels]
+        logprobs = dict(zip(self.labels, reply_each(self.scorer, batch, prefix, text)))
         return LabelScores(argmax(logprobs), logprobs, softmax(logprobs))

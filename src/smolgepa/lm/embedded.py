@@ -111,8 +111,10 @@ class EmbeddedEngine(CompleteOnlyEngine):
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise SmolgepaError(f"llama-cpp-python is not installed ({exc}). Run scripts/setup.") from None
+        from smolgepa.lm.sequences import enable_sequences
+
         threads = self.settings.n_threads or os.cpu_count() or 1
-        return Llama(
+        llama = Llama(
             model_path=str(path),
             n_ctx=self.settings.n_ctx,
             n_threads=threads,
@@ -120,6 +122,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
             seed=self.settings.seed,
             verbose=False,
         )
+        enable_sequences(llama)  # scoring evaluates labels and prompts side by side (lm/sequences.py)
+        return llama
 
     def complete(self, request: Request) -> Response:
         # A candidate's header lines never reach the model: a scoring student reads the answer with

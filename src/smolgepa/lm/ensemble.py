@@ -18,6 +18,7 @@ import numpy as np
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.decode import LabelScores, argmax, softmax
+from smolgepa.lm.methods import score_each
 from smolgepa.lm.turns import Turn, make_turn, read_prompt, same_text
 
 
@@ -76,7 +77,8 @@ class EnsembleMethod:
     def one_shot_scores(self, messages: list[dict[str, str]]) -> list[dict[str, float]]:
         """The normalised label log-probs of each one-shot prompt, in demo order."""
         prompt = read_prompt(messages, "ensemble")
-        return [normalised(self.scorer.score(prompt.with_demos([shot]), self.labels)) for shot in self.shots(messages)]
+        batch = [prompt.with_demos([shot]) for shot in self.shots(messages)]
+        return [normalised(scores) for scores in score_each(self.scorer, batch, self.labels)]
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         runs = self.one_shot_scores(messages)
