@@ -5,6 +5,10 @@ input is the assistant's reply ("Text: ..."); the sum of the input's token log-p
 is given, not scored) is the label's score, and the argmax label is the answer. Demonstrations
 (the instruction's Examples block, DSPy demos) are turned round the same way. Labels whose prior
 the model favours no longer win by default: every label must explain the whole text.
+
+Cost: the labels' prompts are evaluated together in one llama_decode call, each in its own KV
+sequence kept between calls (`LabelScorer.reply_logprobs`); as the label turns do not change from one
+query to the next, a query costs the input's tokens once per label, with logits at each of them.
 """
 
 from __future__ import annotations

@@ -82,7 +82,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
 
     llama-cpp-python keeps the KV cache of the previous prompt and reuses its longest common
     prefix, so consecutive requests that share an instruction only prefill the new part; scored
-    decoding does the same and then evaluates only each label's tokens on top of the prompt.
+    decoding does the same and evaluates each label's tokens beside the prompt, in the same call, on
+    KV sequences of their own (the context holds `sequences.SEQUENCES` of them).
     """
 
     def __init__(self, settings: EmbeddedSettings) -> None:

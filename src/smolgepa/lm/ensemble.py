@@ -6,6 +6,10 @@ as in `scored`, the label log-probs of each run are normalised over the label se
 decides. The demos are the prompt's own (the instruction's Examples block, DSPy demos); a prompt with
 none uses `k` training examples, balanced over the labels and chosen by `seed` (an example whose
 text is the query's own is passed over, so scoring the training split does not read its own label).
+
+Cost: the one-shot prompts are evaluated together in one llama_decode call, each in its own KV
+sequence kept between calls (`LabelScorer.score_many`), so a query costs its own tokens once per
+demonstration; the demonstrations are evaluated once per instruction.
 """
 
 from __future__ import annotations

@@ -3,9 +3,12 @@
 The prompt is the exact token sequence `create_chat_completion` would feed the model (the chat
 template up to and including the assistant prefix). It is evaluated once, reusing the longest
 prefix already in the KV cache (the instruction, from the previous example). The first token of
-every label is scored from the prompt's last logits; a label of k tokens then costs one batched
-decode of its first k-1 tokens on top of the cached prompt (none for one-token labels). The
-prompt is never re-evaluated.
+every label is scored from the prompt's last logits; the later tokens of every label are evaluated
+in the same llama_decode call as the prompt, each label on its own KV sequence branching off it
+(lm/sequences.py): one call per answer, whatever the labels' lengths. Several prompts at once (the
+ensemble's one-shot prompts, the channel's label turns) are evaluated in one call too, each kept in
+its own sequence so the next query evaluates only what follows the prefix it shares with them.
+A context with one sequence (a plain `Llama`) gets the same scores one call at a time.
 """
 
 from __future__ import annotations
@@ -208,10 +211,8 @@ class LabelScorer:
             return [self._score_on_prompt(p, conts) for p, conts in requests]
         drop(llama, 0, llama.n_tokens)
         held = llama.input_ids[: llama.n_tokens].tolist()
-        entries: list[Entry] = []
-        branches: list[int] = []
-        spare = iter(BRANCHES)
-        for (prompt, conts), (seq, reused) in zip(requests, self._kept.assign([p for p, _ in requests])):
+        placed = []
+        for prompt, (seq, reused) in zip([p for p, _ in requests], self._kept.assign([p for p, _ in requests])):
             from_main = common_length(held, prompt)
             if from_main > reused:
                 share(llama, 0, seq, from_main)
@@ -219,10 +220,16 @@ class LabelScorer:
             start = max(0, min(reused, len(prompt) - REEVALUATED_TAIL))
             drop(llama, seq, start)
             self._kept.tokens[seq] = prompt
-            more, mine = self._branch_entries(prompt, start, seq, conts, spare)
-            entries += more
-            branches += mine
+            placed.append((seq, start))
+        branches: list[int] = []
         try:
+            placed = self._share_common_prefix([p for p, _ in requests], placed)
+            entries: list[Entry] = []
+            spare = iter(BRANCHES)
+            for (prompt, conts), (seq, start) in zip(requests, placed):
+                more, mine = self._branch_entries(prompt, start, seq, conts, spare)
+                entries += more
+                branches += mine
             rows = decode(llama, entries)
         except DecodeFailed:
             self._kept.clear()
@@ -235,6 +242,25 @@ class LabelScorer:
             results.append(self._split(rows[offset : offset + 1 + sum(len(c) - 1 for c in conts)], conts))
             offset += 1 + sum(len(c) - 1 for c in conts)
         return results
+
+    def _share_common_prefix(self, prompts: list[list[int]], placed: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Evaluate the prefix all `prompts` share (the system message) once, in the first prompt's
+        sequence, and give it to the others that lack it: the shared cells are stored once, and
+        attention in llama.cpp costs by the cells in use."""
+        common = min(len(p) for p in prompts) - REEVALUATED_TAIL
+        for prompt in prompts[1:]:
+            common = min(common, common_length(prompts[0], prompt))
+        if common <= 0 or all(start >= common for _, start in placed):
+            return placed
+        first, start = placed[0]
+        if start < common:
+            decode(self.llama, [Entry(t, start + i, (first,)) for i, t in enumerate(prompts[0][start:common])])
+        shared = [(first, max(start, common))]
+        for seq, start in placed[1:]:
+            if start < common:
+                share(self.llama, first, seq, common)
+            shared.append((seq, max(start, common)))
+        return shared
 
     def _branch_entries(
         self, prompt: list[int], start: int, seq: int, continuations: list[list[int]], spare: Iterator[int]

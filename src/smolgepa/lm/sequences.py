@@ -31,10 +31,10 @@ def enable_sequences(llama: Any, count: int = SEQUENCES) -> None:
     params = llama.context_params
     params.n_seq_max = count
     params.kv_unified = True  # one buffer: each sequence can use all n_ctx cells, shared prefixes share cells
-    old = llama._ctx  # noqa: SLF001 - llama-cpp-python offers no way to set n_seq_max otherwise
-    llama._ctx = llama._stack.enter_context(  # noqa: SLF001
-        contextlib.closing(_internals.LlamaContext(model=llama._model, params=params, verbose=llama.verbose))  # noqa: SLF001
-    )
+    # llama-cpp-python sets n_seq_max only for embeddings: swap in a context made with ours.
+    context = _internals.LlamaContext(model=llama._model, params=params, verbose=llama.verbose)  # noqa: SLF001
+    old = llama._ctx  # noqa: SLF001
+    llama._ctx = llama._stack.enter_context(contextlib.closing(context))  # noqa: SLF001
     old.close()
 
 
