@@ -115,6 +115,7 @@ class LabelScorer:
         else:
             results = self._score_kept(requests)
         return [{label: float(v.sum()) for label, v in zip(labels, values)} for values in results]
+
     def next_token_logprobs(self, tokens: Sequence[int]) -> np.ndarray:
         """log P(next token | tokens) over the vocabulary (the cached prefix is reused)."""
         if len(tokens) >= self.llama.n_ctx():
