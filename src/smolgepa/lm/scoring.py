@@ -196,8 +196,9 @@ class LabelScorer:
             for seq in branches:
                 drop(llama, seq)
         llama.input_ids[start : len(prompt)] = prompt[start:]
-        llama.n_tokens = len(prompt)
-        llama._requires_eval = False  # noqa: SLF001 - as Llama.eval leaves it
+        # The last logits are a label's: a free answer to this prompt must not sample from them,
+        # and re-evaluates its last tokens as one batch, as after a free answer (kv.forget_prompt_end).
+        llama.n_tokens = max(0, len(prompt) - REEVALUATED_TAIL)
         return self._split(rows, continuations)
 
     def _score_kept(self, requests: list[tuple[list[int], list[list[int]]]]) -> list[list[np.ndarray]]:

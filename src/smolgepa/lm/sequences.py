@@ -121,6 +121,7 @@ def decode(llama: Any, entries: Sequence[Entry]) -> list[np.ndarray]:
                     batch.seq_id[i][j] = seq
                 batch.logits[i] = bool(entry.want)
             status = llama_cpp.llama_decode(llama.ctx, batch)
+            llama._requires_eval = True  # noqa: SLF001 - its last logits are no longer sequence 0's
             if status != 0:
                 raise DecodeFailed(f"llama_decode returned {status}")
         finally:
