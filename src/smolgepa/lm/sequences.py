@@ -8,6 +8,9 @@ so every sequence may still use the whole context and shared prefixes share thei
 - KEPT sequences hold prompts between calls (ensemble demonstrations, the channel's label turns),
   so the next query only evaluates what follows their common prefix. llama-cpp-python's own `eval`
   drops every sequence's cells from its prompt's end on; `Kept.valid` notices what is left.
+Cost: llama.cpp's attention runs over every cell in use, whichever sequence holds it (measured on the
+Xeon: 18 tokens cost 10% more beside 400 other cells, 30% more beside 1000), so kept prompts store
+their common prefix once (`LabelScorer._share_common_prefix`) and branches are removed at once.
 """
 
 from __future__ import annotations
