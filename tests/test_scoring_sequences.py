@@ -142,3 +142,30 @@ def test_free_answer_after_batched_scoring_is_a_fresh_engines(embedded_path: Pat
     finally:
         fresh.close()
     assert after["choices"][0]["message"]["content"] == expected["choices"][0]["message"]["content"]
+
+
+def test_one_forward_pass_per_answer_and_kept_prompts_reused(engine, monitor, sentiment, monkeypatch) -> None:
+    """The speed the sequences are for: four multi-token labels cost one llama_decode call; the second
+    query over the same one-shot prompts evaluates only the query's tokens, in one call."""
+    import smolgepa.lm.scoring as scoring
+
+    calls: list[int] = []
+    real = scoring.decode
+
+    def counting(llama, entries):
+        calls.append(len(entries))
+        return real(llama, entries)
+
+    monkeypatch.setattr(scoring, "decode", counting)
+    scorer = engine._label_scorer()  # noqa: SLF001
+    scorer.score(messages_for(monitor, monitor.split("val")[3].input), monitor.labels)
+    assert len(calls) == 1
+    texts = [e.input for e in sentiment.split("val")[2:4]]
+    scorer.score_many(ensemble_prompts(sentiment, texts[0]), sentiment.labels)
+    calls.clear()
+    batch = ensemble_prompts(sentiment, texts[1])
+    scorer.score_many(batch, sentiment.labels)
+    query = scorer.text_tokens(texts[1])
+    prompts = sum(len(scoring.chat_prompt_tokens(engine.llama(), m)) for m in batch)
+    assert len(calls) == 1 and calls[0] < prompts / 2
+    assert calls[0] >= len(batch) * len(query)  # the query itself is evaluated after every demo
