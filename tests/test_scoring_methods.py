@@ -25,6 +25,11 @@ from smolgepa.program import make_program
 from smolgepa.tasks import load_task
 
 N_VAL = 6
+# Channel and ensemble prompts are evaluated side by side in several KV sequences (lm/sequences.py):
+# their cells sit elsewhere in the cache than in a fresh pass, and a label's log-prob moves by the
+# kernels' rounding (measured up to 0.21 nats against a fresh pass, 0.085 for one prompt at a time);
+# a wrong prompt or a lost token moves it by nats.
+BATCH_SPLIT_NATS = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +107,7 @@ def test_channel_scores_are_the_text_likelihood_given_the_label(embedded_path: P
                 assert full[: len(head)] == head
                 rows = fresh_logprobs(reference, prompt + full)
                 expected = sum(rows[len(prompt) + i - 1][full[i]] for i in range(len(head), len(full)))
-                assert got.logprobs[label] == pytest.approx(expected, abs=2e-2), label
+                assert got.logprobs[label] == pytest.approx(expected, abs=BATCH_SPLIT_NATS), label
             assert got.label == max(got.logprobs, key=got.logprobs.get)
             direct = scored.score_messages(messages).logprobs
             assert all(abs(got.logprobs[y] - direct[y]) > 1.0 for y in task.labels)  # a whole text, not a label
@@ -198,10 +203,11 @@ def test_ensemble_is_the_mean_of_one_shot_runs(embedded_path: Path, task) -> Non
                 runs.append(values - values.max() - math.log(np.exp(values - values.max()).sum()))
             mean = np.mean(runs, axis=0)
             for label, value in zip(task.labels, mean):
-                assert got.logprobs[label] == pytest.approx(value, abs=1e-3)
+                assert got.logprobs[label] == pytest.approx(value, abs=BATCH_SPLIT_NATS)
             assert got.label == list(task.labels)[int(np.argmax(mean))]
             both = scored.score_messages(messages_for(task, example.input, render_instruction(base, shots)))
-            assert any(abs(got.logprobs[y] - both.logprobs[y]) > 1e-2 for y in task.labels)  # not one 2-shot run
+            # not one 2-shot run (measured 0.46 and 0.69 apart)
+            assert any(abs(got.logprobs[y] - both.logprobs[y]) > BATCH_SPLIT_NATS for y in task.labels)
     finally:
         ensemble.close()
         scored.close()

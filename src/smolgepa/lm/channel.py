@@ -5,6 +5,10 @@ input is the assistant's reply ("Text: ..."); the sum of the input's token log-p
 is given, not scored) is the label's score, and the argmax label is the answer. Demonstrations
 (the instruction's Examples block, DSPy demos) are turned round the same way. Labels whose prior
 the model favours no longer win by default: every label must explain the whole text.
+
+Cost: the labels' prompts are evaluated together in one llama_decode call, each in its own KV
+sequence kept between calls (`LabelScorer.reply_logprobs`); as the label turns do not change from one
+query to the next, a query costs the input's tokens once per label, with logits at each of them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from smolgepa.lm.decode import LabelScores, argmax, softmax
+from smolgepa.lm.methods import reply_each
 from smolgepa.lm.turns import Prompt, Turn, read_prompt
 
 
@@ -55,5 +60,7 @@ class ChannelMethod:
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         prompt = read_prompt(messages, "channel")
-        logprobs = {label: self.text_logprob(prompt, label) for label in self.labels}
+        prefix, text = text_reply(prompt.query)
+        batch = [channel_messages(prompt, label) for label in self.labels]
+        logprobs = dict(zip(self.labels, reply_each(self.scorer, batch, prefix, text)))
         return LabelScores(argmax(logprobs), logprobs, softmax(logprobs))

@@ -82,7 +82,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
 
     llama-cpp-python keeps the KV cache of the previous prompt and reuses its longest common
     prefix, so consecutive requests that share an instruction only prefill the new part; scored
-    decoding does the same and then evaluates only each label's tokens on top of the prompt.
+    decoding does the same and evaluates each label's tokens beside the prompt, in the same call, on
+    KV sequences of their own (the context holds `sequences.SEQUENCES` of them).
     """
 
     def __init__(self, settings: EmbeddedSettings) -> None:
@@ -112,8 +113,10 @@ class EmbeddedEngine(CompleteOnlyEngine):
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise SmolgepaError(f"llama-cpp-python is not installed ({exc}). Run scripts/setup.") from None
+        from smolgepa.lm.sequences import enable_sequences
+
         threads = self.settings.n_threads or os.cpu_count() or 1
-        return Llama(
+        llama = Llama(
             model_path=str(path),
             n_ctx=self.settings.n_ctx,
             n_threads=threads,
@@ -121,6 +124,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
             seed=self.settings.seed,
             verbose=False,
         )
+        enable_sequences(llama)  # scoring evaluates labels and prompts side by side (lm/sequences.py)
+        return llama
 
     def complete(self, request: Request) -> Response:
         # A candidate's header lines never reach the model: a scoring student reads the answer with

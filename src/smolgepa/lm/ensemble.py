@@ -6,6 +6,10 @@ as in `scored`, the label log-probs of each run are normalised over the label se
 decides. The demos are the prompt's own (the instruction's Examples block, DSPy demos); a prompt with
 none uses `k` training examples, balanced over the labels and chosen by `seed` (an example whose
 text is the query's own is passed over, so scoring the training split does not read its own label).
+
+Cost: the one-shot prompts are evaluated together in one llama_decode call, each in its own KV
+sequence kept between calls (`LabelScorer.score_many`), so a query costs its own tokens once per
+demonstration; the demonstrations are evaluated once per instruction.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.decode import LabelScores, argmax, softmax
+from smolgepa.lm.methods import score_each
 from smolgepa.lm.turns import Turn, make_turn, read_prompt, same_text
 
 
@@ -76,7 +81,8 @@ class EnsembleMethod:
     def one_shot_scores(self, messages: list[dict[str, str]]) -> list[dict[str, float]]:
         """The normalised label log-probs of each one-shot prompt, in demo order."""
         prompt = read_prompt(messages, "ensemble")
-        return [normalised(self.scorer.score(prompt.with_demos([shot]), self.labels)) for shot in self.shots(messages)]
+        batch = [prompt.with_demos([shot]) for shot in self.shots(messages)]
+        return [normalised(scores) for scores in score_each(self.scorer, batch, self.labels)]
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         runs = self.one_shot_scores(messages)

@@ -37,6 +37,19 @@ class LabelScoring(Protocol):
         ...
 
 
+def score_each(scorer: Any, batch: Sequence[Messages], labels: Sequence[str]) -> list[dict[str, float]]:
+    """`scorer.score` of every prompt in `batch`: in one go where the scorer can (`score_many`)."""
+    many = getattr(scorer, "score_many", None)
+    return many(batch, labels) if many else [scorer.score(messages, labels) for messages in batch]
+
+
+def reply_each(scorer: Any, batch: Sequence[Messages], given: str, text: str) -> list[float]:
+    """`scorer.reply_logprob` after every prompt in `batch`: in one go where the scorer can
+    (`reply_logprobs`)."""
+    many = getattr(scorer, "reply_logprobs", None)
+    return many(batch, given, text) if many else [scorer.reply_logprob(m, given, text) for m in batch]
+
+
 class ScoringMethod(Protocol):
     """A scoring method: messages -> LabelScores (the argmax label and the scores behind it)."""
 
