@@ -5,8 +5,8 @@
 - `channel_vs_scored`, `ensemble_vs_scored`: per-example time of the noisy channel (one pass per
   label) and the demo ensemble (one pass per demonstration) over scored decoding (one pass); the
   target is their number of forward passes (issue 14).
-- `knn_anchor_reuse`, `probe_anchor_reuse`: the first evaluation under an instruction builds the
-  anchor memory (one pass per training example; the probe is fitted on it), the second reuses it:
+- `knn_anchor_reuse`, `probe_anchor_reuse`, `hidden_anchor_reuse`: the first evaluation under an
+  instruction builds the anchor memory (one pass per training example; the probes are fitted on it), the second reuses it:
   first over second. If anchors were rebuilt the
   ratio would be about 1; the target is half the gain that reuse should give.
 Every set-up runs on the embedded engine without the disk cache, timed interleaved, median round.
@@ -75,7 +75,7 @@ def methods_vs_scored(task: Task, examples: Sequence[Example], rounds: int) -> l
 
 
 def anchor_reuse(task: Task, examples: Sequence[Example], decode: str) -> Figure:
-    """kNN or the probe: the first evaluation under an instruction (anchors built, the probe fitted)
+    """kNN or a probe (`probe`, `hidden`): the first evaluation under an instruction (anchors built, the probe fitted)
     over the second (both reused)."""
     train = train_pairs(task)
     lm = student(task, decode, train_examples=train)
@@ -97,4 +97,5 @@ def trace_figures(quick: bool, rounds: int) -> list[Figure]:
         *methods_vs_scored(task, examples, rounds),
         anchor_reuse(task, examples, "knn"),
         anchor_reuse(task, examples, "probe"),
+        anchor_reuse(task, examples, "hidden"),
     ]

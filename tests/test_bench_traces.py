@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # bench.py's Figure.line: `RATIO <name> <value, 3 significant digits> target <op> <target>  # note`
 LINE = re.compile(r"^RATIO (?P<name>\w+) (?P<value>[0-9.]+(?:e[+-]?\d+)?) target (?P<op><=|>=) (?P<target>[0-9.]+)(?:  # (?P<note>.*))?$")
 EXPECTED = {"summary_vs_plain": ("<=", 0.25), "channel_vs_scored": ("<=", 3.0), "ensemble_vs_scored": ("<=", 6.0),
-            "knn_anchor_reuse": (">=", None), "probe_anchor_reuse": (">=", None)}
+            "knn_anchor_reuse": (">=", None), "probe_anchor_reuse": (">=", None), "hidden_anchor_reuse": (">=", None)}
 
 
 def parse(stdout: str) -> dict[str, re.Match[str]]:
@@ -43,6 +43,6 @@ def test_bench_traces_prints_every_speed_line(tmp_path: Path) -> None:
             assert float(lines[name]["target"]) == target, name
         assert float(lines[name]["value"]) > 0 and "ms/example" in lines[name]["note"], name
     # the kNN target is half the gain of building 10 anchors once for 3 queries
-    for name in ("knn_anchor_reuse", "probe_anchor_reuse"):
+    for name in ("knn_anchor_reuse", "probe_anchor_reuse", "hidden_anchor_reuse"):
         assert float(lines[name]["target"]) == pytest.approx(1 + 0.5 * 10 / 3, abs=0.01)
     assert "| summary_vs_plain |" in done.stdout  # the Markdown table carries the new rows too

@@ -20,6 +20,7 @@ from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.scoring import LabelScorer, chat_prompt_tokens
 from smolgepa.program import make_program
 from smolgepa.tasks import load_task
+from support.fresh_answer import fresh_answer
 
 pytestmark = pytest.mark.numerics  # answers come from model arithmetic: rehearsed on Q8_0
 
@@ -133,12 +134,7 @@ def test_scoring_keeps_the_kv_cache_consistent(embedded_path: Path, scored_senti
 
     llama = scored_sentiment.llama()
     after_scoring = llama.create_chat_completion(messages=second, max_tokens=12, temperature=0.0)
-    fresh = Llama(model_path=str(embedded_path), n_ctx=2048, verbose=False)
-    try:
-        expected = fresh.create_chat_completion(messages=second, max_tokens=12, temperature=0.0)
-    finally:
-        fresh.close()
-    assert after_scoring["choices"][0]["message"]["content"] == expected["choices"][0]["message"]["content"]
+    assert after_scoring["choices"][0]["message"]["content"] == fresh_answer(embedded_path, second, 12)
 
 
 def test_calibration_moves_answers_away_from_the_content_free_favourite(

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from llama_cpp import Llama
 
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.lm.channel import channel_messages, text_reply
@@ -19,6 +18,7 @@ from smolgepa.lm.turns import make_turn, read_prompt
 from smolgepa.program import make_program
 from smolgepa.tasks import load_task
 from smolgepa.tasks.loader import rendered
+from support.fresh_answer import fresh_answer
 from support.near_tie import NEAR_TIE_NATS
 
 pytestmark = pytest.mark.numerics  # scores come from model arithmetic, compared with a tolerance
@@ -136,12 +136,7 @@ def test_free_answer_after_batched_scoring_is_a_fresh_engines(embedded_path: Pat
     scorer.score_many(ensemble_prompts(monitor, monitor.split("val")[2].input)[:3], monitor.labels)
     scorer.score(messages, monitor.labels)
     after = engine.llama().create_chat_completion(messages=messages, max_tokens=16, temperature=0.0)
-    fresh = Llama(model_path=str(embedded_path), n_ctx=2048, verbose=False)
-    try:
-        expected = fresh.create_chat_completion(messages=messages, max_tokens=16, temperature=0.0)
-    finally:
-        fresh.close()
-    assert after["choices"][0]["message"]["content"] == expected["choices"][0]["message"]["content"]
+    assert after["choices"][0]["message"]["content"] == fresh_answer(embedded_path, messages, 16)
 
 
 def test_one_forward_pass_per_answer_and_kept_prompts_reused(engine, monitor, sentiment, monkeypatch) -> None:

@@ -24,18 +24,9 @@ import numpy as np
 from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.decode import calibration_key, content_free_messages
 from smolgepa.lm.scoring import chat_prompt_tokens
+from smolgepa.lm.sequences import common_length
 
 Messages = Sequence[Mapping[str, str]]
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens `a` and `b` share."""
-    count = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        count += 1
-    return count
 
 
 class HiddenStates:
@@ -76,7 +67,7 @@ class HiddenStates:
         key = calibration_key(messages, ())
         if key not in self._input_starts:
             empty = chat_prompt_tokens(self.llama(), content_free_messages(messages, ""))
-            self._input_starts[key] = common_prefix(empty, tokens)
+            self._input_starts[key] = common_length(empty, tokens)
         return self._input_starts[key]
 
     def _states_from(self, tokens: Sequence[int], start: int) -> np.ndarray:
@@ -85,7 +76,7 @@ class HiddenStates:
         import llama_cpp
 
         llama = self.llama()
-        reuse = min(common_prefix(self._cached, tokens), start)
+        reuse = min(common_length(self._cached, tokens), start)
         llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llama.ctx), -1, reuse, -1)
         self._cached = list(tokens[:reuse])
         todo = list(tokens[reuse:])
