@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 from smolgepa.linear import FoldedFit, softmax, standardizer, with_bias
@@ -40,6 +41,7 @@ class StateRows:
 
 
 def state_rows(train: Sequence[tuple[str, str]], rows: Sequence[np.ndarray]) -> StateRows:
+    """The anchors of `AnchorMemory` for this reading: the training pairs and their feature rows."""
     return StateRows(tuple(same_text(t) for t, _ in train), tuple(y for _, y in train), np.stack(rows))
 
 
@@ -59,6 +61,7 @@ class StateProbe:
 
 def fit_state_probe(anchors: StateRows, labels: Sequence[str], l2: float = HIDDEN_L2,
                     folds: int = HIDDEN_FOLDS, steps: int = HIDDEN_STEPS) -> StateProbe:
+    """Standardize the anchors' features and fit the folded logistic regression on them."""
     mean, scale = standardizer(anchors.rows)
     x = with_bias((anchors.rows - mean) / scale)
     return StateProbe(mean, scale, FoldedFit(x, list(anchors.labels), anchors.texts, labels, l2, steps, folds))
