@@ -14,7 +14,7 @@ from smolgepa.traces import Message, ToolCall, ToolResult, Trace, approx_tokens,
 from smolgepa.traces.figures import FIGURES, figures
 from smolgepa.traces.summary import SUMMARY_MAX_TOKENS
 
-REAL_TOKEN_LIMIT = 150  # the brief: well under 150 tokens of the student's own tokenizer
+REAL_TOKEN_LIMIT = 100  # well under the brief's 150, so a summary costs at most a quarter of a plain trace (~400)
 
 
 def read_figures(summary: str) -> dict[str, int]:
@@ -44,7 +44,7 @@ def test_every_extended_summary_is_within_budget_and_carries_its_figures(extende
         worst = max(worst, count_real(example.input))
         assert read_figures(example.input) == figures(example.raw)
         assert example.input.startswith("Task: ")
-        assert "First call: " in example.input
+        assert ", first " in example.input.splitlines()[1]
     assert worst < REAL_TOKEN_LIMIT, worst
 
 
@@ -54,12 +54,12 @@ def test_summary_names_the_repeated_error_the_tools_and_the_calls() -> None:
         turns += [ToolCall("create_ticket", {"file": "x"}), ToolResult("create_ticket", "unexpected argument 'file'", True)]
     turns += [Message("I will stop here.")]
     text = render_trace(Trace("Open a refund ticket for order 1182.", tuple(turns)), mode="summary")
-    assert "Same call repeated: 4 times in a row" in text
-    assert "Same error repeated: 4 times (\"unexpected argument 'file'\")" in text
-    assert "Tools used: 2 (search_docs, create_ticket)" in text
-    assert "First call: search_docs(" in text and "Last call: create_ticket(" in text
-    assert text.startswith("Task: Open a refund ticket")
-    assert "Errors: 4" in text and "Tool calls: 5" in text
+    assert "Same call repeated: 4\n" in text
+    assert "Same error repeated: 4 (\"unexpected argument 'file'\")" in text
+    assert "Tools: 2\n" in text
+    assert "Calls: 5, first search_docs, last create_ticket\n" in text
+    assert text.startswith("Task: Open a refund")
+    assert "Errors: 4" in text and "Calls: 5" in text
     assert render_trace(Trace("Open a refund ticket for order 1182.", tuple(turns)), mode="summary") == text
 
 

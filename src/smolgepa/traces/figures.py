@@ -1,7 +1,7 @@
 """The evidence figures: the numbers of `smolgepa.traces.evidence` under the names the summary prints.
 
 One table serves three readers, so they cannot drift apart: the `summary` rendering prints each
-figure on a line starting with its `line` name ("Same call repeated: 5 times in a row."), the
+figure on a line starting with its `line` name ("Same call repeated: 5"), the
 evidence logistic regression (`traces.shallow.FiguresClassifier`) reads the numbers, and the
 counting rules (`traces.rules`) name the lines a tiny model must check ("If "Same call repeated"
 is 3 or more, answer doom_loop").
@@ -31,13 +31,13 @@ def _distinct_tools(trace: Trace) -> int:
 
 FIGURES: tuple[Figure, ...] = (
     Figure("same_call", "Same call repeated", lambda e, t: e.identical_run.length),
-    Figure("near_call", "Nearly same call repeated", lambda e, t: e.near_identical_run.length),
+    Figure("near_call", "Similar call repeated", lambda e, t: e.near_identical_run.length),
     Figure("errors", "Errors", lambda e, t: e.errors),
     Figure("same_error", "Same error repeated", lambda e, t: e.repeated_error),
-    Figure("words_per_call", "Words of thinking per call", lambda e, t: round(e.words_per_call)),
+    Figure("words_per_call", "Thinking words per call", lambda e, t: round(e.words_per_call)),
     Figure("messages_in_a_row", "Messages in a row", lambda e, t: e.longest_monologue),
-    Figure("calls", "Tool calls", lambda e, t: e.calls),
-    Figure("tools", "Tools used", lambda e, t: _distinct_tools(t)),
+    Figure("calls", "Calls", lambda e, t: e.calls),
+    Figure("tools", "Tools", lambda e, t: _distinct_tools(t)),
 )
 FIGURE_KEYS = tuple(figure.key for figure in FIGURES)
 BY_KEY = {figure.key: figure for figure in FIGURES}

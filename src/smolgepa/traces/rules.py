@@ -3,7 +3,7 @@
 A rule reads one line of the `summary` rendering and compares its number with a threshold:
 
     1. If "Same error repeated" is 3 or more, answer api_confusion.
-    2. If "Nearly same call repeated" is 3 or more, answer doom_loop.
+    2. If "Similar call repeated" is 3 or more, answer doom_loop.
     3. Otherwise answer making_progress.
 
 The rules are checked in order and the first that matches gives the label, so a tiny model can

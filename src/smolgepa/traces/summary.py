@@ -5,10 +5,9 @@ counts directly, one figure per line, each line starting with the figure's name 
 `traces.figures` so that a counting rule can point at it:
 
     Task: Fix the failing date test in utils.
-    Tool calls: 9
-    Tools used: 2 (run_tests, read_file)
-    First call: read_file(path="utils.py"). Last call: run_tests()
-    Same call repeated: 5 times in a row
+    Calls: 9, first read_file(path="utils.py"), last run_tests
+    Tools: 2 (run_tests, read_file)
+    Same call repeated: 5
     ...
 
 Deterministic, and within `SUMMARY_MAX_TOKENS` by the project's token counter: when the lines do
@@ -24,11 +23,11 @@ from smolgepa.traces.figures import BY_KEY, figures
 from smolgepa.traces.model import ToolCall, Trace
 from smolgepa.token_count import TokenCounter, approx_tokens
 
-SUMMARY_MAX_TOKENS = 130  # the project's approximate count; SmolLM2's own count is about 10% lower
-TOOL_NAME_CAP = 30
-# (task, call arguments, error text, tool names) caps in characters, tried in order.
-CAPS: tuple[tuple[int, int, int, int], ...] = (
-    (90, 40, 50, 60), (60, 24, 40, 45), (45, 0, 40, 40), (30, 0, 30, 30), (30, 0, 20, 0), (20, 0, 0, 0)
+SUMMARY_MAX_TOKENS = 100  # the project's approximate count; SmolLM2's own count is about 10% lower (mean 86 on val)
+# (task, call arguments, error text, tool names, called tool) caps in characters, tried in order.
+CAPS: tuple[tuple[int, int, int, int, int], ...] = (
+    (60, 20, 40, 40, 30), (45, 0, 40, 30, 30), (30, 0, 40, 20, 30), (20, 0, 30, 0, 30), (20, 0, 20, 0, 30),
+    (20, 0, 0, 0, 30), (20, 0, 0, 0, 12),
 )
 
 
@@ -45,7 +44,7 @@ def render_summary(trace: Trace, max_tokens: int = SUMMARY_MAX_TOKENS, count_tok
 
 
 def summary_lines(trace: Trace, evidence: Evidence, task_cap: int, args_cap: int, error_cap: int,
-                  tools_cap: int) -> list[str]:
+                  tools_cap: int, call_cap: int) -> list[str]:
     """The summary's lines with the given caps on free text."""
     values = figures(trace, evidence)
     calls = [turn for turn in trace.turns if isinstance(turn, ToolCall)]
@@ -55,16 +54,13 @@ def summary_lines(trace: Trace, evidence: Evidence, task_cap: int, args_cap: int
         return f"{BY_KEY[key].line}: {rest}"
 
     lines = [f"Task: {_clip(trace.task, task_cap)}"]
-    lines.append(line("calls", str(int(values["calls"]))))
+    ends = f", first {_call(calls[0], args_cap, call_cap)}, last {_call(calls[-1], args_cap, call_cap)}" if calls else ""
+    lines.append(line("calls", f"{int(values['calls'])}{ends}"))
     named = f" ({_clip(', '.join(tools), tools_cap)})" if tools and tools_cap else ""
     lines.append(line("tools", f"{int(values['tools'])}{named}"))
-    if calls:
-        first, last = _call(calls[0], args_cap), _call(calls[-1], args_cap)
-        lines.append(f"First call: {first}. Last call: {last}")
-    lines.append(line("same_call", _times(values["same_call"], " in a row")))
-    lines.append(line("near_call", _times(values["near_call"], " in a row")))
-    lines.append(line("errors", str(int(values["errors"]))))
-    repeated = _times(values["same_error"], "")
+    for key in ("same_call", "near_call", "errors"):
+        lines.append(line(key, str(int(values[key]))))
+    repeated = str(int(values["same_error"]))
     if values["same_error"] > 1 and error_cap:
         repeated += f' ("{_clip(evidence.repeated_error_text, error_cap)}")'
     lines.append(line("same_error", repeated))
@@ -73,17 +69,10 @@ def summary_lines(trace: Trace, evidence: Evidence, task_cap: int, args_cap: int
     return lines
 
 
-def _times(value: float, tail: str) -> str:
-    number = int(value)
-    if number <= 1:
-        return f"{number} time" + ("" if number == 1 else "s")
-    return f"{number} times{tail}"
-
-
-def _call(call: ToolCall, args_cap: int) -> str:
-    name = _clip(call.tool, TOOL_NAME_CAP)
+def _call(call: ToolCall, args_cap: int, name_cap: int) -> str:
+    name = _clip(call.tool, name_cap)
     if not args_cap or not call.args:
-        return f"{name}()"
+        return name
     args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in call.args.items())
     return f"{name}({_clip(args, args_cap)})"
 
