@@ -51,8 +51,10 @@ TASKS = ("sentiment-extended", "agent_monitor-extended")
 FIXED_METHODS = {
     "sentiment-extended": ("scored", "scored+calibrate", "scored+calibrate-train", "channel", "knn", "probe",
                            "hidden", "ensemble+calibrate-train"),
-    "agent_monitor-extended": ("scored", "scored+calibrate-train", "channel", "knn", "probe", "hidden",
-                               "hidden@plain"),
+    # every rendering x scoring method (issue 15's ablation grid); the bare names read `TRACE_RENDER`
+    "agent_monitor-extended": tuple(f"{reading}{suffix}" for suffix in ("", "@plain", "@annotated")
+                                    for reading in ("scored", "channel", "knn", "ensemble", "probe", "hidden"))
+    + ("scored+calibrate-train",),
 }
 RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos of a prompt without any
 # GEPA rows: name -> study cell settings. `readings`: the built-in proposer may change how the answer is
@@ -107,6 +109,16 @@ class Cell:
 def min_recall(report: EvalReport) -> float:
     recalls = [row["recall"] for row in report.per_label().values() if row["recall"] is not None]
     return min(recalls) if recalls else 0.0
+
+
+def recall_note(cell: Cell) -> str:
+    """A comment line with the cell's per-label recall (mean over seeds) and its wall time."""
+    recalls = {}
+    for report in cell.reports:
+        for label, row in report.per_label().items():
+            recalls.setdefault(label, []).append(row["recall"] or 0.0)
+    listed = " ".join(f"{label}={sum(v) / len(v):.3f}" for label, v in recalls.items())
+    return f"# recall method={cell.method} {listed} seconds={cell.seconds:.0f}"
 
 
 def say(text: str) -> None:
@@ -284,6 +296,7 @@ def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequ
         for method in FIXED_METHODS[name] if fixed is None else [m for m in FIXED_METHODS[name] if m in fixed]:
             chosen.append(fixed_cell(task, method, seeds))
             say(chosen[-1].line())
+            say(recall_note(chosen[-1]))
         for cell in gepa_cells(task, gepa, seeds, out):
             chosen.append(cell)
             say(cell.line())
