@@ -67,12 +67,15 @@ class Classifier:
 
     def predict(self, value: Any, where: str = "input") -> Answer:
         """The whole answer for `value`; `where` prefixes the error for an input that is not valid."""
+        return self.answer(self.render(value, where))
+
+    def answer(self, text: str) -> Answer:
+        """The answer for a text as the student reads it (already rendered, see `render`)."""
         import dspy
 
         from smolgepa.adapter import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
         from smolgepa.program import OUTPUT_FIELD
 
-        text = self.render(value, where)
         responses: list[dict[str, Any]] = []
         token = _responses.set(responses)
         try:

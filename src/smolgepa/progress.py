@@ -80,6 +80,14 @@ class Progress:
             else:
                 self._write(self.prefix + line)
 
+    def warn(self, line: str) -> None:
+        """A line that is shown even when quiet (a skipped input, say), above the bar on a terminal."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.write(self.prefix + line, file=self.stream)
+            else:
+                self._write(self.prefix + line)
+
     def counter(self, desc: str, unit: str = "ex") -> Callable[[int, int], None]:
         """A `(done, total)` callback (smolgepa.evaluation.predict) counting one stage named `desc`."""
         started = False
