@@ -60,7 +60,8 @@ class Progress:
                 self._note = note
             self._done = done
             if self._bar is not None:
-                self._bar.total = self._total
+                # past its total tqdm drops the bar (GEPA may overshoot its budget by one evaluation)
+                self._bar.total = None if self._total is None else max(self._total, done)
                 if note is not None:
                     self._bar.set_postfix_str(note, refresh=False)
                 self._bar.update(done - self._bar.n)
@@ -75,18 +76,12 @@ class Progress:
         with self._lock:
             if self.mode == "off":
                 return
-            if self._bar is not None:
-                self._bar.write(self.prefix + line, file=self.stream)
-            else:
-                self._write(self.prefix + line)
+            self._line_above(self.prefix + line)
 
     def warn(self, line: str) -> None:
         """A line that is shown even when quiet (a skipped input, say), above the bar on a terminal."""
         with self._lock:
-            if self._bar is not None:
-                self._bar.write(self.prefix + line, file=self.stream)
-            else:
-                self._write(self.prefix + line)
+            self._line_above(self.prefix + line)
 
     def counter(self, desc: str, unit: str = "ex") -> Callable[[int, int], None]:
         """A `(done, total)` callback (smolgepa.evaluation.predict) counting one stage named `desc`."""
@@ -112,6 +107,15 @@ class Progress:
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None
+
+    def _line_above(self, line: str) -> None:
+        """`line` on its own row; on a terminal the bar is cleared first and drawn again below it."""
+        if self._bar is None:
+            self._write(line)
+            return
+        self._bar.clear()
+        self._write(line)
+        self._bar.refresh()
 
     def _write(self, line: str) -> None:
         self.stream.write(line + "\n")

@@ -253,6 +253,7 @@ class Journal:
     def on_optimization_end(self, event: Any) -> None:
         state = event["final_state"]
         self.metric_calls = state.total_num_evals
+        self.progress.update(self.metric_calls + self.extra_metric_calls)
         front: set[int] = set()
         for programs in state.program_at_pareto_front_valset.values():
             front.update(programs)
