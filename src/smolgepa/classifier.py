@@ -9,6 +9,7 @@ the run rendered its traces. The model loads on the first answer.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -52,6 +53,7 @@ class Classifier:
         self.task = optimized.task
         self.program = make_program(self.task, optimized.instruction)
         self._lm: Any = None
+        self._lock = threading.Lock()
 
     @property
     def labels(self) -> list[str]:
@@ -92,13 +94,15 @@ class Classifier:
         items = list(values)
         workers = threads or self.optimized.settings.threads or 1
         done = 0
+        counting = threading.Lock()
 
         def one(indexed: tuple[int, Any]) -> Answer:
             nonlocal done
             answer = self.predict(indexed[1], f"input {indexed[0] + 1}")
-            done += 1
-            if progress:
-                progress(done, len(items))
+            with counting:
+                done += 1
+                if progress:
+                    progress(done, len(items))
             return answer
 
         if workers <= 1:
@@ -121,23 +125,25 @@ class Classifier:
 
     def lm(self) -> Any:
         """The student as a DSPy LM (built once; the model itself loads on the first answer)."""
-        if self._lm is None:
-            from smolgepa.lm.student import Student, train_pairs
+        with self._lock:
+            if self._lm is None:
+                from smolgepa.lm.student import Student, train_pairs
 
-            settings = self.optimized.settings
-            student = Student(settings.student, settings.options(self.labels, train_pairs(self.task)))
-            lm = student.lm()
-            self._lm = lm.copy(engine=_ScoreTap(lm.engine))
-            self._lm.smolgepa_decode = student.decode
-        return self._lm
+                settings = self.optimized.settings
+                student = Student(settings.student, settings.options(self.labels, train_pairs(self.task)))
+                lm = student.lm()
+                tapped = lm.copy(engine=_ScoreTap(lm.engine))
+                tapped.smolgepa_decode = student.decode
+                self._lm = tapped
+            return self._lm
 
     def close(self) -> None:
         """Release the student (a loaded model, an HTTP pool); the next answer builds it again."""
-        if self._lm is not None:
-            closer = getattr(self._lm.engine, "close", None)
-            if callable(closer):
-                closer()
-            self._lm = None
+        with self._lock:
+            lm, self._lm = self._lm, None
+        closer = getattr(lm.engine, "close", None) if lm is not None else None
+        if callable(closer):
+            closer()
 
 
 def load(path: str | Path, task: str | Path | None = None, **settings: Any) -> Classifier:

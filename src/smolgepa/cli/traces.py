@@ -27,11 +27,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
+    from smolgepa.traces import ToolResult
     from smolgepa.traces.importers import import_traces
 
     traces = import_traces(args.file, args.log_format)
     for item in traces:
         sys.stdout.write(json.dumps(item.to_json(args.label), ensure_ascii=False) + "\n")
     if not args.quiet:
-        errors = sum(turn.error for item in traces for turn in item.trace.turns if hasattr(turn, "error"))
+        errors = sum(turn.error for item in traces for turn in item.trace.turns if isinstance(turn, ToolResult))
         print(f"imported {len(traces)} traces from {args.file} ({errors} failed tool calls found)", file=sys.stderr)
