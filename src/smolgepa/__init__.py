@@ -9,7 +9,22 @@ import os
 # before smolgepa first imports llama_cpp. A value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
 from smolgepa.errors import SmolgepaError  # noqa: E402
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from smolgepa.classifier import Classifier
+
 __version__ = "0.1.0"
-__all__ = ["SmolgepaError", "__version__"]
+__all__ = ["SmolgepaError", "__version__", "load"]
+
+
+def load(path: "str | Path", task: "str | Path | None" = None, **settings: Any) -> "Classifier":
+    """A classifier from a run directory or program.json: `load(RUN_DIR)("text")` is the label
+    (`smolgepa.classifier`). Nothing is imported or loaded until this is called."""
+    from smolgepa.classifier import load as load_classifier
+
+    return load_classifier(path, task, **settings)

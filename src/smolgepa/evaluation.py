@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -229,21 +228,3 @@ def report_from_predictions(
         calibrate=calibrate,
         calibration=calibration,
     )
-
-
-def stderr_progress(label: str = "evaluating") -> Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal); it keeps writing to the
-    stderr of its creation even while sys.stderr is redirected."""
-    stream = sys.stderr
-    if not stream.isatty():
-        return lambda done, total: None
-
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-
-    return show

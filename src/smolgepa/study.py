@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from smolgepa.errors import SmolgepaError
+from smolgepa.progress import Progress, as_progress
 from smolgepa.reading import READINGS, reading
 from smolgepa.study_renders import check_render, check_render_tasks
 from smolgepa.optimize.config import SERVER_SETTINGS, OptimizeConfig, load_saved_config
@@ -52,7 +53,7 @@ ALWAYS_NAMED = ("task", "student", "seed")  # parts of every cell's directory na
 NOT_SETTINGS = {"run_dir", "resume", *AXES.values()}
 EXTENDABLE = ("budget", "max_proposals", "patience")  # a finished cell with more of these is continued
 TOP_KEYS = {"name", "description", "settings", "out", *AXES, *AXES.values()}
-Progress = Callable[[str], None]
+LineCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -380,14 +381,15 @@ def cell_state(run_dir: Path, cell: Cell) -> str:
     return "finished"
 
 
-def run_study(study: Study, out: str | Path | None = None, progress: Progress | None = None,
+def run_study(study: Study, out: str | Path | None = None, progress: Progress | LineCallback | None = None,
               report: bool = True) -> StudyResult:
     """Run every cell of the study (finished ones are skipped, interrupted ones resumed), then
     write report.html and report.md into the study directory. A cell that fails with a user
     error (an unreachable server, say) is recorded and the next cell runs."""
     from smolgepa.optimize import optimize
 
-    say = progress or (lambda line: None)
+    shown = as_progress(progress)
+    say = shown.say
     directory = Path(out) if out is not None else default_out(study)
     directory.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(directory)
@@ -413,7 +415,7 @@ def run_study(study: Study, out: str | Path | None = None, progress: Progress | 
         say(f"{label}: " + {"new": "starting", "partial": "resuming", "extend": "continuing with a larger budget"}[state])
         config = cell.config.with_changes(run_dir=str(run_dir), resume=state != "new")
         try:
-            result = optimize(config, progress=lambda line, label=label: say(f"{label}: {line}"))
+            result = optimize(config, progress=shown.prefixed(f"{label}: "))
         except SmolgepaError as exc:
             errors[cell.name] = str(exc)
             write_manifest(directory, Manifest(study.name, str(study.path), entries(), study.axes))

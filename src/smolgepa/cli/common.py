@@ -1,13 +1,16 @@
-"""Helpers every command uses: reading `--instruction @FILE`, printing JSON and progress lines."""
+"""Helpers every command uses: reading `--instruction @FILE`, printing JSON, `--quiet` and the progress display."""
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smolgepa.errors import SmolgepaError
+
+if TYPE_CHECKING:
+    from smolgepa.progress import Progress
 
 
 def read_instruction(value: str | None) -> str | None:
@@ -25,6 +28,13 @@ def print_json(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def stderr_lines(quiet: bool) -> Callable[[str], None] | None:
-    """Progress lines on stderr, or None with `--quiet`."""
-    return None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+def add_quiet_flag(parser: argparse.ArgumentParser) -> None:
+    """`--quiet`: no progress on stderr (a bar on a terminal, plain lines otherwise)."""
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def command_progress(args: argparse.Namespace) -> Progress:
+    """The progress display of a command: none with `--quiet` or `--json` (smolgepa.progress)."""
+    from smolgepa.progress import stderr_progress
+
+    return stderr_progress(quiet=bool(getattr(args, "quiet", False) or getattr(args, "json", False)))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from smolgepa.cli.common import print_json
+from smolgepa.cli.common import command_progress, print_json
 from smolgepa.cli.eval import add_task_flags
 from smolgepa.cli.student_flags import add_student_flags, student_options
 
@@ -47,7 +46,6 @@ def render_results(task: str, student: str, decode: str, results: Sequence[Metho
 
 def cmd_compare(args: argparse.Namespace) -> None:
     from smolgepa.compare import CompareConfig, compare, config_json, parse_methods
-    from smolgepa.evaluation import stderr_progress
     from smolgepa.lm import make_lm
     from smolgepa.tasks import load_task
 
@@ -63,12 +61,14 @@ def cmd_compare(args: argparse.Namespace) -> None:
     task = load_task(args.task, render=args.render)
     lm = make_lm(args.student, student_options(args, list(task.labels)))
 
+    shown = command_progress(args)
+
     def announce(result: MethodResult) -> None:
-        print(f"{result.method}: {result.report.accuracy_text()} in {result.seconds:.0f} s", file=sys.stderr)
+        shown.say(f"{result.method}: {result.report.accuracy_text()} in {result.seconds:.0f} s")
 
     results = compare(
         task, lm, config, student=args.student,
-        progress=None if args.json else (lambda name: stderr_progress(f"{name} on test")),
+        progress=lambda name: shown.counter(f"{name} on test"),
         on_result=announce,
     )
     decode = results[0].report.decode_text

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from smolgepa.cli.common import print_json, read_instruction
+from smolgepa.cli.common import add_quiet_flag, command_progress, print_json, read_instruction
 from smolgepa.cli.student_flags import add_student_flags, student_options
 
 RENDER_HELP = "rendering of trace inputs (summary: a few lines of counted evidence)"
 
 
 def add_task_flags(parser: argparse.ArgumentParser) -> None:
-    """`--task`, `--render` and `--json`, for commands that run a student on one task."""
+    """`--task`, `--render`, `--json` and `--quiet`, for commands that run a student on one task."""
     parser.add_argument("--task", required=True, help="built-in task name or path to a task YAML file")
     parser.add_argument("--render", choices=["plain", "annotated", "summary"], help=RENDER_HELP)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (no progress)")
+    add_quiet_flag(parser)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -29,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from smolgepa.display import render_report
-    from smolgepa.evaluation import evaluate, stderr_progress
+    from smolgepa.evaluation import evaluate
     from smolgepa.lm import make_lm, train_pairs
     from smolgepa.tasks import load_task
 
@@ -43,7 +44,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         student=args.student,
         split=args.split,
         threads=args.threads,
-        progress=None if args.json else stderr_progress(),
+        progress=command_progress(args).counter(f"eval {task.name} {args.split}"),
     )
     if args.json:
         print_json(report.to_json())

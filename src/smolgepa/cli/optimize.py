@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
-from smolgepa.cli.common import print_json, stderr_lines
+from smolgepa.cli.common import print_json, command_progress
 from smolgepa.cli.eval import RENDER_HELP
 from smolgepa.cli.student_flags import add_student_flags
 from smolgepa.errors import SmolgepaError
@@ -82,7 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add("--reflection-max-tokens", type=int, help="answer token limit for reflection models (default 2048)")
     add("--reflection-temperature", type=float, help="reflection model temperature (default 0.7)")
     add("--reflection-key-env", help="environment variable holding the reflection API key")
-    add("--quiet", action="store_true", help="no progress lines on stderr")
+    add("--quiet", action="store_true", help="no progress on stderr (a bar on a terminal, plain lines otherwise)")
     add("--json", action="store_true", help="print one JSON object (the run summary)")
     parser.set_defaults(func=cmd_optimize)
 
@@ -108,7 +108,7 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
 def cmd_optimize(args: argparse.Namespace) -> None:
     from smolgepa.optimize import optimize
 
-    result = optimize(config_from_args(args), progress=stderr_lines(args.quiet))
+    result = optimize(config_from_args(args), progress=command_progress(args))
     if args.json:
         print_json(result.to_json())
     else:

@@ -1,11 +1,11 @@
 """The student flags, defined once for every command that runs a student (`eval`, `compare`,
-`optimize`): the spec, decoding, server settings, the response cache and the fast model copy."""
+`optimize`, `predict`): the spec, decoding, server settings, the response cache and the fast model copy."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from smolgepa.student_settings import StudentSettings
 
@@ -89,3 +89,17 @@ def student_options(
 ) -> StudentOptions:
     """StudentOptions from the student flags; `train_examples` feed knn, ensemble and `--calibrate train`."""
     return student_settings(args).options(labels, train_examples)
+
+
+def given_student_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The StudentSettings fields of the student flags given (parsed with `unset`): the changes to
+    settings saved elsewhere (a run's, for `predict`). The response cache is on unless `--no-cache`."""
+    names = {"student": "student", "max_tokens": "max_tokens", "decode": "decode", "knn_k": "knn_k",
+             "timeout": "timeout", "retries": "retries", "api_key_env": "api_key_env", "threads": "threads",
+             "fast_model": "fast_model"}
+    given: dict[str, Any] = {field: getattr(args, flag) for flag, field in names.items()
+                             if getattr(args, flag, None) is not None}
+    if args.calibrate is not None:
+        given.update(calibrate=True, calibration=args.calibrate)
+    given["cache"] = not getattr(args, "no_cache", None)
+    return given

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from smolgepa.cli.common import print_json, stderr_lines
+from smolgepa.cli.common import print_json, command_progress
 from smolgepa.errors import SmolgepaError
 
 
@@ -17,7 +17,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     study.add_argument("--out", help="study directory (default: the file's out:, else studies/NAME); "
                        "running again resumes: finished cells are skipped")
     study.add_argument("--no-report", action="store_true", help="run the cells only")
-    study.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    study.add_argument("--quiet", action="store_true", help="no progress on stderr (a bar on a terminal, plain lines otherwise)")
     study.add_argument("--json", action="store_true", help="print one JSON object (cells, statuses, report paths)")
     study.set_defaults(func=cmd_study)
 
@@ -26,7 +26,7 @@ def cmd_study(args: argparse.Namespace) -> None:
     from smolgepa.study import load_study, run_study
 
     study = load_study(args.file)
-    result = run_study(study, args.out, progress=stderr_lines(args.quiet), report=not args.no_report)
+    result = run_study(study, args.out, progress=command_progress(args), report=not args.no_report)
     if args.json:
         print_json(result.to_json())
     else:

@@ -28,6 +28,7 @@ from smolgepa.optimize.rundir import RunDir
 from smolgepa.optimize.stopping import StopRules
 from smolgepa.optimize.summary import RunFacts, build_summary
 from smolgepa.parts import changed_parts
+from smolgepa.progress import Progress, as_progress
 from smolgepa.formatting import score_text
 from smolgepa.runrecord import Candidate
 from smolgepa.tasks.model import Example
@@ -69,7 +70,7 @@ class Journal:
         train: Sequence[Example],
         evaluate_val: Evaluator,
         count_tokens: Callable[[str], int],
-        progress: Callable[[str], None] | None = None,
+        progress: Progress | Callable[[str], None] | None = None,
         student_failure: Callable[[], BaseException | None] = lambda: None,
         facts: RunFacts | None = None,
     ) -> None:
@@ -77,7 +78,7 @@ class Journal:
         self.eval_every_proposal = eval_every_proposal
         self.train = list(train)
         self.count_tokens = count_tokens
-        self.progress = progress or (lambda message: None)
+        self.progress = as_progress(progress)
         self.student_failure = student_failure
         self.facts = facts or RunFacts()
         self.stop_rules = StopRules(budget, max_proposals, patience)
@@ -169,7 +170,8 @@ class Journal:
         if index == 0:
             self.seen.setdefault(normalize(instruction), 0)
             self.recorder.seed_evaluated(candidate.to_json(), report_examples(report))
-            self.progress(f"seed instruction: val {candidate.val.text}")  # type: ignore[union-attr]
+            self.progress.say(f"seed instruction: val {candidate.val.text}")  # type: ignore[union-attr]
+            self.progress.update(self.extra_metric_calls + report.n, note=f"best val {_percent(candidate.val)}")
             self.write_summary("running")
             return
         record = self._record()
@@ -243,17 +245,24 @@ class Journal:
         self.stop_rules.iteration_recorded(record)
         self.recorder.iteration(record)
         used = self.metric_calls + self.extra_metric_calls
-        self.progress(progress_line(record, used, self.stop_rules.budget))
+        self.progress.say(progress_line(record, used, self.stop_rules.budget))
+        self.progress.update(used, note=self._status_note(record))
         self.write_summary("running")
 
     @_guard
     def on_optimization_end(self, event: Any) -> None:
         state = event["final_state"]
         self.metric_calls = state.total_num_evals
+        self.progress.update(self.metric_calls + self.extra_metric_calls)
         front: set[int] = set()
         for programs in state.program_at_pareto_front_valset.values():
             front.update(programs)
         self.pareto_front = sorted(front)
+
+    def _status_note(self, record: IterationRecord) -> str:
+        """What the bar shows beside the budget: the best validation so far and the last proposal's fate."""
+        best = self.tracker.best
+        return f"best val {_percent(best.val if best else None)}, last proposal {record.status}"
 
     # ------------------------------------------------------------------ stopping
 
@@ -269,3 +278,8 @@ class Journal:
         return reason is not None
 
     __call__ = should_stop  # GEPA's StopperProtocol
+
+
+def _percent(evaluation: Any) -> str:
+    """`83.3%` of an evaluation (`?` before there is one)."""
+    return f"{100 * evaluation.accuracy:.1f}%" if evaluation is not None else "?"

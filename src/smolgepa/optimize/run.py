@@ -34,6 +34,7 @@ from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.optimize.rundir import Redactor, RunDir
 from smolgepa.optimize.tables import render_run
 from smolgepa.program import make_program, seed_instruction
+from smolgepa.progress import Progress
 from smolgepa.runrecord import RunSummary
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Example, Task
@@ -43,7 +44,6 @@ RULES_NOTE = (
     "No reflection model given: using the built-in rules proposer for agent traces "
     "(counting rules fitted on train, no LLM)."
 )
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -270,8 +270,9 @@ def _test_best(task: Task, journal: Journal, evaluate_test: Callable[[str], Eval
                      result=facts.test[name], examples=report_examples(report))
 
 
-def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunResult:
-    """Run GEPA as configured, recording everything in the run directory; print nothing."""
+def optimize(config: OptimizeConfig, progress: Progress | Callable[[str], None] | None = None) -> RunResult:
+    """Run GEPA as configured, recording everything in the run directory. `progress` shows the budget
+    used, the best validation so far and each iteration's line (`smolgepa.progress`), or gets the lines."""
     task = load_task(config.task, render=config.render)
     train, val = task.split("train"), task.split("val")
     for name, split in (("train", train), ("val", val)):
@@ -299,8 +300,9 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
         journal.emit("resumed", config=config.to_json())
     else:
         journal.emit("run_started", config=config.to_json(), task_fingerprint=fingerprint, proposer=proposing.name)
-    if proposing.note and progress:
-        progress(proposing.note)
+    if proposing.note:
+        journal.progress.say(proposing.note)
+    journal.progress.start("optimizing", config.budget, unit="call")
     gepa = _gepa(config, task, journal, proposing.proposer)
     status = "failed"
     try:
@@ -324,6 +326,7 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
         if journal.seed is not None:
             journal.write_summary(status)
         journal.emit(f"run_{status}", stop_reason=journal.stop_reason)
+        journal.progress.close()
         engine.close()
     return RunResult(run_dir.path, run_dir.read_summary())
 

@@ -1,0 +1,38 @@
+"""`smolgepa traces import --from FORMAT FILE`: agent logs (OpenAI chat, Anthropic messages) as trace JSONL."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from smolgepa.cli.common import add_quiet_flag
+
+# smolgepa.traces.importers.FORMATS, written out so that building the parser stays light.
+LOG_FORMATS = ("openai-chat", "anthropic")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the `traces` subcommand and its verbs."""
+    parser = commands.add_parser("traces", help="agent traces: import real transcripts as traces")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    imports = verbs.add_parser("import", help="convert an agent log (JSON or JSONL) into trace JSONL on stdout")
+    imports.add_argument("file", help="a JSON file (one conversation, or a list) or JSONL (one conversation a line)")
+    imports.add_argument("--from", dest="log_format", required=True, choices=LOG_FORMATS,
+                         help="openai-chat: messages with tool_calls and tool results; anthropic: messages with "
+                              "tool_use and tool_result blocks")
+    imports.add_argument("--label", help="write this label on every line (a task's data file)")
+    add_quiet_flag(imports)
+    imports.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from smolgepa.traces import ToolResult
+    from smolgepa.traces.importers import import_traces
+
+    traces = import_traces(args.file, args.log_format)
+    for item in traces:
+        sys.stdout.write(json.dumps(item.to_json(args.label), ensure_ascii=False) + "\n")
+    if not args.quiet:
+        errors = sum(turn.error for item in traces for turn in item.trace.turns if isinstance(turn, ToolResult))
+        print(f"imported {len(traces)} traces from {args.file} ({errors} failed tool calls found)", file=sys.stderr)

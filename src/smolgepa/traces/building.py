@@ -1,0 +1,84 @@
+"""Build a Trace turn by turn, as the log-format converters (`openai_chat.py`, `anthropic_messages.py`) read it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from smolgepa.errors import SmolgepaError
+from smolgepa.traces.model import Message, ToolCall, ToolResult, Trace, Turn
+from smolgepa.traces.tool_errors import looks_like_error
+
+
+class TraceBuilder:
+    """The user's first request becomes the trace's task; calls, results and messages become turns.
+    A result names its tool through the id of the call it answers."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.task = ""
+        self.turns: list[Turn] = []
+        self._tools: dict[str, str] = {}  # call id -> tool name
+
+    def user(self, text: str) -> None:
+        """A user message: the first non-empty one is the request; later ones are not part of a trace."""
+        if not self.task and text.strip():
+            self.task = text.strip()
+
+    def call(self, name: str, args: Any, thought: str = "", call_id: str | None = None) -> None:
+        if not name.strip():
+            raise SmolgepaError(f"{self.where}: turn {len(self.turns) + 1}: a tool call without a tool name.")
+        if call_id:
+            self._tools[call_id] = name.strip()
+        self.turns.append(ToolCall(name.strip(), tool_args(args), thought.strip()))
+
+    def result(self, output: str, call_id: str | None = None, name: str | None = None,
+               error: bool | None = None) -> None:
+        """A tool's output; `error` None means: read it from the output (`tool_errors.looks_like_error`)."""
+        tool = name or self._tools.get(call_id or "") or self._last_tool()
+        failed = looks_like_error(output) if error is None else error or looks_like_error(output)
+        self.turns.append(ToolResult(tool, output.strip(), failed))
+
+    def message(self, text: str) -> None:
+        if text.strip():
+            self.turns.append(Message(text.strip()))
+
+    def trace(self) -> Trace:
+        if not self.task:
+            raise SmolgepaError(f"{self.where}: no user message with text: a trace needs the user's request.")
+        if not self.turns:
+            raise SmolgepaError(f"{self.where}: the agent did nothing (no tool calls or messages after the request).")
+        return Trace(self.task, tuple(self.turns))
+
+    def _last_tool(self) -> str:
+        last = next((turn for turn in reversed(self.turns) if isinstance(turn, ToolCall)), None)
+        return last.tool if last else "tool"
+
+
+def tool_args(args: Any) -> dict[str, Any]:
+    """Arguments as a JSON object: a JSON string is decoded; anything else is kept under `input`."""
+    if isinstance(args, str):
+        try:
+            decoded = json.loads(args) if args.strip() else {}
+        except ValueError:
+            return {"input": args}
+        args = decoded
+    if isinstance(args, dict):
+        return {str(key): value for key, value in args.items()}
+    return {} if args is None else {"input": args}
+
+
+def text_of(content: Any, kinds: tuple[str, ...] = ("text",)) -> str:
+    """The text of a message's content: a string, or the text of its parts of the given `type`s."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [part.get("text") or part.get("thinking") or "" for part in content
+                 if isinstance(part, dict) and part.get("type") in kinds]
+        parts += [part for part in content if isinstance(part, str)]
+        return "\n".join(part for part in parts if part)
+    if isinstance(content, dict) and "type" in content:
+        return text_of([content], kinds)
+    return json.dumps(content, ensure_ascii=False)
