@@ -3,7 +3,8 @@
 Each type has a ladder, first hit wins; a value no rung can read is None, with method "unparsed":
 - `str`: the text, stripped of quotes and a repeated field name ("" is None).
 - `bool`: a leading yes/no/true/false word, else exactly one such word anywhere.
-- `int`, `float`: the first number (digits, `1,234`, `-2.5`, `85%`), else a number word (`three`).
+- `int`, `float`: the number after the last `=`, else the first number (digits, `1,234`, `-2.5`, `85%`),
+  else a number word (`three`).
 - `Literal`, `Enum`: the label ladder of `smolgepa.labels` over the allowed values (or member names).
 - anything else (lists, dicts, pydantic models): JSON validated by pydantic, else None.
 `Optional[X]` and `X | None` read as X.
@@ -120,6 +121,10 @@ def _read_bool(body: str) -> tuple[bool | None, str]:
 
 
 def _read_number(body: str, kind: type) -> tuple[int | float | None, str]:
+    if "=" in body:  # "2 + 2 = 4": the result, not the first operand
+        value, _ = _read_number(body.rsplit("=", 1)[1], kind)
+        if value is not None:
+            return value, "result"
     for match in _NUMBER.finditer(body):
         token = match.group(0)
         digits = token.rstrip("%").replace(",", "").lstrip("+")
