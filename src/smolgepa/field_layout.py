@@ -73,7 +73,8 @@ def demo_turns(signature: type[dspy.Signature], demo: dict[str, Any]) -> list[di
 
 def split_fields(signature: type[dspy.Signature], first: str, text: str) -> dict[str, str]:
     """The text written for each output field, when the model began after `first`'s cue: lines up to a
-    later field's `Prefix:` belong to the field before. A field the text never names is absent."""
+    later field's `Prefix:` belong to the field before (`first` is "" when the text starts with
+    another field). A field the text never names is absent."""
     names = list(signature.output_fields)
     later = names[names.index(first):]
     pattern = re.compile(
@@ -91,7 +92,7 @@ def split_fields(signature: type[dspy.Signature], first: str, text: str) -> dict
         written.setdefault(current, text[start:match.start()])
         current, start = name, match.end()
     written.setdefault(current, text[start:])
-    return {name: value for name, value in written.items() if name != first or value.strip() or len(written) == 1}
+    return written
 
 
 @dataclass
@@ -129,7 +130,6 @@ class FieldDialog:
         self.transcript.append(text if not self.transcript else f"{prefix(self.signature, name)} {text}")
         self.asked += 1
         found = split_fields(self.signature, name, text)
-        found.setdefault(name, text)
         for key, value in found.items():
             self.written.setdefault(key, value)
 
