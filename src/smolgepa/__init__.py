@@ -9,7 +9,25 @@ import os
 # before smolgepa first imports llama_cpp. A value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from typing import Any  # noqa: E402
+
 from smolgepa.errors import SmolgepaError  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["SmolgepaError", "__version__"]
+__all__ = ["PlainTextAdapter", "PlainTextProposer", "SmolgepaError", "__version__", "gepa", "make_lm"]
+
+# The DSPy-facing names, imported on first use: `import smolgepa` stays light (no DSPy, no model).
+_LAZY = {
+    "PlainTextAdapter": "smolgepa.adapter",
+    "PlainTextProposer": "smolgepa.plain_proposer",
+    "gepa": "smolgepa.optimize.program_gepa",
+    "make_lm": "smolgepa.lm.student",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'smolgepa' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_LAZY[name]), name)
