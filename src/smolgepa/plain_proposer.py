@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import dspy
+from dspy.clients._deprecation import adapter_message_call
 
 from smolgepa.optimize.cleaning import clean_reflection
 
@@ -133,7 +134,8 @@ class PlainTextProposer:
         messages = [{"role": "system", "content": SYSTEM_PROMPT},
                     {"role": "user", "content": self.prompt(instruction, examples)}]
         try:
-            outputs = self.reflection_lm(messages=messages, **self.lm_kwargs)
+            with adapter_message_call(self.reflection_lm, messages):  # it formats its own messages, as an adapter does
+                outputs = self.reflection_lm(messages=messages, **self.lm_kwargs)
         except Exception as exc:  # noqa: BLE001 - a failed reflection is a failed proposal, not a crash
             return None, f"reflection failed: {type(exc).__name__}: {exc}", ""
         first = outputs[0] if outputs else ""
