@@ -16,7 +16,7 @@ from typing import Any
 import dspy
 from dspy.clients._deprecation import adapter_message_call
 
-from smolgepa.field_layout import FieldDialog, demo_turns, format_guide, input_lines, prefix, split_fields
+from smolgepa.field_layout import FieldDialog, demo_turns, format_guide, input_lines, split_fields
 from smolgepa.field_parsing import parse_value
 from smolgepa.instruction import Shot, split_instruction
 from smolgepa.label_words import LabelWords, label_of, label_words_of, shown
@@ -49,6 +49,8 @@ class PlainTextAdapter(dspy.Adapter):
 
     No `[[ ## field ## ]]` markers and no JSON, so tiny models and servers without JSON mode work.
     An unparseable completion gives the label None and keeps the raw text: it never raises.
+    Other signatures get the `Field: value` layout, completed field by field; their results also
+    carry `raw_fields` (each field's text) and `parse_methods` (how each was read).
     """
 
     def __init__(self, label_hint: bool = True, callbacks: list[Any] | None = None) -> None:

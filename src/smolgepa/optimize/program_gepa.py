@@ -17,7 +17,6 @@ import dspy
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.optimize.program_record import write_program_run
-from smolgepa.optimize.rundir import RunDir
 from smolgepa.plain_proposer import PlainTextProposer
 
 
@@ -66,8 +65,8 @@ def gepa(
                             "or auto='light' / 'medium' / 'heavy'.")
     if not trainset:
         raise SmolgepaError("smolgepa.gepa needs a non-empty trainset (a list of dspy.Example with inputs set).")
-    if run_dir is not None:
-        RunDir(run_dir).prepare(resume=False)
+    if run_dir is not None and Path(run_dir).exists() and any(Path(run_dir).iterdir()):
+        raise SmolgepaError(f"The run directory {run_dir} is not empty; give smolgepa.gepa a new or empty run_dir.")
     proposer = PlainTextProposer(reflection_lm)
     optimizer = dspy.GEPA(
         metric=gepa_metric(metric), reflection_lm=reflection_lm, instruction_proposer=proposer,
