@@ -19,7 +19,23 @@ if TYPE_CHECKING:
     from smolgepa.classifier import Classifier
 
 __version__ = "0.1.0"
-__all__ = ["SmolgepaError", "__version__", "load"]
+__all__ = ["PlainTextAdapter", "PlainTextProposer", "SmolgepaError", "__version__", "gepa", "load", "make_lm"]
+
+# The DSPy-facing names, imported on first use: `import smolgepa` stays light (no DSPy, no model).
+_LAZY = {
+    "PlainTextAdapter": "smolgepa.adapter",
+    "PlainTextProposer": "smolgepa.plain_proposer",
+    "gepa": "smolgepa.optimize.program_gepa",
+    "make_lm": "smolgepa.lm.student",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'smolgepa' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_LAZY[name]), name)
 
 
 def load(path: "str | Path", task: "str | Path | None" = None, **settings: Any) -> "Classifier":

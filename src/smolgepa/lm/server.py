@@ -274,8 +274,15 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
 
     def _attempt(self, body: dict[str, Any], headers: dict[str, str], url: str | None = None) -> dict[str, Any]:
         chat, url = url is None, url or self.settings.endpoint
-        try:
+        with self.transport_errors():
             reply = self.client().post(url, json=body, headers=headers)
+        return self.checked(reply, chat)
+
+    @contextlib.contextmanager
+    def transport_errors(self) -> Iterator[None]:
+        """httpx's timeouts and connection failures (sync or async) as retryable attempts."""
+        try:
+            yield
         except httpx.TimeoutException as exc:
             raise _Retryable(
                 f"no response within {self.settings.timeout:g}s ({type(exc).__name__})", timed_out=True
@@ -284,6 +291,9 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
             raise _Retryable(f"connection failed ({_short(exc)})", connection=True) from None
         except httpx.TransportError as exc:
             raise _Retryable(f"the connection broke ({type(exc).__name__}: {_short(exc)})") from None
+
+    def checked(self, reply: httpx.Response, chat: bool = True) -> dict[str, Any]:
+        """The reply's JSON; HTTP 429 and 5xx retryable, other 4xx an error at once."""
         status = reply.status_code
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}: {self._redact(_server_message(reply))}", _retry_after(reply))

@@ -158,10 +158,11 @@ class Student:
         return size_class(self.kind.model_name(self.spec))
 
     def lm(self) -> dspy.LM:
-        """A DSPy LM for this student, usable by any DSPy program (through the response cache when
-        `options.cache_enabled`). It carries the decode settings as `smolgepa_decode` for reports."""
+        """A DSPy LM for this student, usable by any DSPy program, sync or async (`acall`; see
+        `smolgepa.lm.async_engine`), through the response cache when `options.cache_enabled`. It carries the decode settings as `smolgepa_decode` for reports."""
         import dspy
 
+        from smolgepa.lm.async_engine import async_engine_for
         from smolgepa.lm.cache import maybe_cached
 
         options = self.options
@@ -169,6 +170,7 @@ class Student:
         lm = dspy.LM(
             f"smolgepa/{self.spec.kind}",
             engine=engine,
+            async_engine=async_engine_for(engine),
             cache=False,
             temperature=options.temperature,
             max_tokens=options.max_tokens,

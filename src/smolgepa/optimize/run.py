@@ -19,6 +19,7 @@ import dspy
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
+from smolgepa.lm.async_engine import async_engine_for
 from smolgepa.lm.student import Student, train_pairs
 from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
@@ -180,7 +181,7 @@ def _student(config: OptimizeConfig, task: Task, run_dir: RunDir) -> tuple[Stude
     """The student as the run uses it: every answer recorded in (and replayed from) the run directory."""
     student = Student(config.student, config.student_settings().options(task.labels, train_pairs(task)))
     engine = RunCache.for_student(student, JsonlCache(run_dir.student_cache_file, run_dir.redact), config.resume)
-    return student, student.lm().copy(engine=engine), engine
+    return student, student.lm().copy(engine=engine, async_engine=async_engine_for(engine)), engine
 
 
 @dataclass
