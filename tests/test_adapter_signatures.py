@@ -4,7 +4,6 @@ something readable for it; the failures of issue 20 stay fixed."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -13,21 +12,10 @@ import pytest
 
 from smolgepa.adapter import RAW_FIELDS, PlainTextAdapter
 from smolgepa.field_parsing import parse_value
+from support.signatures import Mood, Sentiment
 from smolgepa.lm import make_lm
 
 LABELS = ("positive", "negative", "neutral")
-
-
-class Mood(enum.Enum):
-    HAPPY = "happy"
-    SAD = "sad"
-
-
-class Sentiment(dspy.Signature):
-    """Classify the sentiment of the text."""
-
-    text: str = dspy.InputField()
-    sentiment: Literal["positive", "negative", "neutral"] = dspy.OutputField()
 
 
 class MoodOf(dspy.Signature):

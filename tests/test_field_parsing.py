@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Literal, Optional
 
 import dspy
@@ -13,18 +12,7 @@ from hypothesis import strategies as st
 from smolgepa.adapter import PARSE_METHODS, RAW_FIELD, RAW_FIELDS, PlainTextAdapter, is_label_signature
 from smolgepa.field_layout import FieldDialog, split_fields
 from smolgepa.field_parsing import parse_value
-
-
-class Mood(enum.Enum):
-    HAPPY = "happy"
-    SAD = "sad"
-
-
-class Sentiment(dspy.Signature):
-    """Classify the sentiment of the text."""
-
-    text: str = dspy.InputField()
-    sentiment: Literal["positive", "negative", "neutral"] = dspy.OutputField()
+from support.signatures import Mood, Sentiment
 
 
 class Checks(dspy.Signature):
