@@ -35,6 +35,7 @@ from smolgepa.lm.decode_server import decode_payload, label_max_tokens, uses_jso
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
 from smolgepa.lm.kinds.server import SERVER_DEFAULT_URLS
+from smolgepa.lm.server_pool import pool_for, spread_urls
 from smolgepa.lm.server_scoring import ScoringEngineMixin, constrained_response
 from smolgepa.lm.spec import ModelSpec
 from smolgepa.reading import take_server_reading
@@ -81,8 +82,12 @@ class ServerSettings:
     knn_k: int = DEFAULT_KNN_K
     ensemble_k: int = DEFAULT_ENSEMBLE_K
     seed: int = 0
+    more_urls: tuple[str, ...] = ()  # further servers of the same model (`server_pool.py`)
 
     def __post_init__(self) -> None:
+        base_url, more_urls = spread_urls(self.base_url, self.more_urls)  # `http://a/v1,http://b/v1`
+        object.__setattr__(self, "base_url", base_url)
+        object.__setattr__(self, "more_urls", more_urls)
         # Saved state comes back from JSON with lists; keep the dataclass hashable and comparable.
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
         object.__setattr__(self, "content_free", tuple(self.content_free))
@@ -161,6 +166,7 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         self._kind: str | None = None
         self._kind_lock = threading.Lock()
         self._scoring: Any = None
+        self.pool = pool_for(",".join((settings.base_url, *settings.more_urls)), _Retryable)
 
     @property
     def model_name(self) -> str:
@@ -247,8 +253,8 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         last = _Retryable("no attempt was made")
         for attempt in range(attempts):
             try:
-                with self._slots, self._counted_in_flight():
-                    return self._attempt(body, headers, url)
+                with self._slots, self._counted_in_flight(), self._routed(url or self.settings.endpoint) as target:
+                    return self._attempt(body, headers, target, chat=url is None)
             except _Retryable as failure:
                 last = failure
                 if attempt + 1 < attempts:
@@ -257,7 +263,8 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
                         "%s: %s; retry %d/%d in %.2fs",
                         self.settings.endpoint, failure.what, attempt + 1, self.settings.retries, delay,
                     )
-                    self._sleep(delay)
+                    if self.pool is None or not self.pool.any_ready():  # else another server takes it now
+                        self._sleep(delay)
         raise self._give_up(last, attempts, time.monotonic() - started)
 
     @contextlib.contextmanager
@@ -272,8 +279,11 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
             with self._lock:
                 self._in_flight -= 1
 
-    def _attempt(self, body: dict[str, Any], headers: dict[str, str], url: str | None = None) -> dict[str, Any]:
-        chat, url = url is None, url or self.settings.endpoint
+    def _routed(self, url: str) -> contextlib.AbstractContextManager[str]:
+        """`url`, or with several servers, `url` on the one the pool picks for this attempt."""
+        return self.pool.route(url) if self.pool is not None else contextlib.nullcontext(url)
+
+    def _attempt(self, body: dict[str, Any], headers: dict[str, str], url: str, chat: bool = True) -> dict[str, Any]:
         try:
             reply = self.client().post(url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
