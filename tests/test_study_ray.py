@@ -45,7 +45,7 @@ def study_path(tmp_path: Path, seeds: list[int]) -> Path:
 
 def tables(run_dir: Path) -> list[str]:
     """`smolgepa show`'s tables of a run, without wall times and its own path."""
-    return [line for line in show(run_dir).render().splitlines() if "took" not in line and str(run_dir) not in line]
+    return [line for line in show(run_dir).tables().splitlines() if "took" not in line and str(run_dir) not in line]
 
 
 def run_on_cluster(path: Path, out: Path, address: str, on_line=None) -> tuple[int, str]:  # noqa: ANN001

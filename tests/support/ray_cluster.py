@@ -58,9 +58,9 @@ class RayCluster:
                     f"--temp-dir={self.temp_dir}")
         try:
             self._wait_nodes(1, timeout)
-            for number in range(self.workers):
+            for number in range(self.workers):  # one at a time: a busy 2-core GCS drops simultaneous joins
                 self._start(f"worker{number}", f"--address={self.address}", f"--num-cpus={self.cpus}")
-            self._wait_nodes(1 + self.workers, timeout)
+                self._wait_nodes(2 + number, timeout)
         except BaseException:
             self.stop()
             raise
