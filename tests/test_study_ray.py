@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,3 +136,20 @@ def test_a_worker_killed_mid_cell(tmp_path: Path, cluster: RayCluster, local_run
     assert f"{killed[0]}: finished (on" in stderr
     for cell in CELLS[:2]:
         assert tables(out / "cells" / cell) == tables(local_run / "cells" / cell), cell
+
+
+@pytest.mark.slow
+def test_an_unfinished_cell_travels_and_resumes(tmp_path: Path, cluster: RayCluster, local_run: Path) -> None:
+    """A cell finished with budget 12, now asked for 18, is continued (`--resume`) on a worker from the
+    shipped run directory, exactly as the same continuation run locally."""
+    path = tmp_path / "more.yaml"
+    path.write_text(STUDY.format(seeds=[0]).replace("budget: 12", "budget: 18"), encoding="utf-8")
+    for side in ("local", "ray"):
+        shutil.copytree(local_run / "cells" / CELLS[0], tmp_path / side / "cells" / CELLS[0])
+    run_study(load_study(path), tmp_path / "local")
+    status, stderr = run_on_cluster(path, tmp_path / "ray", cluster.address)
+    assert status == 0, stderr[-3000:]
+    assert f"{CELLS[0]}: queued (resuming)" in stderr
+    earlier = (local_run / "cells" / CELLS[0] / "events.jsonl").read_text()
+    assert (tmp_path / "ray" / "cells" / CELLS[0] / "events.jsonl").read_text().startswith(earlier)
+    assert tables(tmp_path / "ray" / "cells" / CELLS[0]) == tables(tmp_path / "local" / "cells" / CELLS[0])
