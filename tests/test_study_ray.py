@@ -104,6 +104,17 @@ def test_without_ray_one_line_says_how_to_install(tmp_path: Path) -> None:
     assert "pip install 'smolgepa[ray]'" in reply.stderr and len(reply.stderr.strip().splitlines()) == 1
 
 
+def test_an_address_where_nothing_listens_fails_at_once(tmp_path: Path) -> None:
+    from support.llama_server import free_port
+
+    started = time.monotonic()
+    reply = subprocess.run([*SMOLGEPA, "study", str(study_path(tmp_path, [0])), "--out", str(tmp_path / "out"),
+                            "--ray", f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=120,
+                           env=cluster_environment())
+    assert reply.returncode != 0 and "Nothing answers at the Ray address" in reply.stderr, reply.stderr
+    assert time.monotonic() - started < 60
+
+
 @pytest.mark.slow
 def test_four_cells_on_a_cluster_equal_a_local_run(tmp_path: Path, cluster: RayCluster, local_run: Path) -> None:
     out = tmp_path / "out"

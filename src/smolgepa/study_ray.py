@@ -12,6 +12,7 @@ report is written from the study directory exactly as for a local run.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from smolgepa.study import CellResult, Progress, Study, StudyResult, cell_state,
 from smolgepa.study_cell import install, pack, recover, run_cell
 
 INSTALL_HINT = "--ray needs Ray: pip install 'smolgepa[ray]' (or pip install --require-hashes -r requirements-ray.lock)."
+CONNECT_TIMEOUT = 10.0  # seconds to reach the head node's port
 DEFAULT_RETRIES = 2  # sends after the first, per cell, when its worker or node is lost
 
 
@@ -46,8 +48,24 @@ def import_ray() -> Any:
     return ray
 
 
+def _check_reachable(address: str) -> None:
+    """Refuse at once a `HOST:PORT` where nothing listens (Ray itself would wait for minutes)."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # `auto`, `ray://...`: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise SmolgepaError(
+            f"Nothing answers at the Ray address {address} ({exc.strerror or exc}). Start the head node there "
+            "with `ray start --head --port=PORT`, or leave ADDRESS out (--ray) for a local Ray instance."
+        ) from None
+
+
 def connect(ray: Any, address: str | None) -> None:
     """Join the cluster at `address` (as `ray.init` takes it), or start a local Ray instance."""
+    if address:
+        _check_reachable(address)
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING", "ignore_reinit_error": True}
     try:
         if address:
