@@ -87,6 +87,6 @@ def ray_study(work: Path) -> Figure:
     sequential = _study_seconds(study, work / "sequential")
     with RayCluster(workers=2, cpus=1) as cluster:
         on_ray = _study_seconds(study, work / "ray", "--ray", cluster.address)
-    note = (f"{on_ray:.0f}s vs {sequential:.0f}s, 4 cells (budget 48 each, one CPU per worker), cluster started beforehand, "
-            f"{os.cpu_count()} cores, load {load()}")
+    note = (f"{on_ray:.0f}s vs {sequential:.0f}s, 4 cells (budget 48 each, one CPU per worker), "
+            f"cluster started beforehand, {os.cpu_count()} cores, load {load()}")
     return Figure("RATIO", "ray_study", on_ray / sequential, "<=", 0.7, note)
