@@ -9,7 +9,8 @@ programs running on the machine slow both sides alike but still add noise: the l
 printed at the start and the end. `--quick` uses fewer examples and rounds and skips the full
 optimize run (under 3 minutes on an idle 2-core machine). The trace-rendering and scoring-method
 figures (summary vs plain, channel/ensemble vs scored, kNN anchor reuse) live in bench_traces.py;
-`--traces` runs only those.
+`--traces` runs only those. The scale figures (two servers behind one student, a study on a local
+Ray cluster) live in bench_scale.py; `--scale` runs only those (they need smolgepa[ray]).
 """
 
 from __future__ import annotations
@@ -346,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer examples and rounds; skip the optimize run")
     parser.add_argument("--traces", action="store_true",
                         help="only the trace-rendering and scoring-method figures (bench_traces.py)")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the scale figures: two servers, a study on Ray (bench_scale.py)")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else 5
     started = time.perf_counter()
@@ -370,7 +373,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: peak_rss(work),
             lambda: trace_figures(args.quick, rounds),
         ]
-        if args.traces:
+        if args.scale:
+            from bench_scale import ray_study, two_servers
+
+            steps = [lambda: two_servers(rounds, work), lambda: ray_study(work)]
+        elif args.traces:
             steps = steps[-1:]
         elif not args.quick:
             steps.append(lambda: optimize_run(work))
@@ -379,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for figure in result if isinstance(result, list) else [result]:
                 figures.append(figure)
                 say(figure.line())
-        if args.quick and not args.traces:
+        if args.quick and not (args.traces or args.scale):
             say("# optimize: skipped with --quick (run without it for the full optimize of sentiment)")
     say(f"# load average at end: {load()}; bench took {time.perf_counter() - started:.0f}s")
     say("")

@@ -36,6 +36,14 @@ def test_repository_lock_is_clean() -> None:
     assert "litellm==" in text
 
 
+def test_ray_lock_is_clean_and_adds_only_what_the_main_lock_lacks() -> None:
+    text = (ROOT / "requirements-ray.lock").read_text()
+    assert lock_problems(text, "requirements-ray.lock") == []
+    pinned = lambda lock: {line.split("==")[0].lower() for line in lock.splitlines() if "==" in line}  # noqa: E731
+    assert "ray" in pinned(text) and not pinned(text) & pinned((ROOT / "requirements.lock").read_text())
+    assert "requirements-ray.lock" in (ROOT / "scripts" / "setup").read_text()
+
+
 @pytest.mark.parametrize("version", ["1.82.7", "1.82.8"])
 def test_compromised_litellm_is_refused(version: str) -> None:
     lock = f"litellm=={version} \\\n    --hash=sha256:{'a' * 64}\n"

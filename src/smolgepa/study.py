@@ -381,15 +381,8 @@ def cell_state(run_dir: Path, cell: Cell) -> str:
     return "finished"
 
 
-def run_study(study: Study, out: str | Path | None = None, progress: Progress | LineCallback | None = None,
-              report: bool = True) -> StudyResult:
-    """Run every cell of the study (finished ones are skipped, interrupted ones resumed), then
-    write report.html and report.md into the study directory. A cell that fails with a user
-    error (an unreachable server, say) is recorded and the next cell runs."""
-    from smolgepa.optimize import optimize
-
-    shown = as_progress(progress)
-    say = shown.say
+def open_study_dir(study: Study, out: str | Path | None) -> Path:
+    """The study directory (created), checked to hold this study or none."""
     directory = Path(out) if out is not None else default_out(study)
     directory.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(directory)
@@ -397,11 +390,39 @@ def run_study(study: Study, out: str | Path | None = None, progress: Progress | 
         raise SmolgepaError(
             f"{directory} holds the study {previous.name!r}, not {study.name!r}. Choose another --out directory."
         )
+    return directory
+
+
+def record_cells(directory: Path, study: Study, errors: dict[str, str | None]) -> None:
+    """Write the study's manifest: every cell, with the error of those that failed."""
+    entries = tuple(CellEntry(c.name, f"cells/{c.name}", dict(c.values), errors.get(c.name)) for c in study.cells)
+    write_manifest(directory, Manifest(study.name, str(study.path), entries, study.axes))
+
+
+def finish_study(directory: Path, results: list[CellResult], report: bool, say: LineCallback) -> StudyResult:
+    """Write report.html and report.md (unless `report` is off) and gather the result."""
+    html = markdown = None
+    if report:
+        from smolgepa.report import write_report
+
+        files = write_report(directory)
+        html, markdown = files.html, files.markdown
+        say(f"report: {html} and {markdown}")
+    return StudyResult(directory, tuple(results), html, markdown)
+
+
+def run_study(study: Study, out: str | Path | None = None, progress: Progress | LineCallback | None = None,
+              report: bool = True) -> StudyResult:
+    """Run every cell of the study (finished ones are skipped, interrupted ones resumed), then
+    write report.html and report.md into the study directory. A cell that fails with a user
+    error (an unreachable server, say) is recorded and the next cell runs (`study_ray`: on Ray)."""
+    from smolgepa.optimize import optimize
+
+    shown = as_progress(progress)
+    say = shown.say
+    directory = open_study_dir(study, out)
     errors: dict[str, str | None] = {}
-    entries = lambda: tuple(  # noqa: E731
-        CellEntry(c.name, f"cells/{c.name}", {k: v for k, v in c.values.items()}, errors.get(c.name)) for c in study.cells
-    )
-    write_manifest(directory, Manifest(study.name, str(study.path), entries(), study.axes))
+    record_cells(directory, study, errors)
     results: list[CellResult] = []
     total = len(study.cells)
     for number, cell in enumerate(study.cells, start=1):
@@ -418,20 +439,13 @@ def run_study(study: Study, out: str | Path | None = None, progress: Progress | 
             result = optimize(config, progress=shown.prefixed(f"{label}: "))
         except SmolgepaError as exc:
             errors[cell.name] = str(exc)
-            write_manifest(directory, Manifest(study.name, str(study.path), entries(), study.axes))
+            record_cells(directory, study, errors)
             say(f"{label}: failed: {exc}")
             results.append(CellResult(cell.name, "failed", str(exc)))
             continue
         errors[cell.name] = None
-        write_manifest(directory, Manifest(study.name, str(study.path), entries(), study.axes))
+        record_cells(directory, study, errors)
         status = str(result.summary.get("status", "?"))
         say(f"{label}: {status}")
         results.append(CellResult(cell.name, status))
-    html = markdown = None
-    if report:
-        from smolgepa.report import write_report
-
-        files = write_report(directory)
-        html, markdown = files.html, files.markdown
-        say(f"report: {html} and {markdown}")
-    return StudyResult(directory, tuple(results), html, markdown)
+    return finish_study(directory, results, report, say)

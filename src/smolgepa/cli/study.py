@@ -18,6 +18,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                        "running again resumes: finished cells are skipped")
     study.add_argument("--no-report", action="store_true", help="run the cells only")
     study.add_argument("--quiet", action="store_true", help="no progress on stderr (a bar on a terminal, plain lines otherwise)")
+    study.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="run each unfinished cell as a Ray task: on the cluster at ADDRESS (as ray.init takes "
+                       "it, e.g. 127.0.0.1:6379 or auto), else on a local Ray instance; needs smolgepa[ray]")
     study.add_argument("--json", action="store_true", help="print one JSON object (cells, statuses, report paths)")
     study.set_defaults(func=cmd_study)
 
@@ -26,7 +29,13 @@ def cmd_study(args: argparse.Namespace) -> None:
     from smolgepa.study import load_study, run_study
 
     study = load_study(args.file)
-    result = run_study(study, args.out, progress=command_progress(args), report=not args.no_report)
+    if args.ray is not None:
+        from smolgepa.study_ray import run_study_ray
+
+        result = run_study_ray(study, args.out, args.ray or None, progress=command_progress(args),
+                               report=not args.no_report)
+    else:
+        result = run_study(study, args.out, progress=command_progress(args), report=not args.no_report)
     if args.json:
         print_json(result.to_json())
     else:

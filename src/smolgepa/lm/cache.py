@@ -85,7 +85,7 @@ def engine_identity(engine: Engine, default: str | None = None) -> str:
 # Engine settings that do not change what the model answers (or are already in the identity).
 _SETTINGS_NOT_IN_KEY = frozenset(
     {"path", "n_threads", "n_threads_batch", "base_url", "model", "flavour", "api_key_env", "timeout", "retries",
-     "backoff", "concurrency"}
+     "backoff", "concurrency", "more_urls"}
 )  # fmt: skip
 
 

@@ -115,7 +115,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
             raise SmolgepaError(f"llama-cpp-python is not installed ({exc}). Run scripts/setup.") from None
         from smolgepa.lm.sequences import enable_sequences
 
-        threads = self.settings.n_threads or os.cpu_count() or 1
+        threads = self.settings.n_threads or _default_threads()
         llama = Llama(
             model_path=str(path),
             n_ctx=self.settings.n_ctx,
@@ -311,3 +311,10 @@ class EmbeddedEngine(CompleteOnlyEngine):
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> EmbeddedEngine:
         return cls(EmbeddedSettings(**state))
+
+
+def _default_threads() -> int:
+    """All cores, or OMP_NUM_THREADS when set (Ray sets it to a task's CPUs: two cells on one
+    machine then share its cores instead of each spinning threads on all of them)."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1

@@ -23,108 +23,30 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import httpx
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.decode import CONTENT_FREE_INPUTS, DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
+from smolgepa.lm.decode import SCORING_MODES
 from smolgepa.lm.decode_server import decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
-from smolgepa.lm.kinds.server import SERVER_DEFAULT_URLS
+from smolgepa.lm.server_pool import pool_for
 from smolgepa.lm.server_scoring import ScoringEngineMixin, constrained_response
-from smolgepa.lm.spec import ModelSpec
+from smolgepa.lm.server_settings import ServerSettings, server_identity  # noqa: F401  (also imported from here)
 from smolgepa.reading import take_server_reading
 
 log = logging.getLogger(__name__)
 
-# Requests in flight at once, by server kind: llama.cpp and vLLM batch parallel slots, LM Studio
-# and Ollama mostly queue, hosted APIs take more.
-DEFAULT_CONCURRENCY: dict[str, int] = {"llamacpp": 4, "vllm": 4, "lmstudio": 2, "ollama": 2, "openai": 8}
 MAX_DELAY = 30.0  # seconds: the longest single wait between attempts (also caps Retry-After)
 START_HINT = (
     "Start the server: LM Studio: load the model and start the local server on port 1234; "
     "Ollama: `ollama serve`; llama.cpp: `python -m llama_cpp.server --model FILE` or "
     "`llama-server -m FILE --port 8080`"
 )
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """Where the server is and how to talk to it; saved with the engine (never the API key itself).
-
-    `api_key_env` names an environment variable holding the key; it is read at request time.
-    `concurrency` of None means the default for the flavour (see DEFAULT_CONCURRENCY).
-    `decode`, `labels`, `calibrate`, `content_free`, `calibration`, `train_examples`, `knn_k`,
-    `ensemble_k` and `seed` (which picks the ensemble's shots) are as for the embedded student
-    (`smolgepa.lm.embedded.EmbeddedSettings`); those the method uses are part of the disk cache key.
-    """
-
-    base_url: str
-    model: str
-    flavour: str = "openai"
-    api_key_env: str | None = None
-    timeout: float = 120.0
-    retries: int = 8  # a long run must outlast a flaky server: 9 faults in a row to lose an answer
-    backoff: float = 0.5
-    concurrency: int | None = None
-    decode: str = "free"
-    labels: tuple[str, ...] = ()
-    calibrate: bool = False
-    content_free: tuple[str, ...] = CONTENT_FREE_INPUTS
-    role: str = "student"  # or "reflection": only changes which flags error messages name
-    calibration: str = "content-free"
-    train_examples: tuple[tuple[str, str], ...] = ()
-    knn_k: int = DEFAULT_KNN_K
-    ensemble_k: int = DEFAULT_ENSEMBLE_K
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        # Saved state comes back from JSON with lists; keep the dataclass hashable and comparable.
-        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
-        object.__setattr__(self, "content_free", tuple(self.content_free))
-        object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
-        if self.role not in ("student", "reflection"):
-            raise SmolgepaError(f"ServerSettings.role must be 'student' or 'reflection', got {self.role!r}.")
-        if self.flavour not in SERVER_DEFAULT_URLS:
-            raise SmolgepaError(f"Unknown server flavour {self.flavour!r}. Available: {', '.join(SERVER_DEFAULT_URLS)}.")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise SmolgepaError(f"Server base URL must start with http:// or https://, got {self.base_url!r}.")
-        if self.timeout <= 0 or self.retries < 0 or self.backoff < 0:
-            raise SmolgepaError(
-                f"Server settings need timeout > 0, retries >= 0 and backoff >= 0; got timeout={self.timeout}, "
-                f"retries={self.retries}, backoff={self.backoff}."
-            )
-        if self.concurrency is not None and self.concurrency < 1:
-            raise SmolgepaError(f"Server concurrency must be at least 1, got {self.concurrency}.")
-        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
-                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k}, kind=self.flavour)
-        if self.calibrate and self.calibration == "content-free" and not self.content_free:
-            raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
-
-    @property
-    def max_concurrency(self) -> int:
-        """Requests allowed in flight at once."""
-        return self.concurrency or DEFAULT_CONCURRENCY.get(self.flavour, 2)
-
-    @property
-    def endpoint(self) -> str:
-        return self.base_url.rstrip("/") + "/chat/completions"
-
-
-def settings_from_spec(spec: ModelSpec, **overrides: Any) -> ServerSettings:
-    """Server settings for a parsed server spec (`lmstudio:MODEL`, `llamacpp:URL`, ...)."""
-    if not spec.is_server:
-        raise SmolgepaError(f"{spec} is not a server student.")
-    return ServerSettings(base_url=spec.base_url, model=spec.model, flavour=spec.kind, **overrides)
-
-
-def server_identity(settings: ServerSettings) -> str:
-    """The model's identity for cache keys: flavour, model and URL (no key, no timeouts)."""
-    return f"{settings.flavour}:{settings.model}@{settings.base_url.rstrip('/')}"
 
 
 class _Retryable(Exception):
@@ -161,6 +83,7 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         self._kind: str | None = None
         self._kind_lock = threading.Lock()
         self._scoring: Any = None
+        self.pool = pool_for(",".join((settings.base_url, *settings.more_urls)), _Retryable)
 
     @property
     def model_name(self) -> str:
@@ -247,8 +170,8 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         last = _Retryable("no attempt was made")
         for attempt in range(attempts):
             try:
-                with self._slots, self._counted_in_flight():
-                    return self._attempt(body, headers, url)
+                with self._slots, self._counted_in_flight(), self._routed(url or self.settings.endpoint) as target:
+                    return self._attempt(body, headers, target, chat=url is None)
             except _Retryable as failure:
                 last = failure
                 if attempt + 1 < attempts:
@@ -257,7 +180,8 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
                         "%s: %s; retry %d/%d in %.2fs",
                         self.settings.endpoint, failure.what, attempt + 1, self.settings.retries, delay,
                     )
-                    self._sleep(delay)
+                    if self.pool is None or not self.pool.any_ready():  # else another server takes it now
+                        self._sleep(delay)
         raise self._give_up(last, attempts, time.monotonic() - started)
 
     @contextlib.contextmanager
@@ -272,8 +196,11 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
             with self._lock:
                 self._in_flight -= 1
 
-    def _attempt(self, body: dict[str, Any], headers: dict[str, str], url: str | None = None) -> dict[str, Any]:
-        chat, url = url is None, url or self.settings.endpoint
+    def _routed(self, url: str) -> contextlib.AbstractContextManager[str]:
+        """`url`, or with several servers, `url` on the one the pool picks for this attempt."""
+        return self.pool.route(url) if self.pool is not None else contextlib.nullcontext(url)
+
+    def _attempt(self, body: dict[str, Any], headers: dict[str, str], url: str, chat: bool = True) -> dict[str, Any]:
         with self.transport_errors():
             reply = self.client().post(url, json=body, headers=headers)
         return self.checked(reply, chat)

@@ -25,7 +25,7 @@ SERVER_FORMS = {
     "openai": "openai:MODEL@BASE_URL",
     "lmstudio": "lmstudio:MODEL",
     "ollama": "ollama:MODEL",
-    "llamacpp": "llamacpp:BASE_URL",
+    "llamacpp": "llamacpp:BASE_URL[,BASE_URL...]",
     "vllm": "vllm:MODEL@BASE_URL",
 }
 
@@ -92,4 +92,8 @@ class ServerKind(StudentKind):
 def _check_url(url: str, text: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise SmolgepaError(f"{text!r}: the base URL must start with http:// or https://, got {url!r}.")
+    if "," in url:  # several servers of the same model (`smolgepa.lm.server_pool`)
+        from smolgepa.lm.server_pool import split_urls
+
+        return ",".join(split_urls(url))
     return url.rstrip("/")
