@@ -7,6 +7,7 @@ readers skip (and which the next append removes).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -19,6 +20,7 @@ from smolgepa.errors import SmolgepaError
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 MIN_SECRET_LENGTH = 8
+log = logging.getLogger(__name__)
 
 
 class Redactor:
@@ -69,19 +71,19 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a JSONL file; a partial or corrupt last line is skipped."""
+    """The complete records of a JSONL file. A last line without its newline was cut short by a
+    crash (each record is written with its newline in one call) and is skipped, even when it parses."""
     if not path.exists():
         return []
     records: list[dict[str, Any]] = []
     lines = path.read_bytes().split(b"\n")
+    lines.pop()  # after the last newline: empty, or a record cut short
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
-            if number >= len(lines) - 1:  # the last line, cut short by a crash
-                break
             raise SmolgepaError(f"{path}:{number}: not a JSON record. The file is damaged; start a new run.") from None
         if isinstance(record, dict):
             records.append(record)
@@ -106,12 +108,15 @@ class JsonlAppender:
 
 
 def _drop_partial_last_line(path: Path) -> None:
-    """Cut a line left unfinished by a killed process, so the next record starts on its own line."""
+    """Cut a line left unfinished by a killed process (with one warning), so the next record starts on
+    its own line; what that record held (a call, an event) is done again."""
     if not path.exists() or path.stat().st_size == 0:
         return
     data = path.read_bytes()
     if data.endswith(b"\n"):
         return
     keep = data.rfind(b"\n") + 1
+    log.warning("%s: dropped a partial last line (%d bytes) left by an interrupted run; what it held is done again.",
+                path, len(data) - keep)
     with open(path, "r+b") as stream:
         stream.truncate(keep)

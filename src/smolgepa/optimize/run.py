@@ -32,6 +32,7 @@ from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
 from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
 from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.optimize.rundir import Redactor, RunDir
+from smolgepa.optimize.runlock import RunLock
 from smolgepa.optimize.tables import render_run
 from smolgepa.program import make_program, seed_instruction
 from smolgepa.runrecord import RunSummary
@@ -278,6 +279,13 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
         if not split:
             raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
     config, run_dir = _prepare(config)
+    with RunLock(run_dir.path):
+        return _optimize(config, task, run_dir, progress)
+
+
+def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Progress | None) -> RunResult:
+    """The run itself, in a run directory this process holds."""
+    train, val = task.split("train"), task.split("val")
     fingerprint = _check_task(config, task, run_dir)
     student, lm, engine = _student(config, task, run_dir)
     count_tokens, token_method = student.token_counter()

@@ -26,7 +26,7 @@ from smolgepa.jsonfiles import (  # noqa: F401 - the run directory's writers, im
     write_json_atomic,
     write_text_atomic,
 )
-from smolgepa.runrecord import SCHEMA_VERSION, summary_json
+from smolgepa.runrecord import SCHEMA_VERSION, TOOL, run_config_json, summary_json
 
 
 class RunDir:
@@ -52,6 +52,7 @@ class RunDir:
         if resume:
             if not self.exists():
                 raise SmolgepaError(f"Cannot resume: {self.config_file} does not exist. Start a new run instead.")
+            run_config_json(self.path)  # another tool's directory, or another schema version, is refused
             return
         if self.path.exists() and any(self.path.iterdir()):
             raise SmolgepaError(
@@ -61,7 +62,7 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, config: dict[str, Any], extra: dict[str, Any]) -> None:
-        write_json_atomic(self.config_file, {"schema_version": SCHEMA_VERSION, "config": config, **extra}, self.redact)
+        write_json_atomic(self.config_file, {"schema_version": SCHEMA_VERSION, "tool": TOOL, "config": config, **extra}, self.redact)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.summary_file, {"schema_version": SCHEMA_VERSION, **summary}, self.redact)
