@@ -26,6 +26,7 @@ from smolgepa.jsonfiles import (  # noqa: F401 - the run directory's writers, im
     write_json_atomic,
     write_text_atomic,
 )
+from smolgepa.optimize.runlock import LOCK_NAME
 from smolgepa.runrecord import SCHEMA_VERSION, TOOL, run_config_json, summary_json
 
 
@@ -54,7 +55,7 @@ class RunDir:
                 raise SmolgepaError(f"Cannot resume: {self.config_file} does not exist. Start a new run instead.")
             run_config_json(self.path)  # another tool's directory, or another schema version, is refused
             return
-        if self.path.exists() and any(self.path.iterdir()):
+        if self.path.exists() and any(p.name != LOCK_NAME for p in self.path.iterdir()):
             raise SmolgepaError(
                 f"The run directory {self.path} is not empty. Pass --resume to continue that run, "
                 "or choose another --run-dir."
