@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from smolgepa import killpoints
 from smolgepa.errors import DiskFullError, SmolgepaError
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
@@ -85,6 +86,11 @@ def write_text_atomic(path: Path, text: str) -> None:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                if killpoints.armed("atomic"):  # the crash tests die half-way through this write
+                    stream.write(text[: len(text) // 2])
+                    stream.flush()
+                    killpoints.reached("atomic")
+                    text = text[len(text) // 2:]
                 stream.write(text)
                 stream.flush()
                 os.fsync(stream.fileno())
@@ -131,6 +137,9 @@ class JsonlAppender:
             size = stream.seek(0, os.SEEK_END)
             try:
                 written = 0
+                if killpoints.armed("append"):  # the crash tests die half-way through this line
+                    written = stream.write(line[: len(line) // 2]) or 0
+                    killpoints.reached("append")
                 while written < len(line):  # an unbuffered write may write less than asked
                     written += stream.write(line[written:]) or 0
             except OSError:

@@ -297,6 +297,7 @@ def optimize(config: OptimizeConfig, progress: Progress | None = None) -> RunRes
             raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
     config, run_dir = _prepare(config)
     with RunLock(run_dir.path):
+        run_dir.remove_temporaries()
         return _optimize(config, task, run_dir, progress)
 
 

@@ -62,6 +62,11 @@ class RunDir:
             )
         self.path.mkdir(parents=True, exist_ok=True)
 
+    def remove_temporaries(self) -> None:
+        """Delete temporary files a killed process left half-written (call while holding the run's lock)."""
+        for temporary in (*self.path.glob(".*.tmp"), *self.path.glob("cache/.*.tmp"), *self.path.glob(".*.tmp.json")):
+            temporary.unlink(missing_ok=True)
+
     def write_config(self, config: dict[str, Any], extra: dict[str, Any]) -> None:
         write_json_atomic(self.config_file, {"schema_version": SCHEMA_VERSION, "tool": TOOL, "config": config, **extra}, self.redact)
 
