@@ -334,7 +334,9 @@ def run_config_json(run_dir: str | Path) -> dict[str, Any]:
             f"{path} does not exist: {Path(run_dir)} is not a smolgepa run directory (or the run never started)."
         ) from None
     except (OSError, ValueError) as exc:
-        raise SmolgepaError(f"Cannot read {path} ({exc}): {Path(run_dir)} is not a readable smolgepa run directory.") from None
+        raise SmolgepaError(
+            f"Cannot read {path} ({exc}): {Path(run_dir)} is not a readable smolgepa run directory."
+        ) from None
     tool = data.get("tool", TOOL) if isinstance(data, dict) else None
     if tool != TOOL or not isinstance(data.get("config"), dict):
         raise SmolgepaError(

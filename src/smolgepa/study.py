@@ -124,7 +124,8 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, int], dict[str, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        raise SmolgepaError(f"{path}{line}: not valid YAML ({' '.join(str(exc.problem).split())}). Fix the file's syntax.") from None
+        problem = " ".join(str(exc.problem).split())
+        raise SmolgepaError(f"{path}{line}: not valid YAML ({problem}). Fix the file's syntax.") from None
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         raise SmolgepaError(f"{path}: not valid YAML ({' '.join(str(exc).split())}). Fix the file's syntax.") from None
     if not isinstance(data, dict):

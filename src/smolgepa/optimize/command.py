@@ -26,7 +26,9 @@ def parse_command(text: str) -> list[str]:
     try:
         args = shlex.split(text)
     except ValueError as exc:
-        raise SmolgepaError(f"{'cmd:' + text!r}: cannot split the command ({exc}). Example: cmd:\"opencode run -m MODEL\".") from None
+        raise SmolgepaError(
+            f"{'cmd:' + text!r}: cannot split the command ({exc}). Example: cmd:\"opencode run -m MODEL\"."
+        ) from None
     if len(args) == 1 and " " in args[0].strip():
         args = shlex.split(args[0])
     if not args:

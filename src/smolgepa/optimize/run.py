@@ -330,7 +330,8 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
     gepa = _gepa(config, task, journal, proposing.proposer)
     status = "failed"
     try:
-        with _quiet(), _failure_reported_once(engine), _interrupts_to(journal), dspy.context(lm=lm, adapter=PlainTextAdapter()):
+        with (_quiet(), _failure_reported_once(engine), _interrupts_to(journal),
+              dspy.context(lm=lm, adapter=PlainTextAdapter())):
             gepa.compile(make_program(task, seed_instruction(task)), trainset=_dspy_examples(train),
                          valset=_dspy_examples(val))
             failure = engine.failure or journal.fatal

@@ -68,7 +68,8 @@ class RunDir:
             temporary.unlink(missing_ok=True)
 
     def write_config(self, config: dict[str, Any], extra: dict[str, Any]) -> None:
-        write_json_atomic(self.config_file, {"schema_version": SCHEMA_VERSION, "tool": TOOL, "config": config, **extra}, self.redact)
+        data = {"schema_version": SCHEMA_VERSION, "tool": TOOL, "config": config, **extra}
+        write_json_atomic(self.config_file, data, self.redact)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.summary_file, {"schema_version": SCHEMA_VERSION, **summary}, self.redact)
