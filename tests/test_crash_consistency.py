@@ -86,7 +86,7 @@ def check_resume(run_dir: Path, expected: str) -> bool:
     resumed = subprocess.run([*SMOLGEPA, "optimize", "--resume", "--run-dir", str(run_dir), "--quiet", "--json"],
                              capture_output=True, text=True, timeout=TIMEOUT)
     if not (run_dir / "config.json").exists():  # killed before the config was written: nothing to resume
-        assert resumed.returncode == 2 and "Start a new run" in resumed.stderr, resumed.stderr[-2000:]
+        assert resumed.returncode == 2 and "config.json does not exist" in resumed.stderr, resumed.stderr[-2000:]
         subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], check=True, capture_output=True,
                        timeout=TIMEOUT)
         return tables(run_dir) == expected
