@@ -331,7 +331,8 @@ def run_config_json(run_dir: str | Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SmolgepaError(
-            f"{path} does not exist: {Path(run_dir)} is not a smolgepa run directory (or the run never started)."
+            f"{path} does not exist: {Path(run_dir)} is not a smolgepa run directory, or its run stopped before "
+            "writing its configuration (start that run again, without --resume)."
         ) from None
     except (OSError, ValueError) as exc:
         raise SmolgepaError(

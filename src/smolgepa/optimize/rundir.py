@@ -55,7 +55,7 @@ class RunDir:
                 raise SmolgepaError(f"Cannot resume: {self.config_file} does not exist. Start a new run instead.")
             run_config_json(self.path)  # another tool's directory, or another schema version, is refused
             return
-        if self.path.exists() and any(p.name != LOCK_NAME for p in self.path.iterdir()):
+        if self.path.exists() and any(p.name != LOCK_NAME and not _temporary(p) for p in self.path.iterdir()):
             raise SmolgepaError(
                 f"The run directory {self.path} is not empty. Pass --resume to continue that run, "
                 "or choose another --run-dir."
@@ -64,8 +64,9 @@ class RunDir:
 
     def remove_temporaries(self) -> None:
         """Delete temporary files a killed process left half-written (call while holding the run's lock)."""
-        for temporary in (*self.path.glob(".*.tmp"), *self.path.glob("cache/.*.tmp"), *self.path.glob(".*.tmp.json")):
-            temporary.unlink(missing_ok=True)
+        for path in (*self.path.iterdir(), *self.path.glob("cache/*")):
+            if _temporary(path):
+                path.unlink(missing_ok=True)
 
     def write_config(self, config: dict[str, Any], extra: dict[str, Any]) -> None:
         data = {"schema_version": SCHEMA_VERSION, "tool": TOOL, "config": config, **extra}
@@ -80,3 +81,8 @@ class RunDir:
 
     def write_text(self, path: Path, text: str) -> None:
         write_text_atomic(path, self.redact(text))
+
+
+def _temporary(path: Path) -> bool:
+    """A file an atomic write had not yet renamed into place (`.NAME.XXXX.tmp`, `.program.json.tmp.json`)."""
+    return path.name.startswith(".") and (path.name.endswith(".tmp") or path.name.endswith(".tmp.json"))
