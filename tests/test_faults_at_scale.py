@@ -1,7 +1,8 @@
 """Faults at scale: the seeded fault proxy in front of a real `python -m llama_cpp.server`, under
 `eval` in every decode mode a llama.cpp student has, `optimize --threads 4` and a two-cell `study`.
 Every run completes and every answer and table equals the fault-free run's (with the proxy's
-exact-repeat spacer, see tests/support/proxy.py). Faults count toward the session's tally line."""
+exact-repeat spacer, see tests/support/proxy.py), except in the UNSETTLED modes, whose differing answers
+are printed, not asserted (see below). Faults count toward the session's tally line."""
 
 from __future__ import annotations
 
