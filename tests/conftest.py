@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # The CLI's disk response cache must not leak between test sessions (or into ~/.cache).
 os.environ["SMOLGEPA_CACHE_DIR"] = tempfile.mkdtemp(prefix="smolgepa-test-cache-")
 
+from support import tally  # noqa: E402
 from support.llama_server import LlamaServer  # noqa: E402
 from support.proxy import FaultPlan, Proxy  # noqa: E402
 
@@ -111,3 +112,10 @@ def make_proxy(llama_server: LlamaServer) -> Iterator[Callable[..., Proxy]]:
     yield make
     for proxy in started:
         proxy.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The reliability suites' one line (faults, kills, resumes, bad inputs, results lost), when any ran."""
+    if tally.ran():
+        terminalreporter.write_sep("-", "reliability")
+        terminalreporter.write_line(tally.line())

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dspy
 from dspy.lm15 import Config, Message, Request
+from support import tally
 from support.llama_server import LlamaServer
 from support.proxy import FAULT_KINDS, FaultPlan
 
@@ -90,6 +91,8 @@ def test_seeded_faults_lose_no_results(llama_server, make_proxy) -> None:  # noq
     results = [run_all(lm, TEXTS) for _ in range(RUNS)]
     completed, lost = count_lost(results, expected)
 
+    tally.add("faults injected", proxy.faults_injected)
+    tally.add("results lost", lost)
     print(proxy.summary(completed, lost))
     print(f"fault counts: {dict(sorted(proxy.injected.items()))}; forwarded to the server: {proxy.forwarded}")
     assert lost == 0

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import tally
 from support.proxy import FAULT_KINDS, FaultPlan
 
 from smolgepa.optimize.rundir import read_jsonl
@@ -135,6 +136,8 @@ def test_cli_runs_through_faults_lose_nothing(llama_server, make_proxy, tmp_path
     completed += 1
 
     line = proxy.summary(completed, lost)
+    tally.add("faults injected", proxy.faults_injected)
+    tally.add("results lost", lost)
     with capsys.disabled():
         print(f"\n{line}\nfault counts: {dict(sorted(proxy.injected.items()))}; spacer requests: {proxy.spacers}; "
               f"seconds per run: {SECONDS}")

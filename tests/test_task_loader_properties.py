@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import tally
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.tasks import SPLITS, Task, load_task
@@ -46,6 +47,7 @@ row_keys = st.sampled_from(["id", "text", "label", "split", "extra"])
 
 def load(yaml_content: bytes | str | dict[str, Any], jsonl_content: bytes | str | list[Any]) -> Task | SmolgepaError:
     """Write both files into a fresh folder and load them; return the Task or the SmolgepaError."""
+    tally.add("bad inputs")
     with tempfile.TemporaryDirectory() as folder:
         yaml_path, jsonl_path = Path(folder) / "task.yaml", Path(folder) / "examples.jsonl"
         if isinstance(yaml_content, dict):

@@ -32,3 +32,8 @@ class ContextOverflowError(SmolgepaError):
         )
         self.prompt_tokens = prompt_tokens
         self.n_ctx = n_ctx
+
+
+class DiskFullError(SmolgepaError):
+    """A write failed because the filesystem (or the process's file size limit) is full; what was
+    written before is intact, so a run stopped by it continues with --resume once there is space."""

@@ -1,24 +1,31 @@
 """JSON files written safely: atomic JSON/text writes, append-only JSONL, and redaction of secrets.
 
 A process killed at any moment leaves at worst one partial last line in a JSONL file, which
-readers skip (and which the next append removes).
+readers skip (and which the next append removes). A write that finds the disk full raises
+`DiskFullError` naming the file and leaves the file as it was (an append's part-line is cut off,
+an atomic write's temporary file removed).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from smolgepa.errors import SmolgepaError
+from smolgepa import killpoints
+from smolgepa.errors import DiskFullError, SmolgepaError
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 MIN_SECRET_LENGTH = 8
+log = logging.getLogger(__name__)
 
 
 class Redactor:
@@ -54,34 +61,59 @@ def write_json_atomic(path: Path, data: Any, redact: Redactor) -> None:
     write_text_atomic(path, text)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+FULL = {errno.ENOSPC: "the filesystem is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EFBIG: "the file size limit (ulimit -f) is reached"}
+
+
+@contextlib.contextmanager
+def disk_full_errors(path: Path) -> Iterator[None]:
+    """Turn "no space left" (and quota, file size limit) errors while writing `path` into one DiskFullError."""
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        yield
+    except OSError as exc:
+        if exc.errno not in FULL:
+            raise
+        raise DiskFullError(
+            f"Cannot write {path}: {FULL[exc.errno]} ({exc.strerror}). Free space there (`df {path.parent}`); "
+            "what was written before is intact."
+        ) from None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file in the same directory, then rename it over `path`."""
+    with disk_full_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                if killpoints.armed("atomic"):  # the crash tests die half-way through this write
+                    stream.write(text[: len(text) // 2])
+                    stream.flush()
+                    killpoints.reached("atomic")
+                    text = text[len(text) // 2:]
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a JSONL file; a partial or corrupt last line is skipped."""
+    """The complete records of a JSONL file. A last line without its newline was cut short by a
+    crash (each record is written with its newline in one call) and is skipped, even when it parses."""
     if not path.exists():
         return []
     records: list[dict[str, Any]] = []
     lines = path.read_bytes().split(b"\n")
+    lines.pop()  # after the last newline: empty, or a record cut short
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
-            if number >= len(lines) - 1:  # the last line, cut short by a crash
-                break
             raise SmolgepaError(f"{path}:{number}: not a JSON record. The file is damaged; start a new run.") from None
         if isinstance(record, dict):
             records.append(record)
@@ -99,19 +131,32 @@ class JsonlAppender:
         _drop_partial_last_line(path)
 
     def append(self, record: dict[str, Any]) -> None:
+        """Append one record; on a full disk, cut off what part of it was written and raise DiskFullError."""
         line = (dumps(record, self._redact) + "\n").encode("utf-8")
-        with self._lock, open(self.path, "ab") as stream:
-            stream.write(line)
-            stream.flush()
+        with self._lock, disk_full_errors(self.path), open(self.path, "ab", buffering=0) as stream:
+            size = stream.seek(0, os.SEEK_END)
+            try:
+                written = 0
+                if killpoints.armed("append"):  # the crash tests die half-way through this line
+                    written = stream.write(line[: len(line) // 2]) or 0
+                    killpoints.reached("append")
+                while written < len(line):  # an unbuffered write may write less than asked
+                    written += stream.write(line[written:]) or 0
+            except OSError:
+                stream.truncate(size)
+                raise
 
 
 def _drop_partial_last_line(path: Path) -> None:
-    """Cut a line left unfinished by a killed process, so the next record starts on its own line."""
+    """Cut a line left unfinished by a killed process (with one warning), so the next record starts on
+    its own line; what that record held (a call, an event) is done again."""
     if not path.exists() or path.stat().st_size == 0:
         return
     data = path.read_bytes()
     if data.endswith(b"\n"):
         return
     keep = data.rfind(b"\n") + 1
+    log.warning("%s: dropped a partial last line (%d bytes) left by an interrupted run; what it held is done again.",
+                path, len(data) - keep)
     with open(path, "r+b") as stream:
         stream.truncate(keep)

@@ -18,6 +18,7 @@ from smolgepa.evaluation import Prediction
 from smolgepa.jsonfiles import read_jsonl
 
 SCHEMA_VERSION = 1
+TOOL = "smolgepa"  # config.json's `tool` (run directories written before 2026-12-01 have none)
 
 
 @dataclass(frozen=True)
@@ -323,6 +324,30 @@ def read_events(run_dir: str | Path, inputs: dict[str, str] | None = None) -> Ru
     return parse_events(read_jsonl(Path(run_dir) / "events.jsonl"), inputs)
 
 
+def run_config_json(run_dir: str | Path) -> dict[str, Any]:
+    """config.json of a run directory as written, after checking it is a smolgepa run of this schema version."""
+    path = Path(run_dir) / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SmolgepaError(
+            f"{path} does not exist: {Path(run_dir)} is not a smolgepa run directory, or its run stopped before "
+            "writing its configuration (start that run again, without --resume)."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SmolgepaError(
+            f"Cannot read {path} ({exc}): {Path(run_dir)} is not a readable smolgepa run directory."
+        ) from None
+    tool = data.get("tool", TOOL) if isinstance(data, dict) else None
+    if tool != TOOL or not isinstance(data.get("config"), dict):
+        raise SmolgepaError(
+            f"{path} was not written by smolgepa (tool {tool!r}, no run configuration): {Path(run_dir)} is another "
+            "tool's directory. Choose another --run-dir."
+        )
+    _check_version(data.get("schema_version", SCHEMA_VERSION), path)
+    return data
+
+
 def summary_json(run_dir: str | Path) -> dict[str, Any]:
     """summary.json of a run directory as written, after checking it can be read."""
     path = Path(run_dir) / "summary.json"
@@ -342,7 +367,10 @@ def summary_json(run_dir: str | Path) -> dict[str, Any]:
 def _check_version(version: Any, where: str | Path) -> None:
     """Records without a version are from before it was written (version 1); others must be this one."""
     if version != SCHEMA_VERSION:
-        raise SmolgepaError(f"{where} has schema_version {version!r}; this smolgepa reads version {SCHEMA_VERSION}.")
+        raise SmolgepaError(
+            f"{where} has schema_version {version!r}; this smolgepa reads version {SCHEMA_VERSION}. "
+            "Use the smolgepa version that wrote it, or start a new run directory."
+        )
 
 
 def read_summary(run_dir: str | Path) -> RunSummary:

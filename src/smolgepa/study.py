@@ -117,15 +117,18 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, int], dict[str, int]]:
         raise SmolgepaError(f"The study file {path} does not exist. Pass the path to a study YAML file.") from None
     except OSError as exc:
         raise SmolgepaError(f"Cannot read the study file {path}: {exc.strerror}.") from None
+    except UnicodeDecodeError as exc:
+        raise SmolgepaError(f"{path}: not UTF-8 text (byte {exc.start}). Save the study file as UTF-8.") from None
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        raise SmolgepaError(f"{path}{line}: not valid YAML ({exc.problem}). Fix the file's syntax.") from None
-    except yaml.YAMLError as exc:
-        raise SmolgepaError(f"{path}: not valid YAML ({exc}).") from None
+        problem = " ".join(str(exc.problem).split())
+        raise SmolgepaError(f"{path}{line}: not valid YAML ({problem}). Fix the file's syntax.") from None
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+        raise SmolgepaError(f"{path}: not valid YAML ({' '.join(str(exc).split())}). Fix the file's syntax.") from None
     if not isinstance(data, dict):
         raise SmolgepaError(f"{path}: a study file is a YAML mapping (name:, tasks:, students:, seeds:, ...).")
     lines = _key_lines(node)

@@ -62,8 +62,8 @@ class JsonlCache:
     def put(self, key: str, record: dict[str, Any]) -> None:
         full = {"key": key, **record}
         with self._lock:
-            self._records[key] = full
             self._appender.append(full)
+            self._records[key] = full
 
 
 @dataclass
@@ -165,7 +165,7 @@ class RunCache:
         seconds = time.monotonic() - started
         text = "".join(getattr(part, "text", "") or "" for part in response.message.parts)
         messages = request_messages(request)
-        self.cache.put(
+        self._record(
             key,
             {
                 "instruction_sha": instruction_hash(messages[0]["content"]),
@@ -181,6 +181,14 @@ class RunCache:
             self.counter.calls += 1
             self.counter.seconds += seconds
         return response
+
+    def _record(self, key: str, record: dict[str, Any]) -> None:
+        """Keep a finished call; if it cannot be kept (a full disk), the run must stop like on a failed call."""
+        try:
+            self.cache.put(key, record)
+        except BaseException as exc:
+            self.failure = exc
+            raise
 
     def _overflow_answer(self, exc: ContextOverflowError) -> Response:
         with self._lock:

@@ -26,14 +26,16 @@ def parse_command(text: str) -> list[str]:
     try:
         args = shlex.split(text)
     except ValueError as exc:
-        raise SmolgepaError(f'cmd:{text}: cannot split the command ({exc}). Example: cmd:"opencode run -m MODEL".') from None
+        raise SmolgepaError(
+            f"{'cmd:' + text!r}: cannot split the command ({exc}). Example: cmd:\"opencode run -m MODEL\"."
+        ) from None
     if len(args) == 1 and " " in args[0].strip():
         args = shlex.split(args[0])
     if not args:
         raise SmolgepaError('cmd: needs a command, for example cmd:"opencode run -m opencode/big-pickle".')
     if shutil.which(args[0]) is None:
         raise SmolgepaError(
-            f"Reflection command {args[0]!r} was not found (cmd:{text}). Install it or give its full path."
+            f"Reflection command {args[0]!r} was not found ({'cmd:' + text!r}). Install it or give its full path."
         )
     return args
 

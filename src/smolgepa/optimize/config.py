@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -214,17 +213,10 @@ def _positive(name: str, value: int) -> None:
 
 
 def load_saved_config(run_dir: str | Path) -> OptimizeConfig:
-    """The configuration a run directory was started with."""
-    path = Path(run_dir) / "config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SmolgepaError(
-            f"{path} does not exist: {run_dir} is not a smolgepa run directory (or the run never started)."
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise SmolgepaError(f"Cannot read {path}: {exc}.") from None
-    return OptimizeConfig.from_json(data["config"])
+    """The configuration a run directory was started with (refused if another tool or schema wrote it)."""
+    from smolgepa.runrecord import run_config_json
+
+    return OptimizeConfig.from_json(run_config_json(run_dir)["config"])
 
 
 def check_resume_compatible(saved: OptimizeConfig, requested: OptimizeConfig) -> None:

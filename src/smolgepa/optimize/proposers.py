@@ -13,7 +13,7 @@ from smolgepa.optimize.cleaning import clean_reflection
 from smolgepa.optimize.journal import RAW_KEPT, Journal
 from smolgepa.optimize.reflection_prompt import PromptContext, render_prompt
 from smolgepa.program import input_prefix
-from smolgepa.errors import SmolgepaError
+from smolgepa.errors import DiskFullError, SmolgepaError
 from smolgepa.label_words import label_words_of, with_label_words
 from smolgepa.reading import reading_moves, split_reading
 from smolgepa.tasks.model import Task
@@ -116,6 +116,9 @@ class OfflineProposer:
                     self.journal.proposal_made(text, verdict.tokens, self.name, move=move, parent=instruction)
                     return {name: text}
                 refused.append(verdict.status)
+        except DiskFullError as exc:
+            self.journal.fatal = exc  # not the proposal's fault: the run stops
+            return {}
         except Exception as exc:  # noqa: BLE001 - a failed proposal, never a crashed run
             self.journal.proposal_failed("failed", f"{self.name} proposer error: {type(exc).__name__}: {exc}", self.name)
             return {}
@@ -179,6 +182,9 @@ class ReflectionProposer:
         try:
             prompt = self.prompt(candidate[name], reflective_dataset.get(name, []))
             reply, key = self.reflector(prompt)
+        except DiskFullError as exc:
+            self.journal.fatal = exc  # not the proposal's fault: the run stops
+            return {}
         except Exception as exc:  # noqa: BLE001 - a failed reflection is a failed proposal
             self.journal.proposal_failed("failed", f"reflection failed: {type(exc).__name__}: {exc}", self.name)
             return {}

@@ -17,7 +17,7 @@ from typing import Any
 import dspy
 
 from smolgepa.adapter import PlainTextAdapter
-from smolgepa.errors import SmolgepaError
+from smolgepa.errors import DiskFullError, SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
 from smolgepa.lm.async_engine import async_engine_for
 from smolgepa.lm.student import Student, train_pairs
@@ -33,8 +33,10 @@ from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
 from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
 from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.optimize.rundir import Redactor, RunDir
+from smolgepa.optimize.runlock import RunLock
 from smolgepa.optimize.tables import render_run
 from smolgepa.program import make_program, seed_instruction
+from smolgepa.jsonfiles import disk_full_errors
 from smolgepa.progress import Progress
 from smolgepa.runrecord import RunSummary
 from smolgepa.tasks import load_task
@@ -126,6 +128,22 @@ def _quiet() -> Iterator[None]:
         if original_tqdm is not None:
             engine_module.tqdm = original_tqdm
         bootstrap_trace.Evaluate = original_evaluate
+
+
+@contextlib.contextmanager
+def _failure_reported_once(engine: RunCache) -> Iterator[None]:
+    """Once the student has failed (a dead server, a full disk), DSPy logs an error for every example
+    that follows; the run ends with that failure in one line, so those are left out."""
+    logger = logging.getLogger("dspy.utils.parallelizer")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return engine.failure is None
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 @contextlib.contextmanager
@@ -280,6 +298,14 @@ def optimize(config: OptimizeConfig, progress: Progress | Callable[[str], None] 
         if not split:
             raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
     config, run_dir = _prepare(config)
+    with RunLock(run_dir.path):
+        run_dir.remove_temporaries()
+        return _optimize(config, task, run_dir, progress)
+
+
+def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Progress | None) -> RunResult:
+    """The run itself, in a run directory this process holds."""
+    train, val = task.split("train"), task.split("val")
     fingerprint = _check_task(config, task, run_dir)
     student, lm, engine = _student(config, task, run_dir)
     count_tokens, token_method = student.token_counter()
@@ -307,7 +333,8 @@ def optimize(config: OptimizeConfig, progress: Progress | Callable[[str], None] 
     gepa = _gepa(config, task, journal, proposing.proposer)
     status = "failed"
     try:
-        with _quiet(), _interrupts_to(journal), dspy.context(lm=lm, adapter=PlainTextAdapter()):
+        with (_quiet(), _failure_reported_once(engine), _interrupts_to(journal),
+              dspy.context(lm=lm, adapter=PlainTextAdapter())):
             gepa.compile(make_program(task, seed_instruction(task)), trainset=_dspy_examples(train),
                          valset=_dspy_examples(val))
             failure = engine.failure or journal.fatal
@@ -324,12 +351,23 @@ def optimize(config: OptimizeConfig, progress: Progress | Callable[[str], None] 
     except SmolgepaError as exc:
         raise SmolgepaError(f"{exc} Everything finished is in {run_dir.path}; continue with --resume.") from None
     finally:
+        _wrap_up(journal, status, engine)
+    return RunResult(run_dir.path, run_dir.read_summary())
+
+
+def _wrap_up(journal: Journal, status: str, engine: RunCache) -> None:
+    """Record how the run ended. When it is already ending on an error and the disk is full, the last
+    summary written stays (it is consistent) and the first error is the one reported."""
+    try:
         if journal.seed is not None:
             journal.write_summary(status)
         journal.emit(f"run_{status}", stop_reason=journal.stop_reason)
+    except DiskFullError:
+        if status == "finished":
+            raise
+    finally:
         journal.progress.close()
         engine.close()
-    return RunResult(run_dir.path, run_dir.read_summary())
 
 
 def _metric(task: Task, journal: Journal) -> Callable[..., Any]:
@@ -343,6 +381,7 @@ def export(task: Task, instruction: str, run_dir: RunDir) -> None:
     run_dir.write_text(run_dir.best_instruction_file, instruction + "\n")
     program = make_program(task, instruction)
     temporary = run_dir.path / ".program.json.tmp.json"
-    program.save(str(temporary))
+    with disk_full_errors(temporary):
+        program.save(str(temporary))
     run_dir.write_text(run_dir.program_file, temporary.read_text(encoding="utf-8"))
     temporary.unlink()

@@ -26,7 +26,8 @@ from smolgepa.jsonfiles import (  # noqa: F401 - the run directory's writers, im
     write_json_atomic,
     write_text_atomic,
 )
-from smolgepa.runrecord import SCHEMA_VERSION, summary_json
+from smolgepa.optimize.runlock import LOCK_NAME
+from smolgepa.runrecord import SCHEMA_VERSION, TOOL, run_config_json, summary_json
 
 
 class RunDir:
@@ -52,16 +53,24 @@ class RunDir:
         if resume:
             if not self.exists():
                 raise SmolgepaError(f"Cannot resume: {self.config_file} does not exist. Start a new run instead.")
+            run_config_json(self.path)  # another tool's directory, or another schema version, is refused
             return
-        if self.path.exists() and any(self.path.iterdir()):
+        if self.path.exists() and any(p.name != LOCK_NAME and not _temporary(p) for p in self.path.iterdir()):
             raise SmolgepaError(
                 f"The run directory {self.path} is not empty. Pass --resume to continue that run, "
                 "or choose another --run-dir."
             )
         self.path.mkdir(parents=True, exist_ok=True)
 
+    def remove_temporaries(self) -> None:
+        """Delete temporary files a killed process left half-written (call while holding the run's lock)."""
+        for path in (*self.path.iterdir(), *self.path.glob("cache/*")):
+            if _temporary(path):
+                path.unlink(missing_ok=True)
+
     def write_config(self, config: dict[str, Any], extra: dict[str, Any]) -> None:
-        write_json_atomic(self.config_file, {"schema_version": SCHEMA_VERSION, "config": config, **extra}, self.redact)
+        data = {"schema_version": SCHEMA_VERSION, "tool": TOOL, "config": config, **extra}
+        write_json_atomic(self.config_file, data, self.redact)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.summary_file, {"schema_version": SCHEMA_VERSION, **summary}, self.redact)
@@ -72,3 +81,8 @@ class RunDir:
 
     def write_text(self, path: Path, text: str) -> None:
         write_text_atomic(path, self.redact(text))
+
+
+def _temporary(path: Path) -> bool:
+    """A file an atomic write had not yet renamed into place (`.NAME.XXXX.tmp`, `.program.json.tmp.json`)."""
+    return path.name.startswith(".") and (path.name.endswith(".tmp") or path.name.endswith(".tmp.json"))

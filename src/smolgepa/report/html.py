@@ -1,8 +1,15 @@
 """Render a report as one self-contained HTML file: inline CSS, plots as data: URIs, no scripts,
-nothing fetched from anywhere."""
+nothing fetched from anywhere.
+
+Every text from a run (task inputs, model answers, instructions) is escaped, and a Content-Security-Policy
+forbids what escaping should already prevent: no script of any kind runs (inline, event handlers,
+`javascript:` links), nothing is loaded from anywhere, and only the report's own stylesheet (by its
+hash) and `data:` images are used. A report opened from a mail or a shared folder stays inert."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import os
 import re
@@ -28,6 +35,13 @@ figure{margin:.8rem 0}figure img{max-width:100%;height:auto;border:1px solid #ee
 figcaption{color:#666;font-size:.8rem}
 nav ul{columns:2;font-size:.85rem}
 """
+
+
+def content_security_policy(style: str = STYLE) -> str:
+    """The report's policy: no scripts, no requests, only its own stylesheet and inline (data:) images."""
+    digest = base64.b64encode(hashlib.sha256(style.encode("utf-8")).digest()).decode("ascii")
+    return (f"default-src 'none'; script-src 'none'; style-src 'sha256-{digest}'; img-src data:; "
+            "base-uri 'none'; form-action 'none'")
 
 
 def _inline(text: str) -> str:
@@ -85,6 +99,7 @@ def render_html(report: Report) -> str:
         body.append("</section>")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy()}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(report.title)}</title><style>{STYLE}</style></head>\n<body>"
         f"<h1>{html.escape(report.title)}</h1><nav><ul>{toc}</ul></nav>\n" + "\n".join(body) + "\n</body></html>\n"

@@ -1,0 +1,60 @@
+"""One process at a time in a run directory: an advisory `flock` on its `.lock` file.
+
+The kernel drops a `flock` when its process ends, however it ends (SIGKILL, a crash, a power cut
+of the machine), so a lock is never left stale and there is nothing to clean up. The file keeps the
+pid of the last holder, only to name it in the refusal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from smolgepa.errors import SmolgepaError
+
+LOCK_NAME = ".lock"
+
+
+class RunLock:
+    """Held while a process writes a run directory; a second process is refused in one line."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise SmolgepaError naming the process that holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise SmolgepaError(
+                f"Another smolgepa process (pid {holder}) is using the run directory {self.path.parent}. "
+                "Wait for it to end (or stop it), then continue with --resume; or choose another --run-dir."
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError:
+            pass  # the pid only names the holder in a refusal; a full disk must not stop the run here
+        self._fd = fd
+
+    def release(self) -> None:
+        """Let the next process in (closing the file drops the lock)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()

@@ -1,0 +1,121 @@
+"""A real `smolgepa optimize` (embedded student, offline proposer, tiny budget) killed with SIGKILL at
+33 seeded random moments, each followed by `--resume`: a third of the kills land half-way through a
+JSONL append (student cache or events), a third half-way through an atomic write (summary.json,
+config.json, the exported instruction and program), and a third at random times from outside. Every
+resume must reach the tables of the uninterrupted run without repeating a finished student call.
+
+The in-write kills use the test-only hook `SMOLGEPA_TEST_KILL_AT=POINT:N` (smolgepa.killpoints).
+The closing line `kills: K, resumes equal: K` is printed even without `pytest -s`."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support import tally
+
+from smolgepa.jsonfiles import read_jsonl
+from smolgepa.killpoints import ENV
+
+pytestmark = pytest.mark.slow
+
+SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
+ARGS = ["optimize", "--task", "sentiment", "--budget", "20", "--max-tokens", "8", "--seed", "3", "--quiet"]
+TIMEOUT = 900
+KILLS = 33
+SEED = 20261201
+
+
+def tables(run_dir: Path) -> str:
+    out = subprocess.run([*SMOLGEPA, "show", str(run_dir)], capture_output=True, text=True, check=True).stdout
+    return "\n".join(line for line in out.splitlines() if not line.startswith(("Student calls:", "Run directory:")))
+
+
+def lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def atomic_writes(run_dir: Path) -> int:
+    """How many atomic writes a whole run makes: config, the summary after the seed, after each iteration
+    and at the end, the best instruction and the program."""
+    iterations = len(json.loads((run_dir / "summary.json").read_text())["iterations"])
+    return 1 + (1 + iterations + 1) + 2
+
+
+def kill_from_outside(run_dir: Path, calls: int, delay: float) -> subprocess.Popen[bytes]:
+    """Start a run and SIGKILL it `delay` seconds after its student cache holds `calls` records."""
+    process = subprocess.Popen([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + TIMEOUT
+    while lines(run_dir / "cache" / "student.jsonl") < calls and process.poll() is None:
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.01)
+    time.sleep(delay)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    return process
+
+
+def killed_run(run_dir: Path, kind: str, rng: random.Random, whole: Path) -> None:
+    """Run until killed at a random moment of `kind`; a run that ended first is tried again, earlier."""
+    if kind == "time":
+        calls, delay = rng.randrange(lines(whole / "cache" / "student.jsonl")), rng.uniform(0.0, 0.3)
+        while kill_from_outside(run_dir, calls, delay).returncode != -signal.SIGKILL:
+            subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+            calls, delay = max(calls - 5, 0), 0.0
+        return
+    appends = lines(whole / "events.jsonl") + lines(whole / "cache" / "student.jsonl")
+    count = rng.randint(1, appends if kind == "append" else atomic_writes(whole))
+    env = {**os.environ, ENV: f"{kind}:{count}"}
+    result = subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], env=env, capture_output=True,
+                            timeout=TIMEOUT)
+    assert result.returncode == -signal.SIGKILL, f"{kind}:{count} was never reached: {result.stderr[-2000:]!r}"
+
+
+def check_resume(run_dir: Path, expected: str) -> bool:
+    """Resume; True when it ends with the whole run's tables and repeated no finished student call."""
+    before = {r["key"] for r in read_jsonl(run_dir / "cache" / "student.jsonl")} if run_dir.exists() else set()
+    resumed = subprocess.run([*SMOLGEPA, "optimize", "--resume", "--run-dir", str(run_dir), "--quiet", "--json"],
+                             capture_output=True, text=True, timeout=TIMEOUT)
+    if not (run_dir / "config.json").exists():  # killed before the config was written: nothing to resume
+        assert resumed.returncode == 2 and "config.json does not exist" in resumed.stderr, resumed.stderr[-2000:]
+        subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], check=True, capture_output=True,
+                       timeout=TIMEOUT)
+        return tables(run_dir) == expected
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    keys = [r["key"] for r in read_jsonl(run_dir / "cache" / "student.jsonl")]
+    calls = json.loads(resumed.stdout)["calls"]["student"]
+    repeated = len(keys) != len(set(keys)) or calls["calls"] - calls["cached"] != len(set(keys) - before)
+    numbers = [e["iteration"] for e in read_jsonl(run_dir / "events.jsonl") if e["event"] == "iteration"]
+    leftovers = list(run_dir.rglob("*.tmp"))
+    return not repeated and numbers == sorted(set(numbers)) and not leftovers and tables(run_dir) == expected
+
+
+def test_sigkill_at_random_moments_then_resume_reaches_the_same_tables(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    whole = tmp_path / "whole"
+    subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(whole)], check=True, capture_output=True, timeout=TIMEOUT)
+    expected = tables(whole)
+    rng = random.Random(SEED)
+    kinds = ("append", "atomic", "time")
+    equal, unequal = 0, []
+    for number in range(KILLS):
+        run_dir = tmp_path / f"killed-{number}"
+        kind = kinds[number % len(kinds)]
+        killed_run(run_dir, kind, rng, whole)
+        if check_resume(run_dir, expected):
+            equal += 1
+        else:
+            unequal.append(f"{run_dir.name} ({kind})")
+    tally.add("kills", KILLS)
+    tally.add("resumes equal", equal)
+    with capsys.disabled():
+        print(f"\nkills: {KILLS}, resumes equal: {equal}")
+    assert not unequal, f"resumes that differ from the uninterrupted run: {unequal}"
