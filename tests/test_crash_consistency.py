@@ -23,6 +23,7 @@ from support import tally
 
 from smolgepa.jsonfiles import read_jsonl
 from smolgepa.killpoints import ENV
+from support.run_tables import run_tables
 
 pytestmark = pytest.mark.slow
 
@@ -31,11 +32,6 @@ ARGS = ["optimize", "--task", "sentiment", "--budget", "20", "--max-tokens", "8"
 TIMEOUT = 900
 KILLS = 33
 SEED = 20261201
-
-
-def tables(run_dir: Path) -> str:
-    out = subprocess.run([*SMOLGEPA, "show", str(run_dir)], capture_output=True, text=True, check=True).stdout
-    return "\n".join(line for line in out.splitlines() if not line.startswith(("Student calls:", "Run directory:")))
 
 
 def lines(path: Path) -> int:
@@ -89,20 +85,20 @@ def check_resume(run_dir: Path, expected: str) -> bool:
         assert resumed.returncode == 2 and "config.json does not exist" in resumed.stderr, resumed.stderr[-2000:]
         subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], check=True, capture_output=True,
                        timeout=TIMEOUT)
-        return tables(run_dir) == expected
+        return run_tables(run_dir) == expected
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     keys = [r["key"] for r in read_jsonl(run_dir / "cache" / "student.jsonl")]
     calls = json.loads(resumed.stdout)["calls"]["student"]
     repeated = len(keys) != len(set(keys)) or calls["calls"] - calls["cached"] != len(set(keys) - before)
     numbers = [e["iteration"] for e in read_jsonl(run_dir / "events.jsonl") if e["event"] == "iteration"]
     leftovers = list(run_dir.rglob("*.tmp"))
-    return not repeated and numbers == sorted(set(numbers)) and not leftovers and tables(run_dir) == expected
+    return not repeated and numbers == sorted(set(numbers)) and not leftovers and run_tables(run_dir) == expected
 
 
 def test_sigkill_at_random_moments_then_resume_reaches_the_same_tables(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     whole = tmp_path / "whole"
     subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(whole)], check=True, capture_output=True, timeout=TIMEOUT)
-    expected = tables(whole)
+    expected = run_tables(whole)
     rng = random.Random(SEED)
     kinds = ("append", "atomic", "time")
     equal, unequal = 0, []

@@ -32,6 +32,7 @@ from support import tally
 from support.proxy import FAULT_KINDS, FaultPlan
 
 from smolgepa.optimize.rundir import read_jsonl
+from support.run_tables import run_tables
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 TIMEOUT = 600  # seconds, per CLI run: a hang fails the test instead of stalling the suite
@@ -78,10 +79,7 @@ def lost_answers(got: list[tuple[str, str, str | None]], want: list[tuple[str, s
 
 def tables(run_dir: Path, student: str) -> str:
     """`smolgepa show` output without timings, the run directory and the student's URL."""
-    out = subprocess.run([*SMOLGEPA, "show", str(run_dir)], capture_output=True, text=True, check=True,
-                         timeout=TIMEOUT).stdout
-    keep = [line for line in out.splitlines() if not line.startswith(("Student calls:", "Run directory:"))]
-    return "\n".join(keep).replace(student, "STUDENT")
+    return run_tables(run_dir, TIMEOUT).replace(student, "STUDENT")
 
 
 def iterations(run_dir: Path) -> list[dict[str, Any]]:

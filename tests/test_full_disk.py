@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from smolgepa.jsonfiles import read_jsonl
+from support.run_tables import run_tables
 
 pytestmark = pytest.mark.slow
 
@@ -42,11 +43,6 @@ mount -o remount,size=16m tmpfs "$2"
 "$3" -m smolgepa.cli optimize --resume --run-dir "$2/run" --quiet 2> "$4/resume.err" > /dev/null; echo $? > "$4/resume.rc"
 cp -a "$2/run" "$4/resumed"
 """
-
-
-def tables(run_dir: Path) -> str:
-    out = subprocess.run([*SMOLGEPA, "show", str(run_dir)], capture_output=True, text=True, check=True).stdout
-    return "\n".join(line for line in out.splitlines() if not line.startswith(("Student calls:", "Run directory:")))
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +75,7 @@ def check_stopped_cleanly(error: str, at_full: Path, what: str) -> None:
 
 
 def check_resumed_like_whole(at_full: Path, resumed: Path, whole: Path) -> None:
-    assert tables(resumed) == tables(whole)
+    assert run_tables(resumed) == run_tables(whole)
     for name in ("events.jsonl", "cache/student.jsonl"):
         before = (at_full / name).read_bytes() if (at_full / name).exists() else b""
         assert (resumed / name).read_bytes().startswith(before), f"{name}: recorded lines changed on resume"

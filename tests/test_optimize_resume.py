@@ -14,17 +14,11 @@ from pathlib import Path
 import pytest
 
 from smolgepa.optimize.rundir import read_jsonl
+from support.run_tables import run_tables
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 ARGS = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet"]
 TIMEOUT = 1500
-
-
-def tables(run_dir: Path) -> str:
-    """The printed tables, without the lines about time and the run directory's name."""
-    out = subprocess.run([*SMOLGEPA, "show", str(run_dir)], capture_output=True, text=True, check=True).stdout
-    keep = [line for line in out.splitlines() if not line.startswith(("Student calls:", "Run directory:"))]
-    return "\n".join(keep)
 
 
 def iteration_events(run_dir: Path) -> list[dict]:
@@ -55,7 +49,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     assert result["status"] == "finished"
     assert result["calls"]["student"]["cached"] >= cached_before  # finished calls came from the cache
 
-    assert tables(killed) == tables(whole)
+    assert run_tables(killed) == run_tables(whole)
     numbers = [e["iteration"] for e in iteration_events(killed)]
     assert numbers == sorted(set(numbers)) and len(numbers) > killed_at  # no iteration recorded twice
     keys = [r["key"] for r in read_jsonl(killed / "cache" / "student.jsonl")]

@@ -23,14 +23,9 @@ TIMEOUT = 900
 HOLD_LOCK = """
 import sys, time
 from smolgepa.optimize.runlock import RunLock
+from support.run_tables import run_tables
 lock = RunLock(sys.argv[1]); lock.acquire(); print("held", flush=True); time.sleep(600)
 """
-
-
-def tables(run_dir: Path) -> str:
-    """What `show` prints, without the lines about time and the run directory's name."""
-    out = subprocess.run([*SMOLGEPA, "show", str(run_dir)], capture_output=True, text=True, check=True).stdout
-    return "\n".join(line for line in out.splitlines() if not line.startswith(("Student calls:", "Run directory:")))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +73,7 @@ def test_torn_last_lines_are_dropped_with_one_warning_and_redone(finished_run: P
     assert records[-1]["key"] == lost_call["key"] and records[-1]["text"] == lost_call["text"]
     assert len(records) == len({r["key"] for r in records})
     assert read_jsonl(torn / "events.jsonl")[-1]["event"] == lost_event["event"] == "run_finished"
-    assert tables(torn) == tables(finished_run)
+    assert run_tables(torn) == run_tables(finished_run)
 
 
 def test_a_run_directory_of_another_schema_version_is_refused(tmp_path: Path) -> None:
