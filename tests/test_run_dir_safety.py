@@ -16,6 +16,7 @@ import pytest
 
 from smolgepa.jsonfiles import read_jsonl
 from smolgepa.optimize import OptimizeConfig
+from support.run_tables import run_tables
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 ARGS = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet"]
@@ -23,7 +24,6 @@ TIMEOUT = 900
 HOLD_LOCK = """
 import sys, time
 from smolgepa.optimize.runlock import RunLock
-from support.run_tables import run_tables
 lock = RunLock(sys.argv[1]); lock.acquire(); print("held", flush=True); time.sleep(600)
 """
 
