@@ -16,6 +16,7 @@ import smolgepa
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
+from smolgepa.optimize.program_diagnostics import label_output, program_diagnostics
 from smolgepa.optimize.program_gepa import gepa_metric
 from smolgepa.plain_proposer import PlainTextProposer, instruction_from
 
@@ -111,7 +112,12 @@ def test_gepa_helper_returns_the_program_and_writes_its_run(student: dspy.LM, tm
                          max_metric_calls=24, run_dir=run)
     assert isinstance(best, TwoSteps)
     assert sorted(path.name for path in run.iterdir()) == [
-        "candidates.jsonl", "program.json", "proposals.jsonl", "summary.json", "tables.md"]
+        "candidates.jsonl", "diagnostics.json", "program.json", "proposals.jsonl", "summary.json", "tables.md"]
+    findings = json.loads((run / "diagnostics.json").read_text())
+    assert findings["n"] == 2 and findings["split"] == "val"
+    assert findings["gold_distribution"] == {"positive": 0, "negative": 1, "neutral": 1}
+    assert sum(findings["predicted_distribution"].values()) + round(findings["unparsed_rate"] * 2) == 2
+    assert "## Findings on the validation answers (best program)" in (run / "tables.md").read_text()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["seed_val"]["n"] == 2 and len(summary["seed_val"]["ci95"]) == 2
     assert summary["candidates"] == len(best.detailed_results.candidates)
@@ -122,6 +128,13 @@ def test_gepa_helper_returns_the_program_and_writes_its_run(student: dspy.LM, tm
     loaded = TwoSteps()
     loaded.load(str(run / "program.json"))
     assert loaded.classify.predict.signature.instructions == best.classify.predict.signature.instructions
+
+
+def test_findings_need_a_label_answer_and_gold_labels() -> None:
+    assert label_output(TwoSteps()) == ("sentiment", ["positive", "negative", "neutral"])
+    assert label_output(dspy.Predict("text -> summary")) is None
+    unlabeled = [dspy.Example(text="I love it").with_inputs("text")]
+    assert program_diagnostics(dspy.Predict(Sentiment), unlabeled) is None  # no gold label: nothing to count
 
 
 def test_gepa_helper_refuses_a_missing_budget_and_a_used_run_dir(tmp_path: Path) -> None:

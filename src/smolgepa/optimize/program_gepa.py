@@ -16,6 +16,7 @@ import dspy
 
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
+from smolgepa.optimize.program_diagnostics import program_diagnostics
 from smolgepa.optimize.program_record import write_program_run
 from smolgepa.plain_proposer import PlainTextProposer
 
@@ -58,7 +59,8 @@ def gepa(
     """The optimized copy of `program`, tuned by GEPA on `trainset` and selected on `valset`
     (the train set when None). `lm` is the student (else the configured one); the budget is
     `max_metric_calls` or `auto` ("light", "medium", "heavy"). `gepa_options` go to `dspy.GEPA`.
-    The result has DSPy's `detailed_results`; `run_dir` (new or empty) also gets them on disk.
+    The result has DSPy's `detailed_results`; `run_dir` (new or empty) also gets them on disk, with
+    the findings on the best program's validation answers when its answer is a label.
     """
     if (max_metric_calls is None) == (auto is None):
         raise SmolgepaError("Give smolgepa.gepa exactly one budget: max_metric_calls=N (metric calls) "
@@ -78,6 +80,7 @@ def gepa(
         settings["lm"] = lm
     with dspy.context(**settings):
         best = optimizer.compile(program, trainset=list(trainset), valset=list(valset or trainset))
+        diagnostics = program_diagnostics(best, list(valset or trainset)) if run_dir is not None else None
     if run_dir is not None:
-        write_program_run(run_dir, best, proposer.records)
+        write_program_run(run_dir, best, proposer.records, diagnostics)
     return best

@@ -5,7 +5,9 @@ Layout (JSON written atomically, `schema_version` in each JSON file):
                       is 0 or 1), metric calls, the best candidate's instructions
     candidates.jsonl  one line per candidate: index, parents, validation score, instructions
     proposals.jsonl   one line per reflection: predictor, instruction proposed (or null) and why not
-    tables.md         the two tables above, for reading
+    diagnostics.json  when the program's answer is a label: echo, label bias, collapse and confusions
+                      of the best program on the validation set (`program_diagnostics.py`)
+    tables.md         the tables above and those findings, for reading
     program.json      the best program, saved by DSPy (`program.load(path)`)
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 import dspy
 
+from smolgepa.diagnostics import Diagnostics
 from smolgepa.jsonfiles import Redactor, dumps, write_json_atomic, write_text_atomic
 from smolgepa.plain_proposer import ProposalRecord
 from smolgepa.runrecord import SCHEMA_VERSION
@@ -66,8 +69,10 @@ def render_tables(rows: list[dict[str, Any]], proposals: Sequence[ProposalRecord
     return "\n".join(lines) + "\n"
 
 
-def write_program_run(path: str | Path, best: dspy.Module, proposals: Sequence[ProposalRecord]) -> Path:
-    """Write the run directory of a compiled program (`best.detailed_results` from `track_stats=True`)."""
+def write_program_run(path: str | Path, best: dspy.Module, proposals: Sequence[ProposalRecord],
+                      diagnostics: Diagnostics | None = None) -> Path:
+    """Write the run directory of a compiled program (`best.detailed_results` from `track_stats=True`)
+    and, when given, the findings on its validation answers."""
     directory, redact = Path(path), Redactor()
     directory.mkdir(parents=True, exist_ok=True)
     results = best.detailed_results
@@ -86,6 +91,12 @@ def write_program_run(path: str | Path, best: dspy.Module, proposals: Sequence[P
         "metric_calls": results.total_metric_calls,
         "best_instructions": instructions_of(best),
     }, redact)
-    write_text_atomic(directory / "tables.md", render_tables(rows, proposals))
+    tables = render_tables(rows, proposals)
+    if diagnostics is not None:
+        write_json_atomic(directory / "diagnostics.json", {"schema_version": SCHEMA_VERSION, "split": "val",
+                                                           **diagnostics.to_json()}, redact)
+        findings = diagnostics.summary_lines() or ["nothing notable"]
+        tables += "\n## Findings on the validation answers (best program)\n\n" + "".join(f"- {line}\n" for line in findings)
+    write_text_atomic(directory / "tables.md", tables)
     best.save(str(directory / "program.json"))
     return directory
