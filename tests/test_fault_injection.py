@@ -13,14 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dspy
-from dspy.lm15 import Config, Message, Request
 from support import tally
 from support.llama_server import LlamaServer
 from support.proxy import FAULT_KINDS, FaultPlan
+from support.sentiment_chat import chat
 
 from smolgepa.lm.server import ServerEngine, ServerSettings
 
-INSTRUCTION = "Classify the sentiment of the text. Answer with one word: positive, negative or neutral."
 TEXTS = [
     "I absolutely love this product!",
     "This is terrible, it broke after one use.",
@@ -45,15 +44,6 @@ PLAN = FaultPlan(
     refuse_seconds=0.2,
     separate_repeats=True,  # a retried prompt is evaluated as in a direct run (see support/proxy.py)
 )
-
-
-def chat(text: str) -> Request:
-    return Request(
-        model="smolgepa/server",
-        messages=(Message.user(text),),
-        system=INSTRUCTION,
-        config=Config(temperature=0.0, max_tokens=6, stop=("\n",)),
-    )
 
 
 def engine_for(base_url: str, **overrides: object) -> ServerEngine:

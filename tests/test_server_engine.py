@@ -15,16 +15,10 @@ from support.proxy import FaultPlan
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.server import ServerEngine, ServerSettings, server_identity
+from support.sentiment_chat import INSTRUCTION
+from support.sentiment_chat import TEXTS as SENTIMENT_TEXTS
 
-INSTRUCTION = "Classify the sentiment of the text. Answer with one word: positive, negative or neutral."
-TEXTS = [
-    "I absolutely love this product!",
-    "This is terrible, it broke after one use.",
-    "The package arrived on Tuesday.",
-    "Best purchase I have made all year.",
-    "I want my money back.",
-    "The manual has twelve pages.",
-]
+TEXTS = SENTIMENT_TEXTS[:6]
 SENTINEL = "sk-smolgepa-sentinel-7f3a9c"
 
 

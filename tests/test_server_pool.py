@@ -8,38 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from dspy.lm15 import Config, Message, Request
 from support.llama_server import LlamaServer
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.spec import parse_model_spec
 from smolgepa.lm.server import ServerEngine, ServerSettings
 from smolgepa.lm.server_pool import ServerPool, split_urls
+from support.sentiment_chat import TEXTS, chat
 
-INSTRUCTION = "Classify the sentiment of the text. Answer with one word: positive, negative or neutral."
-TEXTS = [
-    "I absolutely love this product!",
-    "This is terrible, it broke after one use.",
-    "The package arrived on Tuesday.",
-    "Best purchase I have made all year.",
-    "I want my money back.",
-    "The manual has twelve pages.",
-    "Great value and fast shipping.",
-    "It stopped working after a week.",
-    "The box is blue.",
-    "Would buy again without a doubt.",
-    "Worst customer service ever.",
-    "The store opens at nine.",
-]
-
-
-def chat(text: str) -> Request:
-    return Request(
-        model="smolgepa/server",
-        messages=(Message.user(text),),
-        system=INSTRUCTION,
-        config=Config(temperature=0.0, max_tokens=6, stop=("\n",)),
-    )
 
 
 def engine_for(base_url: str, threads: int) -> ServerEngine:
