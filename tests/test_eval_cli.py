@@ -89,3 +89,19 @@ def test_malformed_task_file_names_file_and_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{bad}:" in result.stderr and "malformed YAML" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_eval_json_carries_the_label_scores_that_chose_each_answer() -> None:
+    result = run_cli("eval", "--task", "sentiment", "--split", "val", "--json", "--decode", "scored", "--no-cache")
+    assert result.returncode == 0, result.stderr
+    for example in json.loads(result.stdout)["examples"]:
+        scores = example["scores"]
+        assert set(scores) == {"positive", "negative", "neutral"}
+        assert abs(sum(scores.values()) - 1.0) < 1e-3
+        assert example["predicted"] == max(scores, key=scores.__getitem__)
+
+
+def test_free_answers_carry_no_label_scores() -> None:
+    result = run_cli("eval", "--task", "sentiment", "--split", "val", "--json", "--decode", "free", "--no-cache")
+    assert result.returncode == 0, result.stderr
+    assert all(example["scores"] is None for example in json.loads(result.stdout)["examples"])

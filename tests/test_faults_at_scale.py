@@ -1,12 +1,14 @@
 """Faults at scale: the seeded fault proxy in front of a real `python -m llama_cpp.server`, under
 `eval` in every decode mode a llama.cpp student has, `optimize --threads 4` and a two-cell `study`.
 Every run completes and every answer and table equals the fault-free run's (with the proxy's
-exact-repeat spacer, see tests/support/proxy.py), except in the UNSETTLED modes, whose differing answers
-are printed, not asserted (see below). Faults count toward the session's tally line."""
+exact-repeat spacer, see tests/support/proxy.py). In the ORDER_SENSITIVE modes an answer may differ only
+where the fault-free run itself was at a near tie between the two labels, and every label probability
+must agree within that tolerance (see below). Faults count toward the session's tally line."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 from support import tally
+from support.near_tie import NEAR_TIE_NATS
 from support.proxy import FAULT_KINDS, FaultPlan
 
 pytestmark = pytest.mark.slow
@@ -34,10 +37,12 @@ PLAN = FaultPlan(
 # the timeout leaves room for that on a busy 2-core machine.
 FLAGS = ["--timeout", "10", "--retries", "12"]
 MODES = (["free"], ["constrained"], ["scored"], ["knn"], ["ensemble"])
-# Run through the faults and required to complete, but their answers are reported, not asserted: in the
-# first run (2026-12-01) 1 of 22 `scored --calibrate` and 4 of 22 `channel` answers differed from the
-# fault-free run, not yet traced to the faults or to the different request order of 2 threads.
-UNSETTLED = (["scored", "--calibrate"], ["channel"])
+# These readings compare label scores that differ by hundredths of a nat on some examples. The server
+# reuses the KV cache of the previous request's common prefix, so the order requests arrive in changes
+# the batch split and moves logits by kernel rounding (tests/support/near_tie.py). Traced 2026-12-01
+# without any proxy: `--threads 2` alone turns s05 and s18 (`scored --calibrate`, gaps 0.025 and
+# 0.096 nats) and s06 (`channel`, 0.012 nats) on a direct server, the same in 3 of 3 runs.
+ORDER_SENSITIVE = (["scored", "--calibrate"], ["channel"])
 EVAL = ["eval", "--json", "--task", "sentiment", "--split", "all", "--no-cache", "--max-tokens", "8"]
 OPTIMIZE = ["optimize", "--task", "sentiment", "--budget", "24", "--max-proposals", "2", "--max-tokens", "8",
             "--seed", "0", "--quiet"]
@@ -65,6 +70,29 @@ def answers(report: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     return [(e["id"], e["raw"], e["predicted"]) for e in report["examples"]]
 
 
+def score_drift(want: dict[str, Any], got: dict[str, Any]) -> tuple[float, float]:
+    """(the fault-free run's log-probability gap between the two answers, the largest change of any
+    label's log-probability) for one example; (0, drift) when the answers agree."""
+    clean, faulty = want["scores"], got["scores"]
+    drift = max(abs(math.log(clean[label]) - math.log(faulty[label])) for label in clean)
+    if want["predicted"] == got["predicted"]:
+        return 0.0, drift
+    return math.log(clean[want["predicted"]]) - math.log(clean[got["predicted"]]), drift
+
+
+def order_sensitive_differences(mode: list[str], want: dict[str, Any], got: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(differences beyond numerics, near ties) between a fault-free and a faulty report of `mode`."""
+    real, near = [], []
+    for clean, faulty in zip(want["examples"], got["examples"]):
+        gap, drift = score_drift(clean, faulty)
+        where = f"eval {' '.join(mode)} {clean['id']}: {faulty['predicted']} != {clean['predicted']}"
+        if gap > NEAR_TIE_NATS or drift > NEAR_TIE_NATS:
+            real.append(f"{where} (gap {gap:.3f}, drift {drift:.3f} nats)")
+        elif gap:
+            near.append(f"{where} (gap {gap:.3f} nats)")
+    return real, near
+
+
 def shown(command: str, directory: Path, student: str) -> str:
     """What `show` says of a run, without timings, paths or the student's URL."""
     text = run(command, str(directory))
@@ -79,14 +107,18 @@ def test_hundreds_of_faults_lose_nothing(llama_server, make_proxy, tmp_path: Pat
     faulty = f"llamacpp:{proxy.base_url}"
     started, completed, differing = time.monotonic(), 0, []
 
-    unsettled = []
-    for mode in (*MODES, *UNSETTLED):
-        want = answers(json.loads(run(*EVAL, "--student", direct, "--decode", *mode)))
-        got = answers(json.loads(run(*EVAL, "--student", faulty, "--decode", *mode, "--threads", "2", *FLAGS)))
+    near_ties = []
+    for mode in (*MODES, *ORDER_SENSITIVE):
+        want = json.loads(run(*EVAL, "--student", direct, "--decode", *mode))
+        got = json.loads(run(*EVAL, "--student", faulty, "--decode", *mode, "--threads", "2", *FLAGS))
         completed += 1
-        found = [f"eval {' '.join(mode)}: {g} != {w}" for g, w in zip(got, want) if g != w]
-        (differing if mode in MODES else unsettled).extend(found)
-        assert len(got) == len(want)
+        assert len(got["examples"]) == len(want["examples"])
+        if mode in MODES:
+            differing.extend(f"eval {' '.join(mode)}: {g} != {w}" for g, w in zip(answers(got), answers(want)) if g != w)
+        else:
+            real, near = order_sensitive_differences(mode, want, got)
+            differing.extend(real)
+            near_ties.extend(near)
 
     clean, through = tmp_path / "clean", tmp_path / "through"
     run(*OPTIMIZE, "--student", direct, "--run-dir", str(clean))
@@ -110,7 +142,8 @@ def test_hundreds_of_faults_lose_nothing(llama_server, make_proxy, tmp_path: Pat
     tally.add("results lost", len(differing))
     with capsys.disabled():
         print(f"\n{proxy.summary(completed, len(differing))}, answers differing: {len(differing)}\n"
-              f"unsettled modes ({', '.join(' '.join(m) for m in UNSETTLED)}) differing: {len(unsettled)} {unsettled}\n"
+              f"near ties in {', '.join(' '.join(m) for m in ORDER_SENSITIVE)} (within {NEAR_TIE_NATS} nats): "
+              f"{len(near_ties)} {near_ties}\n"
               f"fault counts: {dict(sorted(proxy.injected.items()))}; spacer requests: {proxy.spacers}; "
               f"{time.monotonic() - started:.0f} s")
     assert not differing, differing[:10]

@@ -12,17 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.messages import CompleteOnlyEngine
 from smolgepa.optimized import Optimized, read_optimized
-
-# The provider data of the student's responses during one answer (see _ScoreTap).
-_responses: ContextVar[list[dict[str, Any]] | None] = ContextVar("smolgepa_responses", default=None)
+from smolgepa.score_tap import collecting, label_scores, tapped
 
 
 @dataclass(frozen=True)
@@ -78,14 +74,9 @@ class Classifier:
         from smolgepa.adapter import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
         from smolgepa.program import OUTPUT_FIELD
 
-        responses: list[dict[str, Any]] = []
-        token = _responses.set(responses)
-        try:
-            with dspy.context(lm=self.lm(), adapter=PlainTextAdapter()):
-                output = self.program(input=text)
-        finally:
-            _responses.reset(token)
-        return Answer(output.get(OUTPUT_FIELD), _label_scores(responses), output.get(RAW_FIELD) or "",
+        with collecting() as responses, dspy.context(lm=self.lm(), adapter=PlainTextAdapter()):
+            output = self.program(input=text)
+        return Answer(output.get(OUTPUT_FIELD), label_scores(responses), output.get(RAW_FIELD) or "",
                       output.get(PARSE_FIELD) or "")
 
     def batch(self, values: Iterable[Any], threads: int | None = None,
@@ -131,10 +122,7 @@ class Classifier:
 
                 settings = self.optimized.settings
                 student = Student(settings.student, settings.options(self.labels, train_pairs(self.task)))
-                lm = student.lm()
-                tapped = lm.copy(engine=_ScoreTap(lm.engine))
-                tapped.smolgepa_decode = student.decode
-                self._lm = tapped
+                self._lm = tapped(student.lm())
             return self._lm
 
     def close(self) -> None:
@@ -150,29 +138,3 @@ def load(path: str | Path, task: str | Path | None = None, **settings: Any) -> C
     """A Classifier from a run directory or a program.json (see `smolgepa.optimized.read_optimized`);
     `settings` replace the run's student settings (`student=`, `decode=`, `threads=`, `cache=`, ...)."""
     return Classifier(read_optimized(path, task, **settings))
-
-
-class _ScoreTap(CompleteOnlyEngine):
-    """The student's engine, handing each response's provider data (label scores) to the answer asking."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def complete(self, request: Any) -> Any:
-        response = self.inner.complete(request)
-        sink = _responses.get()
-        if sink is not None:
-            sink.append(dict(response.provider_data or {}))
-        return response
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":  # not set yet (a copy being built): no recursion
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-
-def _label_scores(responses: Sequence[dict[str, Any]]) -> dict[str, float | None] | None:
-    """The probabilities that chose the label (calibrated ones when calibration was applied)."""
-    scores = (responses[-1].get("scores") if responses else None) or {}
-    chosen = scores.get("calibrated") or scores.get("probs")
-    return {label: (None if p is None else round(float(p), 6)) for label, p in chosen.items()} if chosen else None

@@ -14,6 +14,7 @@ from smolgepa.adapter import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
 from smolgepa.diagnostics import Diagnostics, diagnose
 from smolgepa.lm.decode import DecodeSettings
 from smolgepa.program import OUTPUT_FIELD, make_program
+from smolgepa.score_tap import collecting, label_scores, tapped
 from smolgepa.stats import format_accuracy, wilson_interval
 from smolgepa.tasks.model import Example, Task
 
@@ -22,7 +23,8 @@ NO_LABEL = "(none)"
 
 @dataclass(frozen=True)
 class Prediction:
-    """One example's outcome: the gold label, the label read (None if unreadable) and the raw text."""
+    """One example's outcome: the gold label, the label read (None if unreadable), the raw text and,
+    in the scoring modes, the label probabilities it was read from."""
 
     id: str
     input: str
@@ -30,6 +32,7 @@ class Prediction:
     predicted: str | None
     raw: str
     parse_method: str = ""
+    scores: dict[str, float | None] | None = None  # the label probabilities that chose it (scoring modes)
 
     @property
     def correct(self) -> bool:
@@ -140,11 +143,12 @@ def predict(
 ) -> list[Prediction]:
     """Run `program` on each example with `lm` and the PlainTextAdapter; results in example order."""
     adapter = adapter or PlainTextAdapter()
+    lm = tapped(lm)
     done = 0
 
     def one(example: Example) -> Prediction:
         nonlocal done
-        with dspy.context(lm=lm, adapter=adapter):
+        with collecting() as responses, dspy.context(lm=lm, adapter=adapter):
             output = program(input=example.input)
         done += 1
         if progress:
@@ -156,6 +160,7 @@ def predict(
             predicted=output.get(OUTPUT_FIELD),
             raw=output.get(RAW_FIELD) or "",
             parse_method=output.get(PARSE_FIELD) or "",
+            scores=label_scores(responses),
         )
 
     if threads <= 1:
