@@ -43,6 +43,7 @@ MODES = (["free"], ["constrained"], ["scored"], ["knn"], ["ensemble"])
 # without any proxy: `--threads 2` alone turns s05 and s18 (`scored --calibrate`, gaps 0.025 and
 # 0.096 nats) and s06 (`channel`, 0.012 nats) on a direct server, the same in 3 of 3 runs.
 ORDER_SENSITIVE = (["scored", "--calibrate"], ["channel"])
+PROBABILITY_FLOOR = 1e-4
 EVAL = ["eval", "--json", "--task", "sentiment", "--split", "all", "--no-cache", "--max-tokens", "8"]
 OPTIMIZE = ["optimize", "--task", "sentiment", "--budget", "24", "--max-proposals", "2", "--max-tokens", "8",
             "--seed", "0", "--quiet"]
@@ -70,14 +71,20 @@ def answers(report: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     return [(e["id"], e["raw"], e["predicted"]) for e in report["examples"]]
 
 
+def log_p(probability: float) -> float:
+    """A label probability as the report prints it (6 decimals) in nats, floored where that rounding
+    would dominate the comparison."""
+    return math.log(max(probability, PROBABILITY_FLOOR))
+
+
 def score_drift(want: dict[str, Any], got: dict[str, Any]) -> tuple[float, float]:
     """(the fault-free run's log-probability gap between the two answers, the largest change of any
     label's log-probability) for one example; (0, drift) when the answers agree."""
     clean, faulty = want["scores"], got["scores"]
-    drift = max(abs(math.log(clean[label]) - math.log(faulty[label])) for label in clean)
+    drift = max(abs(log_p(clean[label]) - log_p(faulty[label])) for label in clean)
     if want["predicted"] == got["predicted"]:
         return 0.0, drift
-    return math.log(clean[want["predicted"]]) - math.log(clean[got["predicted"]]), drift
+    return log_p(clean[want["predicted"]]) - log_p(clean[got["predicted"]]), drift
 
 
 def order_sensitive_differences(mode: list[str], want: dict[str, Any], got: dict[str, Any]) -> tuple[list[str], list[str]]:

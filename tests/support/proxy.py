@@ -11,7 +11,9 @@ With a `FaultPlan` it also breaks some exchanges on purpose, the way real server
 - `cut`: forward, then send the real headers but only half the body and hang up;
 - `corrupt`: answer 200 with a body that is not a chat completion (broken JSON, bytes that are not
   UTF-8, or valid JSON of the wrong shape);
-- `slow`: forward and answer correctly after `slow_delay` seconds (within the client's timeout).
+- `slow`: forward and answer correctly after `slow_delay` seconds (within the client's timeout);
+- `reshape` (only when asked for by name): answer 200 with valid JSON of the wrong shape, the third
+  `corrupt` variant, on any route.
 
 Faults are drawn per connection from `random.Random(seed)`; `schedule` fixes the first few. The proxy
 answers with `Connection: close`, so every request arrives on a new connection. A CLI subprocess can
@@ -44,7 +46,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 FAULT_KINDS = ("refuse", "error5xx", "ratelimit", "timeout", "cut", "corrupt")
-ALL_KINDS = (*FAULT_KINDS, "slow", "auth_echo")
+ALL_KINDS = (*FAULT_KINDS, "slow", "auth_echo", "reshape")
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -280,8 +282,8 @@ class Proxy:
         status, reason, headers, body = self._forward(request)
         if kind == "cut":
             return status, reason, body, headers, True
-        if kind == "corrupt":
-            return 200, "OK", _corrupt(body, variant), {"Content-Type": "application/json"}
+        if kind in ("corrupt", "reshape"):
+            return 200, "OK", _corrupt(body, variant if kind == "corrupt" else 2), {"Content-Type": "application/json"}
         if kind == "slow":
             self._stop.wait(plan.slow_delay if plan else 0.3)
         return status, reason, body, headers

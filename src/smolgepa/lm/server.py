@@ -41,6 +41,7 @@ from smolgepa.reading import take_server_reading
 
 log = logging.getLogger(__name__)
 
+Expect = Callable[[dict[str, Any]], object]  # checks a non-chat reply's shape; raises ValueError/KeyError/TypeError
 MAX_DELAY = 30.0  # seconds: the longest single wait between attempts (also caps Retry-After)
 START_HINT = (
     "Start the server: LM Studio: load the model and start the local server on port 1234; "
@@ -161,9 +162,9 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
             return constrained_response(response, self.kind(), self.settings.labels, self.where())
         return response
 
-    def post(self, body: dict[str, Any], url: str | None = None) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], url: str | None = None, expect: Expect | None = None) -> dict[str, Any]:
         """Send one chat-completions body (or a body to another `url`), with retries; the reply's JSON
-        (checked to hold a choice, for chat completions)."""
+        (checked to hold a choice, for chat completions; checked by `expect`, for another `url`)."""
         headers = self._headers()
         attempts = self.settings.retries + 1
         started = time.monotonic()
@@ -171,7 +172,7 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         for attempt in range(attempts):
             try:
                 with self._slots, self._counted_in_flight(), self._routed(url or self.settings.endpoint) as target:
-                    return self._attempt(body, headers, target, chat=url is None)
+                    return self._attempt(body, headers, target, chat=url is None, expect=expect)
             except _Retryable as failure:
                 last = failure
                 if attempt + 1 < attempts:
@@ -200,10 +201,11 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         """`url`, or with several servers, `url` on the one the pool picks for this attempt."""
         return self.pool.route(url) if self.pool is not None else contextlib.nullcontext(url)
 
-    def _attempt(self, body: dict[str, Any], headers: dict[str, str], url: str, chat: bool = True) -> dict[str, Any]:
+    def _attempt(self, body: dict[str, Any], headers: dict[str, str], url: str, chat: bool = True,
+                 expect: Expect | None = None) -> dict[str, Any]:
         with self.transport_errors():
             reply = self.client().post(url, json=body, headers=headers)
-        return self.checked(reply, chat)
+        return self.checked(reply, chat, expect)
 
     @contextlib.contextmanager
     def transport_errors(self) -> Iterator[None]:
@@ -219,23 +221,26 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         except httpx.TransportError as exc:
             raise _Retryable(f"the connection broke ({type(exc).__name__}: {_short(exc)})") from None
 
-    def checked(self, reply: httpx.Response, chat: bool = True) -> dict[str, Any]:
+    def checked(self, reply: httpx.Response, chat: bool = True, expect: Expect | None = None) -> dict[str, Any]:
         """The reply's JSON; HTTP 429 and 5xx retryable, other 4xx an error at once."""
         status = reply.status_code
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}: {self._redact(_server_message(reply))}", _retry_after(reply))
         if status >= 400:
             raise self._rejected(reply)
-        return self._parse(reply, chat)
+        return self._parse(reply, chat, expect)
 
-    def _parse(self, reply: httpx.Response, chat: bool = True) -> dict[str, Any]:
-        """The reply's JSON, if it is a chat completion with a text (or empty) message (or any JSON
-        object, when not `chat`); else retryable."""
+    def _parse(self, reply: httpx.Response, chat: bool = True, expect: Expect | None = None) -> dict[str, Any]:
+        """The reply's JSON, if it is a chat completion with a text (or empty) message (or, when not
+        `chat`, a JSON object that `expect` accepts); else retryable: a reply of the wrong shape is
+        a fault on the way, never an answer."""
         try:
             data = json.loads(reply.content.decode("utf-8"))
             if not chat:
                 if not isinstance(data, dict):
                     raise TypeError(f"the reply is {type(data).__name__}")
+                if expect is not None:
+                    expect(data)
                 return data
             choice = data["choices"][0]
             content = choice["message"].get("content")

@@ -28,7 +28,7 @@ from smolgepa.lm.server_scoring import Messages, Send, server_label_scores
 # Next tokens asked for per kNN distribution: 99.4% of SmolLM2-135M's mass at the answer position
 # (about 300 kB of JSON per reply from llama-cpp-python's server, 0.16 s on loopback).
 KNN_TOP_LOGPROBS = 5000
-Post = Callable[[str, dict[str, Any]], Mapping[str, Any]]  # (path under the server root, body) -> JSON
+Post = Callable[..., Mapping[str, Any]]  # (path under the server root, body, expect=check) -> JSON
 # Tokenize endpoints: llama-cpp-python's server, then llama-server's; (path, body field, extra fields).
 TOKENIZE_ROUTES = (("/extras/tokenize", "input", {}), ("/tokenize", "content", {"add_special": False}))
 
@@ -43,6 +43,15 @@ def forced_tokens_payload(tokens: Sequence[int]) -> dict[str, Any]:
         "temperature": 0.0,
         "max_tokens": len(tokens),
     }
+
+
+def token_ids(reply: Mapping[str, Any]) -> list[int]:
+    """The `tokens` of a tokenize reply; TypeError for any other shape. A reply without them (cut or
+    replaced on the way) must be retried: read as no tokens, it would silently score the wrong text."""
+    tokens = reply["tokens"]
+    if not isinstance(tokens, list) or not all(isinstance(token, int) and not isinstance(token, bool) for token in tokens):
+        raise TypeError("the tokenize reply's `tokens` is not a list of token ids")
+    return list(tokens)
 
 
 class ServerTokenizer:
@@ -67,18 +76,16 @@ class ServerTokenizer:
     def _raw(self, text: str) -> list[int]:
         assert self._route is not None
         path, field, extra = self._route
-        data = self.post(path, {field: text, **extra})
-        return [int(token) for token in data.get("tokens") or []]
+        return token_ids(self.post(path, {field: text, **extra}, expect=token_ids))
 
     def _find_route(self) -> tuple[str, str, dict[str, Any]]:
         for route in TOKENIZE_ROUTES:
             path, field, extra = route
             try:
-                data = self.post(path, {field: "a", **extra})
+                self.post(path, {field: "a", **extra}, expect=token_ids)
             except SmolgepaError:
                 continue
-            if isinstance(data.get("tokens"), list):
-                return route
+            return route
         raise SmolgepaError(
             f"{self.where} offers no tokenize endpoint (/extras/tokenize or /tokenize), which --decode channel "
             "needs to force the input's own tokens. Use llama-cpp-python's server or llama-server, or "

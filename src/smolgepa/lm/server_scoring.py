@@ -250,11 +250,13 @@ class ScoringEngineMixin:
         body.update(fields)
         return self.post(body)
 
-    def post_path(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Post `body` to `path` under the server's root (the base URL without /v1), with retries; the JSON."""
+    def post_path(self, path: str, body: dict[str, Any], expect: Callable[[dict[str, Any]], object] | None = None
+                  ) -> dict[str, Any]:
+        """Post `body` to `path` under the server's root (the base URL without /v1), with retries; the
+        JSON (a reply `expect` rejects is retried like a broken one)."""
         from smolgepa.lm.probe import server_root
 
-        return self.post(body, url=server_root(self.settings.base_url) + path)
+        return self.post(body, url=server_root(self.settings.base_url) + path, expect=expect)
 
 
 def constrained_response(response: Response, kind: str, labels: Sequence[str], where: str) -> Response:
