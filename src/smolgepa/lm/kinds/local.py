@@ -76,10 +76,12 @@ class EmbeddedKind(StudentKind):
         from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
         from smolgepa.lm.models import check_model_file
 
+        path = self.answering_file(spec, options)
         return EmbeddedEngine(
             EmbeddedSettings(
-                path=str(self.answering_file(spec, options)),
+                path=str(path),
                 n_ctx=options.n_ctx,
+                flash_attn=path != self.model_path(spec),  # with the re-encoded copy only (EmbeddedSettings)
                 **options.scoring_fields(),
             )
         )
