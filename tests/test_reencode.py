@@ -18,6 +18,7 @@ from smolgepa.lm import reencode
 from smolgepa.lm.embedded import EmbeddedEngine
 from smolgepa.lm.models import embedded_model_path, file_digest
 from smolgepa.lm.quantize import TARGET_FTYPES, converted_path, copy_is_intact, gguf_file_type, reencoded
+from smolgepa.lm.quantize import _sha256 as file_sha256
 from smolgepa.lm.student import Student, StudentOptions
 from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.tasks import load_task
@@ -90,7 +91,7 @@ def test_truncated_corrupt_or_unrecorded_copies_are_rebuilt(tmp_path: Path) -> N
     os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))
     assert not copy_is_intact(copy, "Q8_0")
     reencoded(shipped, "Q8_0", tmp_path)
-    assert copy_is_intact(copy, "Q8_0") and reencode._sha256(copy) == record["sha256"]  # noqa: SLF001
+    assert copy_is_intact(copy, "Q8_0") and file_sha256(copy) == record["sha256"]
 
     copy.with_name(copy.name + ".json").unlink()  # killed between the rename and the record
     assert not copy_is_intact(copy, "Q8_0")
