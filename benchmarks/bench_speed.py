@@ -172,6 +172,6 @@ def speed_figures(lm: dspy.LM, quick: bool, rounds: int, work: Path) -> list[Fig
     """Every figure of this module (fewer examples with `quick`)."""
     figures = prefill_figures(lm, rounds)
     figures.append(trace_prefill_efficiency(12 if quick else None))
-    figures.append(vs_dspy_stock(24 if quick else None, work))
+    figures.append(vs_dspy_stock(8 if quick else None, work))  # the stock pipeline takes ~10 s per example
     return figures
 
