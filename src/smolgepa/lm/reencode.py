@@ -138,7 +138,8 @@ def pick(speeds: dict[str, dict[str, float]]) -> str:
 
 def speeds_of(files: dict[str, Path], threads: int) -> dict[str, dict[str, float]]:
     """Median tokens per second of PROBE_ROUNDS fresh prefills of PROBE_TOKENS tokens (`prefill`), and of
-    decoding PROBE_DECODED more one by one (`decode`), with each file, the files taking turns round by round (so a change in the machine's load hits all alike)."""
+    decoding PROBE_DECODED more one by one (`decode`), with each file; the files take turns round by
+    round, so a change in the machine's load hits all alike."""
     import contextlib
 
     from llama_cpp import Llama
