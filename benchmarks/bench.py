@@ -142,7 +142,9 @@ def eval_overhead(task: Task, lm: dspy.LM, examples: Sequence[Example], rounds: 
     """smolgepa's evaluate() per example (disk cache on, empty) over a bare create_chat_completion loop."""
     engine = raw_engine(lm)
     llama = engine.llama()
-    bare = plain_llama(Path(engine.settings.path), n_threads=llama.n_threads, n_threads_batch=llama.n_threads_batch)
+    # The same file, threads and attention kernel as the engine: this figure is the evaluation's own overhead.
+    bare = plain_llama(Path(engine.settings.path), n_threads=llama.n_threads, n_threads_batch=llama.n_threads_batch,
+                       flash_attn=engine.settings.flash_attn)
     signature = make_signature(task, seed_instruction(task))
     prompts = [PlainTextAdapter().format(signature, [], {"input": example.input}) for example in examples]
     bare_texts: list[str] = []
