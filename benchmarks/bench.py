@@ -9,7 +9,9 @@ programs running on the machine slow both sides alike but still add noise: the l
 printed at the start and the end. `--quick` uses fewer examples and rounds and skips the full
 optimize run (under 3 minutes on an idle 2-core machine). The trace-rendering and scoring-method
 figures (summary vs plain, channel/ensemble vs scored, kNN anchor reuse) live in bench_traces.py;
-`--traces` runs only those. The scale figures (two servers behind one student, a study on a local
+`--traces` runs only those. The issue-18 figures (the re-encoded default against plain
+llama-cpp-python, trace prefill efficiency, the stock DSPy pipeline) live in bench_speed.py;
+`--speed` runs only those. The scale figures (two servers behind one student, a study on a local
 Ray cluster) live in bench_scale.py; `--scale` runs only those (they need smolgepa[ray]).
 """
 
@@ -39,11 +41,11 @@ import dspy  # noqa: E402
 from smolgepa.adapter import PlainTextAdapter  # noqa: E402
 from smolgepa.evaluation import evaluate  # noqa: E402
 from smolgepa.machine import cpu_description  # noqa: E402
-from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
-from smolgepa.errors import SmolgepaError  # noqa: E402
+from smolgepa.lm import make_lm  # noqa: E402
 from smolgepa.lm.cache import CACHE_ENV, CachedEngine  # noqa: E402
 from smolgepa.lm.models import embedded_model_path  # noqa: E402
-from smolgepa.lm.quantize import fast_model_path  # noqa: E402
+from smolgepa.lm.quantize import MODELS_ENV  # noqa: E402
+from smolgepa.lm.reencode import default_model_file  # noqa: E402
 from smolgepa.program import make_signature, seed_instruction  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.tasks.model import Example, Task  # noqa: E402
@@ -136,54 +138,13 @@ def time_per_example(run: Callable[[], Any], n: int) -> float:
 # --- the figures -------------------------------------------------------------------------------
 
 
-def fast_model_lm() -> tuple[dspy.LM, str]:
-    """The embedded student with the opt-in Q8_0 copy, and how it was built."""
-    try:
-        options = StudentOptions(fast_model=True)  # type: ignore[call-arg]
-        return make_lm("embedded", options), "StudentOptions(fast_model=True)"
-    except TypeError:
-        from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-
-        engine = EmbeddedEngine(EmbeddedSettings(path=str(fast_model_path(embedded_model_path()))))
-        return make_lm("embedded").copy(engine=engine), "fast_model_path() (no StudentOptions.fast_model yet)"
-
-
-def prefill_speed(lm: dspy.LM, rounds: int) -> list[Figure]:
-    """Prompt tokens per second of smolgepa's embedded student, as loaded by default and with the
-    opt-in Q8_0 copy, over the shipped file loaded plainly with llama-cpp-python."""
-    fast, how = fast_model_lm()
-    ours, ours_fast = raw_engine(lm).llama(), raw_engine(fast).llama()
-    plain = plain_llama(embedded_model_path())
-    text = " ".join(example.input for example in load_task("sentiment-extended").examples)
-    tokens = plain.tokenize(text.encode("utf-8"), add_bos=False)[:450]
-
-    def speed(llama: Any) -> Callable[[], float]:
-        def step() -> float:
-            llama.reset()
-            started = time.perf_counter()
-            llama.eval(tokens)
-            return len(tokens) / (time.perf_counter() - started)
-
-        return step
-
-    for llama in (ours, ours_fast, plain):
-        speed(llama)()  # warm up
-    ours_speed, fast_speed, plain_speed = median_rounds(rounds, speed(ours), speed(ours_fast), speed(plain))
-    plain.close()
-    name = Path(raw_engine(lm).settings.path).name
-    return [
-        Figure("RATIO", "prefill_speed", ours_speed / plain_speed, ">=", 1.5,
-               f"{ours_speed:.0f} vs {plain_speed:.0f} tok/s, {len(tokens)} tokens; default load: {name}"),
-        Figure("RATIO", "prefill_speed_fast_model", fast_speed / plain_speed, ">=", 1.5,
-               f"{fast_speed:.0f} vs {plain_speed:.0f} tok/s; opt-in Q8_0 copy via {how}"),
-    ]  # fmt: skip
-
-
 def eval_overhead(task: Task, lm: dspy.LM, examples: Sequence[Example], rounds: int, work: Path) -> Figure:
     """smolgepa's evaluate() per example (disk cache on, empty) over a bare create_chat_completion loop."""
     engine = raw_engine(lm)
     llama = engine.llama()
-    bare = plain_llama(Path(engine.settings.path), n_threads=llama.n_threads, n_threads_batch=llama.n_threads_batch)
+    # The same file, threads and attention kernel as the engine: this figure is the evaluation's own overhead.
+    bare = plain_llama(Path(engine.settings.path), n_threads=llama.n_threads, n_threads_batch=llama.n_threads_batch,
+                       flash_attn=engine.settings.flash_attn)
     signature = make_signature(task, seed_instruction(task))
     prompts = [PlainTextAdapter().format(signature, [], {"input": example.input}) for example in examples]
     bare_texts: list[str] = []
@@ -248,28 +209,6 @@ def prefix_reuse(task: Task, lm: dspy.LM, examples: Sequence[Example], rounds: i
     return Figure("RATIO", "prefix_reuse", without_reuse / with_reuse, ">=", 5.0, note)
 
 
-def scored_vs_constrained(task: Task, examples: Sequence[Example], rounds: int) -> Figure:
-    """Constrained (grammar) decoding time per example over scored (label log-likelihood) decoding."""
-    try:
-        import smolgepa.lm.decode  # noqa: F401
-
-        students = {
-            mode: make_lm("embedded", StudentOptions(decode=mode, labels=tuple(task.labels)))  # type: ignore[call-arg]
-            for mode in ("constrained", "scored")
-        }
-    except (ImportError, TypeError, SmolgepaError) as exc:
-        return Figure("RATIO", "scored_vs_constrained", None, note=f"decode modes are not in yet ({exc})")
-    plain = {mode: lm.copy(engine=raw_engine(lm)) for mode, lm in students.items()}  # no disk cache
-
-    def run(student: dspy.LM) -> Callable[[], float]:
-        return lambda: time_per_example(lambda: evaluate(task, student, examples), len(examples))
-
-    run(plain["constrained"])(), run(plain["scored"])()  # warm up (model load, grammar, KV prefix)
-    constrained, scored = median_rounds(rounds, run(plain["constrained"]), run(plain["scored"]))
-    note = f"{constrained * 1000:.0f} vs {scored * 1000:.0f} ms/example, n={len(examples)}"
-    return Figure("RATIO", "scored_vs_constrained", constrained / scored, ">=", 2.0, note)
-
-
 def cache_rerun(task: Task, lm: dspy.LM, examples: Sequence[Example], work: Path) -> Figure:
     """The same evaluation twice with an empty disk cache: first run over second."""
     cached = lm.copy(engine=CachedEngine(raw_engine(lm), directory=work / "rerun"))
@@ -282,7 +221,7 @@ def cache_rerun(task: Task, lm: dspy.LM, examples: Sequence[Example], work: Path
 
 def peak_rss(work: Path) -> Figure:
     """Peak resident memory of `smolgepa eval --task sentiment --split val` in its own process."""
-    fast_model_path(embedded_model_path(), work)  # convert beforehand: conversion memory is not evaluation
+    default_model_file(embedded_model_path())  # probe and convert beforehand: that memory is not evaluation
     env = {**os.environ, CACHE_ENV: str(work)}
     command = [sys.executable, "-m", "smolgepa.cli", "eval", "--task", "sentiment", "--split", "val", "--json"]
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -296,15 +235,16 @@ def peak_rss(work: Path) -> Figure:
 
 
 def optimize_run(work: Path) -> list[Figure]:
-    """A full `smolgepa optimize --task sentiment` on the embedded default: wall time, metric calls/s."""
+    """A full `smolgepa optimize --task sentiment-extended --decode scored` on the embedded default:
+    wall time and metric calls per second (`optimize_throughput`, tracked, no target)."""
     try:
         import smolgepa.cli.optimize  # noqa: F401
     except ImportError as exc:
         return [Figure("FIGURE", "optimize_wall_seconds", None, note=f"no optimize command yet ({exc})")]
     run_dir = work / "optimize-run"
     env = {**os.environ, CACHE_ENV: str(work / "optimize-cache")}
-    command = [sys.executable, "-m", "smolgepa.cli", "optimize", "--task", "sentiment", "--run-dir", str(run_dir),
-               "--quiet", "--json"]  # fmt: skip
+    command = [sys.executable, "-m", "smolgepa.cli", "optimize", "--task", "sentiment-extended", "--decode", "scored",
+               "--run-dir", str(run_dir), "--quiet", "--json"]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
@@ -312,9 +252,11 @@ def optimize_run(work: Path) -> list[Figure]:
         return [Figure("FIGURE", "optimize_wall_seconds", None, note=f"optimize failed: {done.stderr[-300:]}")]
     summary = json.loads(done.stdout)
     calls = int((summary.get("counts") or {}).get("metric_calls") or 0)
+    budget = (summary.get("config") or {}).get("budget")
     return [
         Figure("FIGURE", "optimize_wall_seconds", wall, "<=", 180, f"{calls} metric calls"),
-        Figure("FIGURE", "optimize_metric_calls_per_second", calls / wall),
+        Figure("RATIO", "optimize_throughput", calls / wall,
+               note=f"metric calls/s, budget {budget}, {calls} calls in {wall:.0f}s, sentiment-extended scored"),
     ]
 
 
@@ -347,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer examples and rounds; skip the optimize run")
     parser.add_argument("--traces", action="store_true",
                         help="only the trace-rendering and scoring-method figures (bench_traces.py)")
+    parser.add_argument("--speed", action="store_true",
+                        help="only the re-encoded default, trace prefill and stock-DSPy figures (bench_speed.py)")
     parser.add_argument("--scale", action="store_true",
                         help="only the scale figures: two servers, a study on Ray (bench_scale.py)")
     args = parser.parse_args(argv)
@@ -360,15 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="smolgepa-bench-") as directory:
         work = Path(directory)
         os.environ[CACHE_ENV] = str(work / "default-cache")  # never touch the user's cache
+        os.environ[MODELS_ENV] = str(work / "models")  # the format probe runs once, for every process here
         lm = make_lm("embedded")
         dspy.configure(lm=lm)
+        from bench_speed import speed_figures
         from bench_traces import trace_figures
 
         steps: list[Callable[[], Figure | list[Figure]]] = [
-            lambda: prefill_speed(lm, rounds),
+            lambda: speed_figures(lm, args.quick, rounds, work),
             lambda: eval_overhead(task, lm, examples, rounds, work),
             lambda: prefix_reuse(task, lm, examples[: 3 if args.quick else 8], rounds),
-            lambda: scored_vs_constrained(task, examples, rounds),
             lambda: cache_rerun(task, lm, examples, work),
             lambda: peak_rss(work),
             lambda: trace_figures(args.quick, rounds),
@@ -379,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             steps = [lambda: two_servers(rounds, work), lambda: ray_study(work)]
         elif args.traces:
             steps = steps[-1:]
+        elif args.speed:
+            steps = steps[:1]
         elif not args.quick:
             steps.append(lambda: optimize_run(work))
         for step in steps:
@@ -386,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for figure in result if isinstance(result, list) else [result]:
                 figures.append(figure)
                 say(figure.line())
-        if args.quick and not (args.traces or args.scale):
+        if args.quick and not (args.traces or args.scale or args.speed):
             say("# optimize: skipped with --quick (run without it for the full optimize of sentiment)")
     say(f"# load average at end: {load()}; bench took {time.perf_counter() - started:.0f}s")
     say("")

@@ -20,6 +20,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # The CLI's disk response cache must not leak between test sessions (or into ~/.cache).
 os.environ["SMOLGEPA_CACHE_DIR"] = tempfile.mkdtemp(prefix="smolgepa-test-cache-")
+# Re-encoded model copies (and the format probe's choice) are content-addressed and checked on use:
+# shared between test sessions, so the probe and the conversion run once, not once per session.
+os.environ.setdefault("SMOLGEPA_MODELS_DIR", str(Path(tempfile.gettempdir()) / "smolgepa-test-models"))
 
 from support import tally  # noqa: E402
 from support.llama_server import LlamaServer  # noqa: E402
@@ -61,9 +64,18 @@ def embedded_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedded_spec(embedded_path: Path) -> str:
-    """The `--student` spec CLI tests pass for the embedded student (the rehearsal's file when it runs)."""
-    return "embedded" if embedded_path == embedded_model_path() else f"gguf:{embedded_path}"
+def default_student_path() -> Path:
+    """The file the default `embedded` student answers from (the probe's re-encoding, smolgepa.lm.reencode)."""
+    from smolgepa.lm.student import Student
+
+    return Path(Student("embedded").engine().settings.path)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def embedded_spec(embedded_path: Path, default_student_path: Path) -> str:
+    """The `--student` spec CLI tests pass for `embedded_path` (the file `embedded_engine` answers
+    from): `embedded` when that is the default student's file, else `gguf:PATH`."""
+    return "embedded" if embedded_path == default_student_path else f"gguf:{embedded_path}"
 
 
 @pytest.fixture(scope="session")

@@ -83,7 +83,7 @@ def test_concurrent_processes_convert_once_and_agree(embedded_path: Path, tmp_pa
     assert [run.returncode for run in runs] == [0, 0]
     assert outputs[0] == outputs[1] == str(converted_path(embedded_path, tmp_path))
     assert gguf_file_type(Path(outputs[0])) == FTYPE_Q8_0
-    leftovers = [p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith((".gguf", ".lock"))]
+    leftovers = [p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith((".gguf", ".gguf.json", ".lock"))]
     assert leftovers == []
 
 

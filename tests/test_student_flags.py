@@ -58,3 +58,14 @@ def test_server_flags_for_an_in_process_student_are_refused_by_every_command() -
         student_options(parser.parse_args(["compare", "--task", "sentiment", "--timeout", "5"]), ["a"])
     with pytest.raises(SmolgepaError, match="--timeout applies only to a student behind a server"):
         config_from_args(parser.parse_args(["optimize", "--task", "sentiment", "--timeout", "5"]))
+
+
+def test_exact_model_reaches_eval_and_optimize_and_cannot_change_on_resume() -> None:
+    parser = build_parser()
+    assert student_settings(parser.parse_args(["eval", "--task", "sentiment", "--exact-model"])).exact_model is True
+    assert student_settings(parser.parse_args(["eval", "--task", "sentiment"])).exact_model is False
+    config = config_from_args(parser.parse_args(["optimize", "--task", "sentiment", "--exact-model"]))
+    assert config.exact_model is True and config.student_settings().options(["a"]).exact_model is True
+    with pytest.raises(SmolgepaError, match="exact_model"):
+        check_resume_compatible(config.with_changes(run_dir="r"),
+                                config.with_changes(run_dir="r", exact_model=False, resume=True))

@@ -184,6 +184,7 @@ class RunSummary:
     proposer_note: str = ""
     token_count: str = ""
     machine: str = ""
+    model_file: dict[str, Any] | None = None  # path, format, size, sha256 of the GGUF file that answered
     calls: Calls = field(default_factory=Calls)
     test: dict[str, Evaluation] = field(default_factory=dict)
 
@@ -214,6 +215,7 @@ class RunSummary:
             proposer_note=str(data.get("proposer_note") or ""),
             token_count=str(data.get("token_count") or ""),
             machine=str(data.get("machine") or ""),
+            model_file=data.get("model_file"),
             calls=_calls(data.get("calls")),
             test={k: e for k, e in ((k, Evaluation.from_json(v)) for k, v in (data.get("test") or {}).items()) if e},
         )

@@ -16,7 +16,9 @@ class StudentSettings:
     """How to run the student, as given (None: not given, the library default applies).
 
     `cache` turns on the disk response cache (smolgepa.lm.cache; the CLI does unless `--no-cache`),
-    `fast_model` uses a Q8_0 copy of a GGUF student, `threads` is the number of requests in flight
+    `exact_model` answers from the model file as given (the embedded default is a faster re-encoding of
+    the shipped file, `smolgepa.lm.reencode`), `fast_model` (deprecated) re-encodes a gguf:PATH student
+    too, `threads` is the number of requests in flight
     for a server student. Example: `StudentSettings("embedded", decode="scored").options(task.labels)`.
     """
 
@@ -31,6 +33,7 @@ class StudentSettings:
     api_key_env: str | None = None
     threads: int | None = None
     cache: bool = False
+    exact_model: bool = False
     fast_model: bool = False
 
     def server(self) -> dict[str, Any]:
@@ -57,6 +60,7 @@ class StudentSettings:
             decode=self.decode,
             labels=tuple(labels),
             cache_enabled=self.cache,
+            exact_model=self.exact_model,
             fast_model=self.fast_model,
             server=self.server(),
             train_examples=tuple(train_examples),

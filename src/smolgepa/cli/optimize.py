@@ -37,6 +37,7 @@ FLAGS: dict[str, str] = {
     "max_tokens": "student_max_tokens",
     "decode": "decode",
     "knn_k": "knn_k",
+    "exact_model": "exact_model",
     "fast_model": "fast_model",
     "reflection_timeout": "reflection_timeout",
     "reflection_max_tokens": "reflection_max_tokens",

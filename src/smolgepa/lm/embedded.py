@@ -58,6 +58,9 @@ class EmbeddedSettings:
     train_examples: tuple[tuple[str, str], ...] = ()
     knn_k: int = DEFAULT_KNN_K
     ensemble_k: int = DEFAULT_ENSEMBLE_K
+    # llama.cpp's fused attention kernel: 20-30% faster prefill of a 450-token prompt on 2 cores, same
+    # decode speed; it rounds differently, so it goes with the re-encoded default, not --exact-model.
+    flash_attn: bool = False
 
     def __post_init__(self) -> None:
         # Saved state comes back from JSON with lists; keep the dataclass hashable and comparable.
@@ -74,6 +77,8 @@ class EmbeddedSettings:
         (`smolgepa.lm.methods.method_key_extras`)."""
         from smolgepa.lm.methods import method_key_extras
 
+        if not extras.get("flash_attn"):  # keys made before the setting existed stay valid
+            extras = {k: v for k, v in extras.items() if k != "flash_attn"}
         return method_key_extras(self, extras)
 
 
@@ -122,6 +127,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
             n_threads=threads,
             n_threads_batch=threads,
             seed=self.settings.seed,
+            flash_attn=self.settings.flash_attn,
             verbose=False,
         )
         enable_sequences(llama)  # scoring evaluates labels and prompts side by side (lm/sequences.py)

@@ -66,7 +66,8 @@ class StudentOptions:
     calibrate: bool = False
     cache_enabled: bool = False  # disk response cache (smolgepa.lm.cache); the CLI turns it on
     cache_dir: str | None = None
-    fast_model: bool = False  # opt-in Q8_0 copy of a GGUF: faster prefill, answers can differ slightly
+    exact_model: bool = False  # answer from the GGUF file as given (embedded: the shipped Q4_1), not a re-encoding
+    fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
     calibration: str = "content-free"  # with calibrate: "content-free" or "train"
     train_examples: tuple[tuple[str, str], ...] = ()
     knn_k: int = DEFAULT_KNN_K
@@ -76,6 +77,8 @@ class StudentOptions:
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
         object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
         self.check_decode()
+        if self.exact_model and self.fast_model:
+            raise SmolgepaError("--exact-model and --fast-model contradict each other: pass one of them.")
 
     def check_decode(self, kind: str | None = None) -> None:
         """The decode settings are consistent (and, given a student kind, within what it can do)."""
@@ -148,6 +151,15 @@ class Student:
         from smolgepa.lm.cache import engine_extras
 
         return engine_extras(self.engine())
+
+    def model_file(self) -> dict[str, Any] | None:
+        """Which GGUF file answers an in-process student (path, format, size, sha256); None for a server."""
+        path = getattr(getattr(self.engine(), "settings", None), "path", None)
+        if self.is_server or not path:
+            return None
+        from smolgepa.lm.reencode import model_file_record
+
+        return model_file_record(path)
 
     def token_counter(self) -> tuple[TokenCounter, str]:
         """A counter of the student's tokens and how it counts (`tokenizer` or `approximate`)."""

@@ -63,7 +63,8 @@ class OptimizeConfig:
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
     readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.reading)
     label_words: bool = False  # built-in proposers may also change the label words (smolgepa.label_words)
-    fast_model: bool = False  # a Q8_0 copy of a GGUF student (faster prefill; answers can differ slightly)
+    exact_model: bool = False  # the model file as given (embedded: the shipped Q4_1), not the faster re-encoding
+    fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
     response_cache: bool = False  # also the disk response cache (smolgepa.lm.cache) under the run's own cache
 
     def __post_init__(self) -> None:
@@ -159,6 +160,7 @@ class OptimizeConfig:
             api_key_env=self.student_api_key_env,
             threads=self.threads,
             cache=self.response_cache,
+            exact_model=self.exact_model,
             fast_model=self.fast_model,
         )
 
@@ -172,6 +174,8 @@ class OptimizeConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OptimizeConfig:
+        if "exact_model" not in data:  # saved before the re-encoded default: it answered from the file as given
+            data = {**data, "exact_model": not data.get("fast_model", False)}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -22,6 +22,7 @@ from smolgepa.evaluation import EvalReport, evaluate
 from smolgepa.lm.async_engine import async_engine_for
 from smolgepa.lm.student import Student, train_pairs
 from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
+from smolgepa.optimize.modelfile import check_model_file_record
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.machine import cpu_description
@@ -308,6 +309,7 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
     train, val = task.split("train"), task.split("val")
     fingerprint = _check_task(config, task, run_dir)
     student, lm, engine = _student(config, task, run_dir)
+    model_file = check_model_file_record(run_dir, student.model_file(), config.resume)
     count_tokens, token_method = student.token_counter()
 
     def evaluate_on(split: str) -> Callable[[str], EvalReport]:
@@ -316,6 +318,7 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
                                             threads=config.threads, decode=student.decode)
 
     facts = _facts(config, task, token_method)
+    facts.model_file = model_file
     journal = Journal(run_dir, budget=config.budget, max_proposals=config.max_proposals, patience=config.patience,
                       eval_every_proposal=config.eval_every_proposal, train=train, evaluate_val=evaluate_on("val"),
                       count_tokens=count_tokens, progress=progress, student_failure=lambda: engine.failure,

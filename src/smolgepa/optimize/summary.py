@@ -25,6 +25,7 @@ class RunFacts:
     proposer_note: str = ""
     token_count: str = ""
     machine: str = ""
+    model_file: dict[str, Any] | None = None  # the GGUF file that answers (in-process students)
     calls: Callable[[], dict[str, Any]] = dict
     test: dict[str, Any] = field(default_factory=dict)
 
@@ -38,6 +39,7 @@ class RunFacts:
             "proposer_note": self.proposer_note,
             "token_count": self.token_count,
             "machine": self.machine,
+            **({"model_file": self.model_file} if self.model_file else {}),
             "calls": self.calls(),
             **({"test": self.test} if self.test else {}),
         }

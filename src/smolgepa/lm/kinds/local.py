@@ -53,6 +53,22 @@ class EmbeddedKind(StudentKind):
 
         return embedded_model_path()
 
+    def answering_file(self, spec: ModelSpec, options: StudentOptions) -> Path:
+        """The file that answers: the probe's re-encoding of the shipped file
+        (`smolgepa.lm.reencode`, on first use) unless `exact_model`, or while the default is off."""
+        from smolgepa.lm import reencode
+        from smolgepa.lm.models import check_model_file
+
+        path = check_model_file(self.model_path(spec))
+        if options.exact_model or not (self.reencodes_by_default() or options.fast_model):
+            return path
+        return reencode.default_model_file(path, options.cache_dir)
+
+    def reencodes_by_default(self) -> bool:
+        from smolgepa.lm.reencode import REENCODE_BY_DEFAULT
+
+        return REENCODE_BY_DEFAULT
+
     def check_decode(self, mode: str, calibrate: bool, calibration: str) -> None:
         pass  # every mode and calibration runs in-process (smolgepa.lm.decode.check_decode checks the pairs)
 
@@ -60,15 +76,12 @@ class EmbeddedKind(StudentKind):
         from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
         from smolgepa.lm.models import check_model_file
 
-        path = str(check_model_file(self.model_path(spec)))
-        if options.fast_model:
-            from smolgepa.lm.quantize import fast_model_path
-
-            path = str(fast_model_path(path, options.cache_dir))
+        path = self.answering_file(spec, options)
         return EmbeddedEngine(
             EmbeddedSettings(
-                path=path,
+                path=str(path),
                 n_ctx=options.n_ctx,
+                flash_attn=path != self.model_path(spec),  # with the re-encoded copy only (EmbeddedSettings)
                 **options.scoring_fields(),
             )
         )
@@ -104,6 +117,9 @@ class GgufKind(EmbeddedKind):
 
     def model_path(self, spec: ModelSpec) -> Path:
         return Path(spec.path)
+
+    def reencodes_by_default(self) -> bool:
+        return False  # a file the user names is used as it is, unless --fast-model asks
 
     def model_name(self, spec: ModelSpec) -> str:
         return spec.path
