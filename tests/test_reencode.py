@@ -18,7 +18,7 @@ from smolgepa.lm import reencode
 from smolgepa.lm.embedded import EmbeddedEngine
 from smolgepa.lm.models import embedded_model_path, file_digest
 from smolgepa.lm.quantize import TARGET_FTYPES, converted_path, copy_is_intact, gguf_file_type, reencoded
-from smolgepa.lm.quantize import _sha256 as file_sha256
+from smolgepa.lm.models import sha256_of as file_sha256
 from smolgepa.lm.student import Student, StudentOptions
 from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.tasks import load_task

@@ -38,7 +38,12 @@ def check_model_file(path: Path) -> Path:
 
 @lru_cache(maxsize=16)
 def file_digest(path: Path) -> str:
-    """sha256 of a model file, the model's identity in caches and run records."""
+    """sha256 of a model file, the model's identity in caches and run records (read once per path)."""
+    return sha256_of(path)
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file as it is now (not cached)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -29,7 +29,6 @@ corrupt copy be noticed and rebuilt.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -44,7 +43,7 @@ from typing import Any, BinaryIO
 
 from smolgepa.jsonfiles import write_text_atomic
 from smolgepa.lm.cache import cache_dir
-from smolgepa.lm.models import check_model_file, file_digest
+from smolgepa.lm.models import check_model_file, file_digest, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +138,18 @@ def fast_model_path(path: str | Path, directory: str | Path | None = None, fmt: 
     try:
         return reencoded(source, fmt, Path(directory) if directory is not None else None)
     except (OSError, RuntimeError) as exc:
-        message = (
-            f"Could not convert {source} to {fmt} for faster prefill ({exc}); using the original file. "
-            "Set SMOLGEPA_CACHE_DIR to a writable directory with 300 MB free to get the faster copy."
-        )
-        warnings.warn(message, RuntimeWarning, stacklevel=2)
-        log.warning(message)
-        return source
+        return original_after_failure(source, f"convert {source} to {fmt}", exc)
+
+
+def original_after_failure(source: Path, what: str, exc: Exception) -> Path:
+    """`source`, after warning that `what` (the conversion) failed with `exc` and how to get the copy."""
+    message = (
+        f"Could not {what} for faster prefill ({exc}); using the original file. "
+        "Set SMOLGEPA_CACHE_DIR to a writable directory with 300 MB free to get the faster copy."
+    )
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    log.warning(message)
+    return source
 
 
 def reencoded(source: Path, fmt: str, directory: Path | None = None) -> Path:
@@ -170,7 +174,7 @@ def copy_is_intact(path: Path, fmt: str) -> bool:
     stat = path.stat()
     if stat.st_size != record.get("size") or gguf_file_type(path) != TARGET_FTYPES[fmt]:
         return False
-    return stat.st_mtime_ns == record.get("mtime_ns") or _sha256(path) == record.get("sha256")
+    return stat.st_mtime_ns == record.get("mtime_ns") or sha256_of(path) == record.get("sha256")
 
 
 def copy_record(path: Path) -> dict[str, Any] | None:
@@ -184,14 +188,6 @@ def _read_record(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _convert(source: Path, target: Path, fmt: str) -> None:
@@ -216,7 +212,7 @@ def _convert(source: Path, target: Path, fmt: str) -> None:
         if status != 0 or gguf_file_type(temp) != TARGET_FTYPES[fmt]:
             raise RuntimeError(f"llama_model_quantize returned {status}")
         os.chmod(temp, 0o644)  # mkstemp creates 0600; the copy is as readable as the original
-        record = {"format": fmt, "size": temp.stat().st_size, "sha256": _sha256(temp),
+        record = {"format": fmt, "size": temp.stat().st_size, "sha256": sha256_of(temp),
                   "source": str(source), "source_sha256": file_digest(source)}
         os.replace(temp, target)
         record["mtime_ns"] = target.stat().st_mtime_ns

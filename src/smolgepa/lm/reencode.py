@@ -15,11 +15,9 @@ faithful than the shipped Q4_1) are not candidates.
 from __future__ import annotations
 
 import json
-import logging
 import statistics
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -34,10 +32,10 @@ from smolgepa.lm.quantize import (
     converted_path,
     gguf_file_type,
     models_dir,
+    original_after_failure,
     reencoded,
 )
 
-log = logging.getLogger(__name__)
 
 # The default flip in one line: False keeps the shipped file as the embedded default (the re-encoded
 # copy is then only used with --fast-model).
@@ -179,13 +177,7 @@ def default_model_file(path: str | Path, directory: str | Path | None = None) ->
         choice = choose_format(source, where)
         return source if choice.format == SHIPPED else reencoded(source, choice.format, where)
     except (OSError, RuntimeError) as exc:
-        message = (
-            f"Could not re-encode {source} for faster prefill ({exc}); using the original file. "
-            "Set SMOLGEPA_CACHE_DIR to a writable directory with 300 MB free to get the faster copy."
-        )
-        warnings.warn(message, RuntimeWarning, stacklevel=2)
-        log.warning(message)
-        return source
+        return original_after_failure(source, f"re-encode {source}", exc)
 
 
 def model_file_record(path: str | Path) -> dict[str, Any]:
