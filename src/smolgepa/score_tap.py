@@ -35,11 +35,13 @@ class ScoreTap(CompleteOnlyEngine):
 
 def tapped(lm: Any) -> Any:
     """A copy of a student LM whose responses' provider data reach `collecting`; `lm` itself when it
-    has no engine to wrap (any other DSPy LM) or is tapped already."""
+    has no engine to wrap (any other DSPy LM) or is tapped already. The copy records its calls in
+    `lm.history`, as if `lm` had made them."""
     engine = getattr(lm, "engine", None)
     if engine is None or isinstance(engine, ScoreTap):
         return lm
     copy = lm.copy(engine=ScoreTap(engine))
+    copy.history = lm.history
     if hasattr(lm, "smolgepa_decode"):
         copy.smolgepa_decode = lm.smolgepa_decode
     return copy
