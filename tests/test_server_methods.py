@@ -27,7 +27,7 @@ from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.factory import train_pairs
 from smolgepa.lm.knn import TopLogprobs, top_kl
 from smolgepa.lm.server import ServerEngine, ServerSettings
-from smolgepa.lm.server_methods import KNN_TOP_LOGPROBS, ServerTokenizer, forced_tokens_payload
+from smolgepa.lm.server_methods import KNN_TOP_LOGPROBS, ServerTokenizer, forced_tokens_payload, token_ids
 from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.program import make_program
 from smolgepa.reading import READINGS, with_reading
@@ -247,13 +247,19 @@ def test_forced_tokens_and_the_tokenize_route() -> None:
     assert payload["grammar"] == "root ::= <[8060]> <[42]> <[378]>\n" and payload["max_tokens"] == 3
     calls = []
 
-    def llama_server_post(path: str, body: dict) -> dict:  # llama-server: no /extras/tokenize, BOS only on request
+    def llama_server_post(path: str, body: dict, expect=None) -> dict:  # noqa: ANN001 - llama-server: no /extras/tokenize, BOS only on request
         calls.append(path)
         if path != "/tokenize":
             raise SmolgepaError("HTTP 404")
-        return {"tokens": [ord(c) for c in body["content"]]}
+        reply = {"tokens": [ord(c) for c in body["content"]]}
+        if expect is not None:
+            expect(reply)  # as ServerEngine.post checks a non-chat reply
+        return reply
 
     tokenize = ServerTokenizer(llama_server_post, "the server")
     assert tokenize("ab") == [97, 98] and calls[0] == "/extras/tokenize"
-    bos = ServerTokenizer(lambda path, body: {"tokens": [1] + [ord(c) for c in body["input"]]}, "the server")
+    bos = ServerTokenizer(lambda path, body, expect=None: {"tokens": [1] + [ord(c) for c in body["input"]]}, "the server")
     assert bos("ab") == [97, 98]  # a BOS the endpoint adds is not part of the reply
+    for wrong in ({"object": "chat.completion", "choices": []}, {"tokens": "12"}, {"tokens": [1, "2"]}):
+        with pytest.raises((KeyError, TypeError)):
+            token_ids(wrong)  # retried by the engine, never read as "no tokens"
