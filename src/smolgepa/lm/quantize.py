@@ -159,7 +159,7 @@ def reencoded(source: Path, fmt: str, directory: Path | None = None) -> Path:
     if copy_is_intact(target, fmt):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(target.with_name(target.name + ".lock")):
+    with file_lock(target.with_name(target.name + ".lock")):
         if not copy_is_intact(target, fmt):  # another process may have finished while we waited
             _convert(source, target, fmt)
     return target
@@ -207,7 +207,7 @@ def _convert(source: Path, target: Path, fmt: str) -> None:
     print(f"smolgepa: re-encoding {source.name} as {fmt} into {target.parent} (once)...", file=sys.stderr, flush=True)
     started = time.monotonic()
     try:
-        with _quiet_llama():
+        with quiet_llama():
             status = llama_cpp.llama_model_quantize(str(source).encode(), str(temp).encode(), ctypes.byref(params))
         if status != 0 or gguf_file_type(temp) != TARGET_FTYPES[fmt]:
             raise RuntimeError(f"llama_model_quantize returned {status}")
@@ -224,7 +224,7 @@ def _convert(source: Path, target: Path, fmt: str) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_llama() -> Iterator[None]:
+def quiet_llama() -> Iterator[None]:
     """Silence llama.cpp's per-tensor log lines (llama-cpp-python routes them through this logger)."""
     logger = logging.getLogger("llama-cpp-python")
     level = logger.level
@@ -236,7 +236,7 @@ def _quiet_llama() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock across processes (no-op where fcntl does not exist)."""
     try:
         import fcntl

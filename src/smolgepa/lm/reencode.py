@@ -27,8 +27,8 @@ from smolgepa.jsonfiles import write_text_atomic
 from smolgepa.lm.models import check_model_file, file_digest
 from smolgepa.lm.quantize import (
     CONVERTIBLE_FTYPES,
-    _file_lock,
-    _quiet_llama,
+    file_lock,
+    quiet_llama,
     converted_path,
     gguf_file_type,
     models_dir,
@@ -97,7 +97,7 @@ def choose_format(source: Path, directory: Path | None = None) -> Choice:
         return choice
     path = choice_path(source, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(path.with_name(path.name + ".lock")):
+    with file_lock(path.with_name(path.name + ".lock")):
         choice = read_choice(source, directory)
         if choice is None:
             choice = probe(source, directory)
@@ -142,7 +142,7 @@ def speeds_of(files: dict[str, Path], threads: int) -> dict[str, dict[str, float
 
     from llama_cpp import Llama
 
-    with contextlib.ExitStack() as stack, _quiet_llama():
+    with contextlib.ExitStack() as stack, quiet_llama():
         models = {name: Llama(model_path=str(path), n_ctx=512, n_threads=threads, n_threads_batch=threads,
                               verbose=False) for name, path in files.items()}
         for llama in models.values():
