@@ -53,8 +53,8 @@ FIXED_METHODS = {
                            "hidden", "ensemble+calibrate-train"),
     # every rendering x scoring method (issue 15's ablation grid); the bare names read `TRACE_RENDER`
     "agent_monitor-extended": tuple(f"{reading}{suffix}" for suffix in ("", "@plain", "@annotated")
-                                    for reading in ("scored", "channel", "knn", "ensemble", "probe", "hidden"))
-    + ("scored+calibrate-train",),
+                                    for reading in ("scored", "scored+calibrate-train", "channel", "knn", "ensemble",
+                                                    "probe", "hidden")),
 }
 RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos of a prompt without any
 # GEPA rows: name -> study cell settings. `readings`: the built-in proposer may change how the answer is
