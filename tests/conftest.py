@@ -32,50 +32,60 @@ from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings  # noqa: E402
 from smolgepa.lm.models import embedded_model_path  # noqa: E402
 
 
-# The numerics rehearsal (scripts/test runs it after the whole suite): `SMOLGEPA_TEST_MODEL=q8_0 pytest -m
-# numerics` runs the tests whose answers come from model arithmetic against a Q8_0 re-encoding of the
-# shipped file. Its kernels round differently, as another CPU's build would, so an assertion fitted to
-# this machine's exact logits fails here first instead of on the next CI machine.
+# The suite answers from the Q8_0 re-encoding of the shipped file, the file the default student
+# answers from on x86 CPUs without fast BF16 kernels (smolgepa.lm.reencode), loaded with plain settings.
+# The numerics rehearsal (scripts/test runs it after the whole suite): `SMOLGEPA_TEST_MODEL=q4_1 pytest -m
+# numerics` runs the tests whose answers come from model arithmetic against the shipped Q4_1 file. Its
+# kernels round differently, as another CPU's build would, so an assertion fitted to this machine's exact
+# logits fails there first instead of on the next CI machine.
 REHEARSAL_ENV = "SMOLGEPA_TEST_MODEL"
-REHEARSAL_MODELS = ("q4_1", "q8_0")
+REHEARSAL_MODELS = ("q8_0", "q4_1")
 
 
 def rehearsal_model() -> str:
-    """Which model file the numerics-sensitive tests use: `q4_1` (shipped) unless the rehearsal asks for q8_0."""
-    chosen = os.environ.get(REHEARSAL_ENV, "q4_1").lower()
+    """Which model file the tests use: `q8_0` (the re-encoding) unless the rehearsal asks for `q4_1` (shipped)."""
+    chosen = os.environ.get(REHEARSAL_ENV, "q8_0").lower()
     if chosen not in REHEARSAL_MODELS:
         raise pytest.UsageError(f"{REHEARSAL_ENV}={chosen!r}: use one of {', '.join(REHEARSAL_MODELS)}.")
     return chosen
 
 
 @pytest.fixture(scope="session")
-def embedded_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedded student's GGUF file: the shipped SmolLM2-135M-Instruct Q4_1, or in the numerics
-    rehearsal its Q8_0 re-encoding."""
+def embedded_path() -> Path:
+    """The embedded student's GGUF file: the Q8_0 re-encoding of the shipped SmolLM2-135M-Instruct Q4_1
+    (converted once into SMOLGEPA_MODELS_DIR), or in the numerics rehearsal the shipped file itself."""
     shipped = embedded_model_path()
     if rehearsal_model() == "q4_1":
         return shipped
     from smolgepa.lm.quantize import FTYPE_Q8_0, fast_model_path, gguf_file_type
 
-    copy = fast_model_path(shipped, tmp_path_factory.mktemp("rehearsal"))
+    copy = fast_model_path(shipped)
     if gguf_file_type(copy) != FTYPE_Q8_0:
-        raise RuntimeError(f"the numerics rehearsal needs a Q8_0 copy of {shipped}; the conversion failed")
+        raise RuntimeError(f"the tests need a Q8_0 copy of {shipped}; the conversion failed (see the warning above)")
     return copy
 
 
 @pytest.fixture(scope="session")
-def default_student_path() -> Path:
-    """The file the default `embedded` student answers from (the probe's re-encoding, smolgepa.lm.reencode)."""
+def default_student_settings() -> EmbeddedSettings:
+    """The settings the default `embedded` student answers with (the probe's re-encoding, smolgepa.lm.reencode)."""
     from smolgepa.lm.student import Student
 
-    return Path(Student("embedded").engine().settings.path)  # type: ignore[attr-defined]
+    return Student("embedded").engine().settings  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
-def embedded_spec(embedded_path: Path, default_student_path: Path) -> str:
-    """The `--student` spec CLI tests pass for `embedded_path` (the file `embedded_engine` answers
-    from): `embedded` when that is the default student's file, else `gguf:PATH`."""
-    return "embedded" if embedded_path == default_student_path else f"gguf:{embedded_path}"
+def default_student_path(default_student_settings: EmbeddedSettings) -> Path:
+    """The file the default `embedded` student answers from."""
+    return Path(default_student_settings.path)
+
+
+@pytest.fixture(scope="session")
+def embedded_spec(embedded_path: Path, default_student_settings: EmbeddedSettings) -> str:
+    """The `--student` spec CLI tests pass for `embedded_engine`'s file and settings: `embedded` when the
+    default student answers with exactly those, else `gguf:PATH` (the default runs its re-encoded copy
+    with flash attention, which rounds differently)."""
+    same = default_student_settings == EmbeddedSettings(path=str(embedded_path))
+    return "embedded" if same else f"gguf:{embedded_path}"
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 
 from smolgepa.evaluation import evaluate
 from smolgepa.lm import StudentOptions, make_lm
-from smolgepa.lm.models import file_digest
+from smolgepa.lm.models import embedded_model_path, file_digest
 from smolgepa.lm.quantize import FTYPE_Q8_0, converted_path, fast_model_path, gguf_file_type
 from smolgepa.lm.spec import ModelSpec
 from smolgepa.tasks import load_task
@@ -22,32 +22,38 @@ FTYPE_Q4_1 = 3
 
 
 @pytest.fixture(scope="module")
-def fast_path(embedded_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shipped_path() -> Path:
+    """The shipped Q4_1 file (the suite's `embedded_path` is already its Q8_0 copy)."""
+    return embedded_model_path()
+
+
+@pytest.fixture(scope="module")
+def fast_path(shipped_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded model converted to Q8_0 once for this module."""
-    return fast_model_path(embedded_path, tmp_path_factory.mktemp("cache"))
+    return fast_model_path(shipped_path, tmp_path_factory.mktemp("cache"))
 
 
-def test_header_reader_knows_the_shipped_file_type(embedded_path: Path, tmp_path: Path) -> None:
-    assert gguf_file_type(embedded_path) == FTYPE_Q4_1
+def test_header_reader_knows_the_shipped_file_type(shipped_path: Path, tmp_path: Path) -> None:
+    assert gguf_file_type(shipped_path) == FTYPE_Q4_1
     truncated = tmp_path / "cut.gguf"
-    truncated.write_bytes(embedded_path.read_bytes()[:200])
+    truncated.write_bytes(shipped_path.read_bytes()[:200])
     assert gguf_file_type(truncated) is None
     other = tmp_path / "other.gguf"
     other.write_bytes(b"GGML" + b"\0" * 100)
     assert gguf_file_type(other) is None
 
 
-def test_conversion_gives_a_q8_0_file_named_by_the_source_digest(embedded_path: Path, fast_path: Path) -> None:
-    assert fast_path != embedded_path
+def test_conversion_gives_a_q8_0_file_named_by_the_source_digest(shipped_path: Path, fast_path: Path) -> None:
+    assert fast_path != shipped_path
     assert gguf_file_type(fast_path) == FTYPE_Q8_0
-    assert file_digest(embedded_path)[:16] in fast_path.name
-    assert fast_path == converted_path(embedded_path, fast_path.parent.parent)
+    assert file_digest(shipped_path)[:16] in fast_path.name
+    assert fast_path == converted_path(shipped_path, fast_path.parent.parent)
     assert not [p for p in fast_path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_second_call_reuses_the_converted_file(embedded_path: Path, fast_path: Path) -> None:
+def test_second_call_reuses_the_converted_file(shipped_path: Path, fast_path: Path) -> None:
     before = fast_path.stat().st_mtime_ns
-    assert fast_model_path(embedded_path, fast_path.parent.parent) == fast_path
+    assert fast_model_path(shipped_path, fast_path.parent.parent) == fast_path
     assert fast_path.stat().st_mtime_ns == before
 
 
@@ -56,11 +62,11 @@ def test_a_file_already_at_8_bits_is_returned_as_is(fast_path: Path, tmp_path: P
     assert not (tmp_path / "models").exists()
 
 
-def test_failure_warns_and_falls_back_to_the_original(embedded_path: Path, tmp_path: Path) -> None:
+def test_failure_warns_and_falls_back_to_the_original(shipped_path: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
     with pytest.warns(RuntimeWarning, match="using the original file"):
-        assert fast_model_path(embedded_path, blocker) == embedded_path
+        assert fast_model_path(shipped_path, blocker) == shipped_path
 
 
 CONVERT = textwrap.dedent(
@@ -72,16 +78,16 @@ CONVERT = textwrap.dedent(
 )
 
 
-def test_concurrent_processes_convert_once_and_agree(embedded_path: Path, tmp_path: Path) -> None:
+def test_concurrent_processes_convert_once_and_agree(shipped_path: Path, tmp_path: Path) -> None:
     runs = [
         subprocess.Popen(
-            [sys.executable, "-c", CONVERT, str(embedded_path), str(tmp_path)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", CONVERT, str(shipped_path), str(tmp_path)], stdout=subprocess.PIPE, text=True
         )
         for _ in range(2)
     ]
     outputs = [run.communicate(timeout=600)[0].strip() for run in runs]
     assert [run.returncode for run in runs] == [0, 0]
-    assert outputs[0] == outputs[1] == str(converted_path(embedded_path, tmp_path))
+    assert outputs[0] == outputs[1] == str(converted_path(shipped_path, tmp_path))
     assert gguf_file_type(Path(outputs[0])) == FTYPE_Q8_0
     leftovers = [p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith((".gguf", ".gguf.json", ".lock"))]
     assert leftovers == []
@@ -100,7 +106,7 @@ def sentiment_labels(lm_for: Callable[[Path], dspy.LM], path: Path) -> dict[str,
 
 @pytest.mark.parametrize("decode", ["free", "scored+calibrate"])
 def test_labels_mostly_agree_after_conversion(
-    decode: str, embedded_path: Path, fast_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    decode: str, shipped_path: Path, fast_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The Q8_0 copy does not give identical labels (that is why it is opt-in): on this machine 2 of
     the 22 sentiment labels differ with either decode mode. A broken conversion agrees far less."""
@@ -114,6 +120,6 @@ def test_labels_mostly_agree_after_conversion(
     def lm_for(path: Path) -> dspy.LM:
         return make_lm(ModelSpec(kind="gguf", path=str(path)), options)
 
-    before, after = sentiment_labels(lm_for, embedded_path), sentiment_labels(lm_for, fast_path)
+    before, after = sentiment_labels(lm_for, shipped_path), sentiment_labels(lm_for, fast_path)
     differences = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
     assert len(differences) <= 0.2 * len(before), differences
