@@ -123,3 +123,38 @@ def test_fewshot_changes_the_reading_first_then_the_examples(tmp_path: Path) -> 
     assert journal.current.parts == ["examples"]
     plain = FewshotProposer(TASK, gate, journal)({"self": "Classify."}, data, ["self"])["self"]
     assert "Reading:" not in plain  # without readings offered, only examples move
+
+
+def test_a_reading_move_a_minibatch_rejected_is_judged_on_one_more_minibatch(tmp_path: Path) -> None:
+    journal = make_journal(tmp_path)
+    proposer = FewshotProposer(TASK, ProposalGate(journal, journal.count_tokens, 300), journal, PROPOSAL_ORDER, "scored")
+    data = reflective([(e.input, "positive") for e in TASK.split("train")[:3]])
+
+    def propose(verdict: str) -> tuple[str, str]:
+        text = proposer({"self": "Classify."}, data, ["self"])["self"]
+        record = journal.current
+        record.before, record.after = [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+        (journal.on_candidate_rejected if verdict == "rejected" else journal.on_candidate_accepted)({})
+        journal.current = None
+        return text, record.move
+
+    first, _ = propose("rejected")
+    again, move = propose("rejected")
+    assert again == first and "again, as minibatch 2 of 2" in move
+    third, move = propose("accepted")
+    assert split_reading(third)[0] == PROPOSAL_ORDER[1] and "again" not in move  # two rejections drop it
+    fourth, _ = propose("rejected")
+    assert split_reading(fourth)[0] == PROPOSAL_ORDER[2]  # an accepted reading is not proposed again
+    assert journal.fatal is None
+    assert journal.rejected_looks(first) == 2 and journal.rejected_looks(third) == 0
+
+
+def test_an_example_move_a_minibatch_rejected_is_not_proposed_again(tmp_path: Path) -> None:
+    journal = make_journal(tmp_path)
+    proposer = FewshotProposer(TASK, ProposalGate(journal, journal.count_tokens, 300), journal)
+    data = reflective([(e.input, "positive") for e in TASK.split("train")[:3]])
+    first = proposer({"self": "Classify."}, data, ["self"])["self"]
+    journal.current.before, journal.current.after = [0.0], [0.0]
+    journal.on_candidate_rejected({})
+    journal.current = None
+    assert proposer({"self": "Classify."}, data, ["self"])["self"] != first

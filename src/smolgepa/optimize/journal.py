@@ -88,6 +88,7 @@ class Journal:
         self.iterations: list[IterationRecord] = []
         self.current: IterationRecord | None = None
         self.seen: dict[str, int] = {}  # normalized instruction -> iteration that introduced it (0: seed)
+        self.looks: dict[str, int] = {}  # normalized instruction -> minibatches it was judged on, all rejecting it
         self.extra_metric_calls = 0
         self.metric_calls = 0
         self.stop_reason: str | None = None
@@ -154,6 +155,11 @@ class Journal:
         """The iteration (0: the seed) whose instruction is the same text, if any."""
         return self.seen.get(normalize(text))
 
+    def rejected_looks(self, text: str) -> int:
+        """How many minibatches rejected `text`, when every evaluation of it so far was such a rejection
+        (0 for a text accepted, evaluated on validation, or never proposed)."""
+        return self.looks.get(normalize(text), 0)
+
     def _record(self) -> IterationRecord:
         if self.current is None:  # a proposer called outside an iteration (direct use)
             self.current = IterationRecord(iteration=len(self.iterations) + 1)
@@ -217,6 +223,8 @@ class Journal:
         record = self._record()
         record.status = "accepted"
         record.reason = f"minibatch {score_text(record.before)} -> {score_text(record.after)}: better, so evaluated on val"
+        if record.text:
+            self.looks.pop(normalize(record.text), None)
 
     @_guard
     def on_candidate_rejected(self, event: Any) -> None:
@@ -228,6 +236,9 @@ class Journal:
             self.extra_metric_calls += report.n
             record.val = report_summary(report)
             record.val_examples = report_examples(report)
+        elif record.text:
+            key = normalize(record.text)
+            self.looks[key] = self.looks.get(key, 0) + 1
 
     @_guard
     def on_iteration_end(self, event: Any) -> None:
