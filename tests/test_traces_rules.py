@@ -15,6 +15,7 @@ from smolgepa.optimize.journal import Journal
 from smolgepa.optimize.proposers import ProposalGate
 from smolgepa.optimize.rules_proposer import RulesProposer, strip_rules
 from smolgepa.optimize.rundir import RunDir
+from smolgepa.reading import PROPOSAL_ORDER
 from smolgepa.instruction import split_instruction
 from smolgepa.tasks import load_task
 from smolgepa.token_count import approx_tokens
@@ -160,6 +161,22 @@ def test_rules_proposer_says_when_the_student_cannot_see_the_summary_lines(tmp_p
     gate = ProposalGate(journal, approx_tokens, 400)
     assert "--render summary" in RulesProposer(plain, gate, journal).unusable_note()
     assert RulesProposer(load_task("agent_monitor", render="summary"), gate, journal).unusable_note() == ""
+
+
+def test_rules_proposer_proposes_only_readings_where_the_summary_lines_are_not_shown(tmp_path: Path) -> None:
+    plain = load_task("agent_monitor", render="plain")
+    journal = make_journal(tmp_path, plain.split("train"))
+    gate = ProposalGate(journal, approx_tokens, 4000)
+    assert RulesProposer(plain, gate, journal)({"self": "Say which state."}, {"self": []}, ["self"]) == {}
+    assert journal.current.status == "exhausted"
+    journal.current = None
+    with_readings = RulesProposer(plain, gate, journal, PROPOSAL_ORDER, "scored")
+    out = with_readings({"self": "Say which state."}, {"self": []}, ["self"])["self"]
+    assert out == f"Reading: {PROPOSAL_ORDER[0]}\n\nSay which state." and parse_rules(out) is None
+    summary = load_task("agent_monitor", render="summary")
+    summary_journal = make_journal(tmp_path / "summary", summary.split("train"))
+    rules = RulesProposer(summary, ProposalGate(summary_journal, approx_tokens, 4000), summary_journal)
+    assert parse_rules(rules({"self": "Say which state."}, {"self": []}, ["self"])["self"]) is not None
 
 
 def test_summary_traces_are_short_enough_for_fewshot(tmp_path: Path) -> None:

@@ -79,7 +79,8 @@ class RulesProposer(OfflineProposer):
         if self.task.render != "summary":
             return (
                 f"The rules name lines of the summary rendering, but the student reads the {self.task.render} "
-                "rendering: pass --render summary (or set render: summary in the task YAML)."
+                "rendering, so the rules proposer proposes no rules here (only --readings and --label-words "
+                "moves): pass --render summary (or set render: summary in the task YAML) for rules."
             )
         return ""
 
@@ -140,7 +141,7 @@ class RulesProposer(OfflineProposer):
                 yield move, rule_list
 
     def text_moves(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
-        if self.fitted is None:  # no training traces to fit rules on
+        if self.fitted is None or self.task.render != "summary":  # nothing fitted, or no lines to check them on
             return
         parent = parse_rules(instruction)
         failures = self.failures(examples)
