@@ -56,7 +56,7 @@ def test_repetitive_output_matches_embedded(embedded_engine, llama_server) -> No
     # llama-cpp-python's server applies repeat_penalty 1.1 unless told otherwise; the embedded student uses 1.0.
     request = Request(
         model="smolgepa/server",
-        messages=(Message.user("Repeat the word yes ten times."),),
+        messages=(Message.user("Repeat this exactly: yes yes yes yes yes yes yes yes yes yes"),),  # 12-24 yeses
         system="You are a helpful assistant.",
         config=Config(temperature=0.0, max_tokens=24),
     )
