@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -180,14 +182,20 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     from smolgepa.lm.cache import ResponseStore
     store, who = ResponseStore(Path(sys.argv[1])), sys.argv[2]
+    failed = []
     def work(thread):
-        for i in range(60):
-            store.put(f"{who}-{thread}-{i}", "m", {"text": f"{who}-{thread}-{i}", "n": i})
-            store.put(f"shared-{i}", "m", {"text": f"shared-{i}", "n": i})
-            assert store.get(f"shared-{i}")["text"] == f"shared-{i}"
+        try:
+            for i in range(60):
+                store.put(f"{who}-{thread}-{i}", "m", {"text": f"{who}-{thread}-{i}", "n": i})
+                store.put(f"shared-{i}", "m", {"text": f"shared-{i}", "n": i})
+                assert store.get(f"shared-{i}")["text"] == f"shared-{i}"
+        except BaseException as exc:
+            failed.append(exc)
+            raise
     threads = [threading.Thread(target=work, args=(t,)) for t in range(3)]
     for t in threads: t.start()
     for t in threads: t.join()
+    sys.exit(1 if failed else 0)
     """
 )
 
@@ -203,6 +211,20 @@ def test_concurrent_processes_and_threads_write_safely(tmp_path: Path) -> None:
             for i in (0, 59):
                 assert store.get(f"p{n}-{thread}-{i}") == {"text": f"p{n}-{thread}-{i}", "n": i}
     assert store.get("shared-7") == {"text": "shared-7", "n": 7}
+
+
+def test_opening_a_cache_another_process_is_writing_waits_instead_of_failing(tmp_path: Path) -> None:
+    # A writer mid-transaction on a file not yet in WAL mode: SQLite refuses the switch to WAL at once,
+    # busy timeout or not (what three processes opening one new cache hit in CI under load).
+    path = tmp_path / DB_NAME
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.5, lambda: writer.execute("COMMIT")).start()
+    store = ResponseStore(path)
+    store.put("key", "m", {"text": "waited"})
+    assert store.get("key") == {"text": "waited"}
+    writer.close()
 
 
 # --- KV prefix reuse inside llama-cpp-python (the in-process cache) ---------------------------

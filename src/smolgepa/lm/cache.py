@@ -143,6 +143,12 @@ def cacheable(request: Request) -> bool:
     )
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds a lock (worth trying again)."""
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
+
+
 class ResponseStore:
     """Key -> JSON record in a SQLite file; safe across threads (one lock) and processes (SQLite locking)."""
 
@@ -155,18 +161,36 @@ class ResponseStore:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                conn = self._open()
+                break
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL needs a lock SQLite does not wait for: processes opening the
+                # same new cache at once get "database is locked" here at once, whatever the busy timeout.
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise self._unusable(exc) from None
+                time.sleep(0.05)
+            except (OSError, sqlite3.Error) as exc:
+                raise self._unusable(exc) from None
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection to the file in WAL mode, with the table created."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS responses "
                 "(key TEXT PRIMARY KEY, identity TEXT NOT NULL, created REAL NOT NULL, record TEXT NOT NULL)"
             )
-        except (OSError, sqlite3.Error) as exc:
-            raise self._unusable(exc) from None
-        self._conn, self._pid = conn, os.getpid()
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _unusable(self, exc: Exception) -> SmolgepaError:
