@@ -123,8 +123,9 @@ class OfflineProposer:
             for move, text, looks in self.ordered_moves(instruction, reflective_dataset.get(name, [])):
                 verdict = self.gate.check(text, looks)
                 if verdict.ok:
-                    if self.journal.rejected_looks(text):
-                        move += f"; again, as minibatch {self.journal.rejected_looks(text) + 1} of {looks} to judge it"
+                    rejected = self.journal.rejected_looks(text)
+                    if rejected:
+                        move += f"; again, as minibatch {rejected + 1} of {looks} to judge it"
                     self.journal.proposal_made(text, verdict.tokens, self.name, move=move, parent=instruction)
                     return {name: text}
                 refused.append(verdict.status)
