@@ -145,8 +145,7 @@ def cacheable(request: Request) -> bool:
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     """Whether SQLite refused because another connection holds a lock (worth trying again)."""
-    message = str(exc).lower()
-    return "locked" in message or "busy" in message
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class ResponseStore:
