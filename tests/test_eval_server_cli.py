@@ -51,7 +51,8 @@ def test_server_student_matches_embedded(recording_proxy, embedded_spec: str,  #
 
 def test_unreachable_server_is_one_clear_line() -> None:
     result = subprocess.run(
-        [*SMOLGEPA, "eval", "--task", "sentiment", "--student", "llamacpp:http://127.0.0.1:9/v1"],
+        [*SMOLGEPA, "eval", "--task", "sentiment", "--student", "llamacpp:http://127.0.0.1:9/v1",
+         "--backoff", "0.01"],  # all 8 retries, a second or two asleep instead of a minute
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 2

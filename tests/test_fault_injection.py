@@ -128,7 +128,7 @@ def test_a_reply_of_the_wrong_shape_is_retried_not_read(llama_server, make_proxy
         result = subprocess.run(
             [sys.executable, "-m", "smolgepa.cli", "eval", "--json", "--task", "sentiment", "--split", "val",
              "--no-cache", "--decode", "channel", "--student", f"llamacpp:{url}", "--retries", "30",
-             "--timeout", "60"],
+             "--backoff", "0.01", "--timeout", "60"],
             capture_output=True, text=True, timeout=900,
         )
         assert result.returncode == 0, result.stderr[-2000:]

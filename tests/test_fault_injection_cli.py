@@ -48,7 +48,7 @@ PLAN = FaultPlan(
     slow_delay=0.3,
     separate_repeats=True,
 )
-FLAGS = ["--timeout", "2", "--retries", "10"]  # as a user would for a flaky local server
+FLAGS = ["--timeout", "2", "--retries", "10", "--backoff", "0.05"]  # as a user would for a flaky local server
 EVAL = ["eval", "--json", "--task", "sentiment", "--split", "all", "--no-cache", "--max-tokens", "8"]
 OPTIMIZE = ["optimize", "--task", "sentiment", "--budget", "24", "--max-proposals", "2", "--max-tokens", "8",
             "--seed", "0", "--quiet"]

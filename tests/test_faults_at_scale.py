@@ -35,7 +35,8 @@ PLAN = FaultPlan(
 )
 # The proxy passes one request at a time upstream (separate_repeats), so requests in flight queue there:
 # the timeout leaves room for that on a busy 2-core machine.
-FLAGS = ["--timeout", "10", "--retries", "12"]
+# A short first backoff, as for a local server: the same faults and retries, less time asleep.
+FLAGS = ["--timeout", "10", "--retries", "12", "--backoff", "0.05"]
 MODES = (["free"], ["constrained"], ["scored"], ["knn"], ["ensemble"])
 # These readings compare label scores that differ by hundredths of a nat on some examples. The server
 # reuses the KV cache of the previous request's common prefix, so the order requests arrive in changes
@@ -58,6 +59,7 @@ settings:
   student_max_tokens: 8
   student_timeout: 10
   student_retries: 12
+  student_backoff: 0.05
 """
 
 

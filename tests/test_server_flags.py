@@ -1,4 +1,4 @@
-"""`--timeout`, `--retries`, `--api-key-env` and `--threads` for server students (eval, optimize, study)."""
+"""`--timeout`, `--retries`, `--backoff`, `--api-key-env` and `--threads` for server students (eval, optimize, study)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,8 @@ def test_api_key_env_takes_a_name_and_never_echoes_a_key() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--timeout", "0"], "--timeout must be a number of seconds above 0"),
     (["--retries", "-1"], "--retries must be a whole number of at least 0"),
+    (["--backoff", "-0.1"], "--backoff must be a number of seconds of at least 0"),
+    (["--backoff", "inf"], "--backoff must be a number of seconds of at least 0"),
     (["--threads", "0"], "--threads must be a whole number of at least 1"),
 ])
 def test_bad_server_values_are_refused(args: list[str], message: str) -> None:
@@ -72,23 +74,25 @@ def test_bad_server_values_are_refused(args: list[str], message: str) -> None:
 def test_eval_flags_reach_the_server_engine() -> None:
     """--threads is the one concurrency setting: it lifts the flavour's default of 4 in flight."""
     parsed = build_parser().parse_args(["eval", "--task", "sentiment", "--student", SERVER, "--timeout", "7.5",
-                                        "--retries", "2", "--api-key-env", "MY_SERVER_KEY", "--threads", "6"])
+                                        "--retries", "2", "--backoff", "0.05", "--api-key-env", "MY_SERVER_KEY",
+                                        "--threads", "6"])
     options = student_options(parsed, ["a", "b"])
-    assert options.server == {"timeout": 7.5, "retries": 2, "api_key_env": "MY_SERVER_KEY", "concurrency": 6}
+    assert options.server == {"timeout": 7.5, "retries": 2, "backoff": 0.05, "api_key_env": "MY_SERVER_KEY",
+                              "concurrency": 6}
     settings = make_lm(SERVER, options).engine.settings
-    assert (settings.timeout, settings.retries, settings.api_key_env, settings.max_concurrency) == (
-        7.5, 2, "MY_SERVER_KEY", 6)
+    assert (settings.timeout, settings.retries, settings.backoff, settings.api_key_env, settings.max_concurrency) == (
+        7.5, 2, 0.05, "MY_SERVER_KEY", 6)
     embedded = build_parser().parse_args(["eval", "--task", "sentiment", "--threads", "3"])
     assert student_options(embedded, ["a"]).server == {}  # threads alone is fine for an in-process student
 
 
 def test_optimize_records_server_settings_and_resume_may_change_them() -> None:
     saved = OptimizeConfig(task="sentiment", student=SERVER, run_dir="r", student_timeout=30.0, student_retries=3,
-                           student_api_key_env="MY_SERVER_KEY", threads=2)
+                           student_backoff=0.1, student_api_key_env="MY_SERVER_KEY", threads=2)
     assert saved.to_json()["student_api_key_env"] == "MY_SERVER_KEY"
-    assert saved.student_server_settings() == {"timeout": 30.0, "retries": 3, "api_key_env": "MY_SERVER_KEY",
-                                               "concurrency": 2}
-    check_resume_compatible(saved, saved.with_changes(student_timeout=300.0, student_retries=9,
+    assert saved.student_server_settings() == {"timeout": 30.0, "retries": 3, "backoff": 0.1,
+                                               "api_key_env": "MY_SERVER_KEY", "concurrency": 2}
+    check_resume_compatible(saved, saved.with_changes(student_timeout=300.0, student_retries=9, student_backoff=2.0,
                                                       student_api_key_env=None, threads=4, resume=True))
     with pytest.raises(SmolgepaError, match="seed: saved 0, requested 1"):
         check_resume_compatible(saved, saved.with_changes(seed=1, student_timeout=1.0))
@@ -99,12 +103,14 @@ def test_study_gives_server_settings_to_server_cells_only(tmp_path: Path) -> Non
     study_file = tmp_path / "study.yaml"
     study_file.write_text(
         f"name: flags\ntasks: [sentiment]\nstudents: [embedded, '{SERVER}']\n"
-        "settings:\n  student_timeout: 30\n  student_retries: 2\n  threads: 2\n"
+        "settings:\n  student_timeout: 30\n  student_retries: 2\n  student_backoff: 0.2\n  threads: 2\n"
     )
     study = load_study(study_file)
     by_student = {cell.config.student: cell.config for cell in study.cells}
     assert by_student["embedded"].student_timeout is None and by_student["embedded"].student_retries is None
-    assert by_student[SERVER].student_server_settings() == {"timeout": 30, "retries": 2, "concurrency": 2}
+    assert by_student["embedded"].student_backoff is None
+    assert by_student[SERVER].student_server_settings() == {"timeout": 30, "retries": 2, "backoff": 0.2,
+                                                            "concurrency": 2}
     # A cell run before with other server settings is continued, not refused.
     server_cell = next(cell for cell in study.cells if cell.config.student == SERVER)
     run_dir = tmp_path / "cells" / server_cell.name

@@ -12,7 +12,7 @@ from smolgepa.optimize.config import OptimizeConfig, check_resume_compatible
 
 SERVER = "llamacpp:http://127.0.0.1:9/v1"
 FLAGS = ["--student", SERVER, "--decode", "scored", "--calibrate", "--max-tokens", "9", "--timeout", "5",
-         "--retries", "1", "--api-key-env", "SOME_KEY", "--threads", "3", "--no-cache", "--fast-model"]
+         "--retries", "1", "--backoff", "0.25", "--api-key-env", "SOME_KEY", "--threads", "3", "--no-cache", "--fast-model"]
 
 
 @pytest.mark.parametrize("command", [["eval"], ["compare"]])
@@ -21,7 +21,8 @@ def test_eval_and_compare_read_the_same_student_settings(command: list[str]) -> 
     settings = student_settings(args)
     assert (settings.student, settings.decode, settings.calibrate, settings.calibration) == (
         SERVER, "scored", True, "content-free")
-    assert (settings.max_tokens, settings.timeout, settings.retries, settings.threads) == (9, 5.0, 1, 3)
+    assert (settings.max_tokens, settings.timeout, settings.retries, settings.backoff, settings.threads) == (
+        9, 5.0, 1, 0.25, 3)
     assert settings.cache is False and settings.fast_model is True
 
 
@@ -29,7 +30,8 @@ def test_optimize_takes_the_student_flags_and_builds_the_same_options_as_eval() 
     parser = build_parser()
     config = config_from_args(parser.parse_args(["optimize", "--task", "sentiment", *FLAGS[:-2], "--fast-model"]))
     assert config.fast_model is True and config.response_cache is False
-    assert (config.student_timeout, config.student_retries, config.student_api_key_env) == (5.0, 1, "SOME_KEY")
+    assert (config.student_timeout, config.student_retries, config.student_backoff, config.student_api_key_env) == (
+        5.0, 1, 0.25, "SOME_KEY")
     from_eval = student_options(parser.parse_args(["eval", "--task", "sentiment", *FLAGS]), ["a", "b"])
     assert config.student_settings().options(["a", "b"]) == from_eval
     assert from_eval.fast_model is True and from_eval.cache_enabled is False and from_eval.max_tokens == 9

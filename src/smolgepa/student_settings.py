@@ -30,6 +30,7 @@ class StudentSettings:
     knn_k: int | None = None
     timeout: float | None = None
     retries: int | None = None
+    backoff: float | None = None
     api_key_env: str | None = None
     threads: int | None = None
     cache: bool = False
@@ -41,7 +42,7 @@ class StudentSettings:
         server settings given to an in-process student."""
         from smolgepa.lm.server_options import server_overrides
 
-        return server_overrides(self.student, timeout=self.timeout, retries=self.retries,
+        return server_overrides(self.student, timeout=self.timeout, retries=self.retries, backoff=self.backoff,
                                 api_key_env=self.api_key_env, concurrency=self.threads)
 
     def options(self, labels: Sequence[str], train_examples: Sequence[tuple[str, str]] = ()) -> StudentOptions:

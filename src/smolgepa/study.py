@@ -22,8 +22,8 @@ Each grid axis is written as a single value (`task:`) or a list (`tasks:`). Cell
 another; a finished cell is skipped, an interrupted one is resumed (`smolgepa optimize --resume`),
 so running the same study again continues where it stopped.
 
-Server students take `student_timeout`, `student_retries` and `student_api_key_env` under `settings:`
-(`--timeout`, `--retries`, `--api-key-env` of `smolgepa optimize`; `threads` is the requests in
+Server students take `student_timeout`, `student_retries`, `student_backoff` and `student_api_key_env`
+under `settings:` (`--timeout`, `--retries`, `--backoff`, `--api-key-env` of `smolgepa optimize`; `threads` is the requests in
 flight); cells with an in-process student leave them out. They may change between runs of a study.
 """
 
@@ -219,8 +219,8 @@ def _config_values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _student_settings(settings: dict[str, Any], student: str) -> dict[str, Any]:
-    """The study's settings for a cell of `student`: the server settings (student_timeout,
-    student_retries, student_api_key_env) are left out for an in-process student."""
+    """The study's settings for a cell of `student`: the server settings (SERVER_SETTINGS: timeout,
+    retries, backoff, API key variable) are left out for an in-process student."""
     from smolgepa.lm.spec import parse_model_spec
 
     if parse_model_spec(student).is_server:

@@ -45,6 +45,7 @@ FLAGS: dict[str, str] = {
     "reflection_key_env": "reflection_key_env",
     "timeout": "student_timeout",
     "retries": "student_retries",
+    "backoff": "student_backoff",
     "api_key_env": "student_api_key_env",
 }
 

@@ -59,12 +59,15 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, resp
 
 
 def add_server_flags(parser: argparse.ArgumentParser) -> None:
-    """`--timeout`, `--retries` and `--api-key-env` for a student behind a server (default None: not
+    """`--timeout`, `--retries`, `--backoff` and `--api-key-env` for a student behind a server (default None: not
     given). Concurrency is `--threads`; see smolgepa.lm.server_options."""
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="server students: seconds to wait for one answer before retrying (default 120)")
     parser.add_argument("--retries", type=int, default=None, metavar="N",
                         help="server students: retries of a failed request, with backoff (default 8)")
+    parser.add_argument("--backoff", type=float, default=None, metavar="SECONDS",
+                        help="server students: the first wait before a retry; each later wait doubles, with "
+                             "jitter, up to 30 s (default 0.5)")
     parser.add_argument("--api-key-env", default=None, metavar="NAME",
                         help="server students: environment variable holding the API key (the key is never saved)")
 
@@ -80,6 +83,7 @@ def student_settings(args: argparse.Namespace) -> StudentSettings:
         knn_k=args.knn_k,
         timeout=args.timeout,
         retries=args.retries,
+        backoff=args.backoff,
         api_key_env=args.api_key_env,
         threads=args.threads,
         cache=not args.no_cache,

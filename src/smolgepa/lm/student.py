@@ -32,7 +32,7 @@ DEFAULT_MAX_TOKENS = 24
 DEFAULT_STOP = ("\n\n",)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # option name in ServerSettings -> the flag that sets it, for messages
-FLAG_NAMES = {"timeout": "--timeout", "retries": "--retries", "api_key_env": "--api-key-env",
+FLAG_NAMES = {"timeout": "--timeout", "retries": "--retries", "backoff": "--backoff", "api_key_env": "--api-key-env",
               "concurrency": "--threads"}
 SIZE_CLASSES = (
     ("135m", "about 135 million parameters (SmolLM2-135M class): tiny"),
@@ -228,17 +228,20 @@ def server_overrides(
     retries: int | None = None,
     api_key_env: str | None = None,
     concurrency: int | None = None,
+    backoff: float | None = None,
 ) -> dict[str, Any]:
     """ServerSettings overrides (`StudentOptions.server`) for `student` from the settings a user gave
-    (None = not given): `--timeout`, `--retries`, `--api-key-env`, and `--threads` as the requests in flight.
+    (None = not given): `--timeout`, `--retries`, `--backoff`, `--api-key-env`, and `--threads` as the requests
+    in flight.
 
-    Raises SmolgepaError for an invalid value, or for `timeout`, `retries` or `api_key_env` given
+    Raises SmolgepaError for an invalid value, or for `timeout`, `retries`, `backoff` or `api_key_env` given
     with an in-process student. `concurrency` is dropped for in-process students (they answer one
     request at a time whatever the thread count). Example:
     `server_overrides("llamacpp:http://127.0.0.1:8080/v1", timeout=30, concurrency=4)`.
     """
     given = {name: value for name, value in
-             (("timeout", timeout), ("retries", retries), ("api_key_env", api_key_env)) if value is not None}
+             (("timeout", timeout), ("retries", retries), ("backoff", backoff), ("api_key_env", api_key_env))
+             if value is not None}
     check_server_values(**given)
     spec = parse_model_spec(student) if isinstance(student, str) else student
     kind = student_kind(spec.kind)
@@ -253,9 +256,11 @@ def server_overrides(
 
 
 def check_server_values(
-    timeout: float | None = None, retries: int | None = None, api_key_env: str | None = None
+    timeout: float | None = None, retries: int | None = None, api_key_env: str | None = None,
+    backoff: float | None = None,
 ) -> None:
-    """Raise SmolgepaError unless timeout > 0 seconds, retries >= 0 and api_key_env is a variable name."""
+    """Raise SmolgepaError unless timeout > 0 seconds, retries >= 0, backoff >= 0 seconds and api_key_env
+    is a variable name."""
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) \
                 or timeout <= 0:
@@ -263,6 +268,10 @@ def check_server_values(
     if retries is not None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise SmolgepaError(f"--retries must be a whole number of at least 0, got {retries!r}.")
+    if backoff is not None:
+        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not math.isfinite(backoff) \
+                or backoff < 0:
+            raise SmolgepaError(f"--backoff must be a number of seconds of at least 0, got {backoff!r}.")
     if api_key_env is not None and not (isinstance(api_key_env, str) and ENV_NAME.fullmatch(api_key_env)):
         # Never echo the value: it may be the key itself, pasted by mistake.
         raise SmolgepaError(

@@ -18,7 +18,7 @@ RULES = "rules"
 OFFLINE_PROPOSERS = (FEWSHOT, RULES)  # built in, no LLM
 # Settings that may change when a run is resumed: they decide when to stop, or how to reach the
 # student's server (not what it answers).
-SERVER_SETTINGS = ("student_timeout", "student_retries", "student_api_key_env")
+SERVER_SETTINGS = ("student_timeout", "student_retries", "student_backoff", "student_api_key_env")
 RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads", "run_dir", "response_cache",
                                *SERVER_SETTINGS})
 
@@ -60,6 +60,7 @@ class OptimizeConfig:
     reflection_key_env: str | None = None
     student_timeout: float | None = None  # server students: --timeout (None: ServerSettings' default)
     student_retries: int | None = None  # server students: --retries
+    student_backoff: float | None = None  # server students: --backoff (seconds before the first retry)
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
     readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.reading)
     label_words: bool = False  # built-in proposers may also change the label words (smolgepa.label_words)
@@ -157,6 +158,7 @@ class OptimizeConfig:
             knn_k=self.knn_k,
             timeout=self.student_timeout,
             retries=self.student_retries,
+            backoff=self.student_backoff,
             api_key_env=self.student_api_key_env,
             threads=self.threads,
             cache=self.response_cache,
