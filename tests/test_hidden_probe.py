@@ -61,6 +61,16 @@ def test_states_read_the_input_after_a_cached_instruction(embedded_path: Path, t
         fresh.close()
 
 
+def test_loading_the_states_context_prints_no_pooling_warning(embedded_path: Path, capsys) -> None:  # noqa: ANN001
+    """No pooling is what the reading asks for: llama.cpp's warning about it is not shown to the user."""
+    states = HiddenStates(embedded_path, n_ctx=256, n_threads=1)
+    try:
+        assert states.llama().n_embd() > 0
+    finally:
+        states.close()
+    assert "pooling_type" not in capsys.readouterr().err
+
+
 def test_the_hidden_reading_tells_apart_what_label_names_cannot(embedded_path: Path, topics: Task) -> None:
     """Four held-out sentences: the probe on hidden states gets them all; its answers are the probe
     refitted here on the engine's anchors, and the anchors are read once per instruction."""
