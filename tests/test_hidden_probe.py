@@ -71,6 +71,19 @@ def test_loading_the_states_context_prints_no_pooling_warning(embedded_path: Pat
     assert "pooling_type" not in capsys.readouterr().err
 
 
+def test_the_states_context_uses_the_threads_the_main_context_uses(embedded_path: Path, topics: Task,
+                                                                     monkeypatch) -> None:  # noqa: ANN001
+    """OMP_NUM_THREADS (how Ray shares a machine's cores between cells) bounds both contexts."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    eng = make_engine(embedded_path, topics, "hidden", train_pairs(topics))
+    try:
+        features = eng._hidden_features(messages_for(topics, COOKING[0]))
+        assert features.shape == (2 * eng._hidden.llama().n_embd(),)
+        assert eng._hidden.n_threads == eng.llama().context_params.n_threads == 1
+    finally:
+        eng.close()
+
+
 def test_the_hidden_reading_tells_apart_what_label_names_cannot(embedded_path: Path, topics: Task) -> None:
     """Four held-out sentences: the probe on hidden states gets them all; its answers are the probe
     refitted here on the engine's anchors, and the anchors are read once per instruction."""

@@ -285,7 +285,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
 
         with self._lock:
             if self._hidden is None:
-                self._hidden = HiddenStates(self.settings.path, self.settings.n_ctx, self.settings.n_threads)
+                threads = self.settings.n_threads or _default_threads()  # as the main context: OMP_NUM_THREADS
+                self._hidden = HiddenStates(self.settings.path, self.settings.n_ctx, threads)
             return self._hidden.features(messages)
 
     def _label_scorer(self) -> Any:
