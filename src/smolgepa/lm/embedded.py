@@ -118,8 +118,10 @@ class EmbeddedEngine(CompleteOnlyEngine):
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise SmolgepaError(f"llama-cpp-python is not installed ({exc}). Run scripts/setup.") from None
+        from smolgepa.lm.native_log import route_native_logs
         from smolgepa.lm.sequences import enable_sequences
 
+        route_native_logs()
         threads = self.settings.n_threads or _default_threads()
         llama = Llama(
             model_path=str(path),

@@ -14,10 +14,7 @@ from one prompt to the next; only the input's part is evaluated.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,9 +27,6 @@ from smolgepa.lm.scoring import chat_prompt_tokens
 from smolgepa.lm.sequences import common_length
 
 Messages = Sequence[Mapping[str, str]]
-# llama.cpp warns that no pooling was asked of a model without a pooling default: that is the point here.
-# (llama-cpp-python maps the warning to its ERROR level, so `verbose=False` does not hide it.)
-EXPECTED_WARNING = "model default pooling_type is"
 
 
 class HiddenStates:
@@ -52,17 +46,14 @@ class HiddenStates:
         if self._llama is None:
             import llama_cpp
 
-            said = io.StringIO()
-            try:
-                with contextlib.redirect_stderr(said):
-                    self._llama = llama_cpp.Llama(
-                        model_path=self.model_path, embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE,
-                        n_ctx=self.n_ctx, n_batch=self.n_ctx, n_ubatch=512, n_threads=self.n_threads,
-                        n_threads_batch=self.n_threads, verbose=False,
-                    )
-            finally:
-                sys.stderr.write("".join(line for line in said.getvalue().splitlines(keepends=True)
-                                         if EXPECTED_WARNING not in line))
+            from smolgepa.lm.native_log import route_native_logs
+
+            route_native_logs()  # llama.cpp warns that no pooling was asked for: that is the point here
+            self._llama = llama_cpp.Llama(
+                model_path=self.model_path, embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE,
+                n_ctx=self.n_ctx, n_batch=self.n_ctx, n_ubatch=512, n_threads=self.n_threads,
+                n_threads_batch=self.n_threads, verbose=False,
+            )
         return self._llama
 
     def features(self, messages: Messages) -> np.ndarray:

@@ -197,6 +197,9 @@ def _convert(source: Path, target: Path, fmt: str) -> None:
 
     import llama_cpp
 
+    from smolgepa.lm.native_log import route_native_logs
+
+    route_native_logs()  # the per-tensor lines are llama.cpp's info: logged, not printed
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = TARGET_FTYPES[fmt]
     params.allow_requantize = True  # the source tensors are already quantized (Q4_1 and friends)
@@ -207,8 +210,7 @@ def _convert(source: Path, target: Path, fmt: str) -> None:
     print(f"smolgepa: re-encoding {source.name} as {fmt} into {target.parent} (once)...", file=sys.stderr, flush=True)
     started = time.monotonic()
     try:
-        with quiet_llama():
-            status = llama_cpp.llama_model_quantize(str(source).encode(), str(temp).encode(), ctypes.byref(params))
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(temp).encode(), ctypes.byref(params))
         if status != 0 or gguf_file_type(temp) != TARGET_FTYPES[fmt]:
             raise RuntimeError(f"llama_model_quantize returned {status}")
         os.chmod(temp, 0o644)  # mkstemp creates 0600; the copy is as readable as the original
@@ -221,18 +223,6 @@ def _convert(source: Path, target: Path, fmt: str) -> None:
         log.info("converted %s to %s", source, target)
     finally:
         temp.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def quiet_llama() -> Iterator[None]:
-    """Silence llama.cpp's per-tensor log lines (llama-cpp-python routes them through this logger)."""
-    logger = logging.getLogger("llama-cpp-python")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @contextlib.contextmanager

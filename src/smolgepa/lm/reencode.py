@@ -28,7 +28,6 @@ from smolgepa.lm.models import check_model_file, file_digest
 from smolgepa.lm.quantize import (
     CONVERTIBLE_FTYPES,
     file_lock,
-    quiet_llama,
     converted_path,
     gguf_file_type,
     models_dir,
@@ -142,7 +141,10 @@ def speeds_of(files: dict[str, Path], threads: int) -> dict[str, dict[str, float
 
     from llama_cpp import Llama
 
-    with contextlib.ExitStack() as stack, quiet_llama():
+    from smolgepa.lm.native_log import route_native_logs
+
+    route_native_logs()  # each freed context reports its compute buffer at llama.cpp's warning level
+    with contextlib.ExitStack() as stack:
         models = {name: Llama(model_path=str(path), n_ctx=512, n_threads=threads, n_threads_batch=threads,
                               verbose=False) for name, path in files.items()}
         for llama in models.values():
