@@ -52,3 +52,16 @@ def test_the_cli_shows_no_llama_cpp_warning_for_the_hidden_reading(embedded_spec
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pooling_type" not in result.stderr and "llama_" not in result.stderr, result.stderr
+
+
+def test_counting_tokens_with_the_vocabulary_alone_prints_nothing(embedded_path: Path) -> None:
+    """A vocabulary-only model makes llama.cpp warn that it has no training context: expected, not shown."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from smolgepa.lm.kinds.local import GgufTokenCounter; "
+            "print(GgufTokenCounter(sys.argv[1])('hello world'))")
+    result = subprocess.run([sys.executable, "-c", code, str(embedded_path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and int(result.stdout) > 0, result.stderr
+    assert result.stderr == ""

@@ -112,6 +112,10 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 self._llama = self._load()
             return self._llama
 
+    def _threads(self) -> int:
+        """Threads for each of this engine's llama.cpp contexts: the setting, else _default_threads()."""
+        return self.settings.n_threads or _default_threads()
+
     def _load(self) -> Any:
         path = check_model_file(Path(self.settings.path))
         try:
@@ -122,7 +126,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
         from smolgepa.lm.sequences import enable_sequences
 
         route_native_logs()
-        threads = self.settings.n_threads or _default_threads()
+        threads = self._threads()
         llama = Llama(
             model_path=str(path),
             n_ctx=self.settings.n_ctx,
@@ -287,8 +291,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
 
         with self._lock:
             if self._hidden is None:
-                threads = self.settings.n_threads or _default_threads()  # as the main context: OMP_NUM_THREADS
-                self._hidden = HiddenStates(self.settings.path, self.settings.n_ctx, threads)
+                self._hidden = HiddenStates(self.settings.path, self.settings.n_ctx, self._threads())
             return self._hidden.features(messages)
 
     def _label_scorer(self) -> Any:

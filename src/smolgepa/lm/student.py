@@ -255,6 +255,11 @@ def server_overrides(
     return given
 
 
+def _is_seconds(value: object) -> bool:
+    """Whether `value` is a finite real number (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
 def check_server_values(
     timeout: float | None = None, retries: int | None = None, api_key_env: str | None = None,
     backoff: float | None = None,
@@ -262,15 +267,13 @@ def check_server_values(
     """Raise SmolgepaError unless timeout > 0 seconds, retries >= 0, backoff >= 0 seconds and api_key_env
     is a variable name."""
     if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) \
-                or timeout <= 0:
+        if not _is_seconds(timeout) or timeout <= 0:
             raise SmolgepaError(f"--timeout must be a number of seconds above 0, got {timeout!r}.")
     if retries is not None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise SmolgepaError(f"--retries must be a whole number of at least 0, got {retries!r}.")
     if backoff is not None:
-        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not math.isfinite(backoff) \
-                or backoff < 0:
+        if not _is_seconds(backoff) or backoff < 0:
             raise SmolgepaError(f"--backoff must be a number of seconds of at least 0, got {backoff!r}.")
     if api_key_env is not None and not (isinstance(api_key_env, str) and ENV_NAME.fullmatch(api_key_env)):
         # Never echo the value: it may be the key itself, pasted by mistake.

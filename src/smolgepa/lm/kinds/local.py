@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,9 +28,10 @@ class GgufTokenCounter:
             if self._vocab is None:
                 from llama_cpp import Llama
 
-                # llama.cpp warns that a vocabulary-only model has no training context; that is expected
-                with contextlib.redirect_stderr(io.StringIO()):
-                    self._vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+                from smolgepa.lm.native_log import route_native_logs
+
+                route_native_logs()  # llama.cpp warns that a vocabulary-only model has no training context
+                self._vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
             return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
