@@ -132,3 +132,29 @@ def test_two_optimize_processes_on_one_run_directory(finished_run: Path, tmp_pat
     finally:
         first.kill()
         first.wait()
+
+
+@pytest.mark.slow
+def test_a_run_whose_directory_is_replaced_stops_and_writes_nothing_into_the_new_one(finished_run: Path,
+                                                                                   tmp_path: Path) -> None:
+    """A real optimize whose directory is moved away and replaced by another run's (as a study installs
+    a worker's copy of a cell) stops with one error line and leaves the new directory as it found it."""
+    run_dir = tmp_path / "replaced"
+    first = subprocess.Popen([*SMOLGEPA, *ARGS, "--budget", "60", "--run-dir", str(run_dir)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not (run_dir / "events.jsonl").exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.poll() is None, "the run ended before its directory was replaced"
+        os.rename(run_dir, tmp_path / "moved-away")
+        shutil.copytree(finished_run, run_dir)
+        before = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+        _, stderr = first.communicate(timeout=TIMEOUT)
+    finally:
+        first.kill()
+        first.wait()
+    line = one_error_line(subprocess.CompletedProcess(first.args, first.returncode, "", stderr))
+    assert str(run_dir) in line and "removed or replaced" in line and f"pid {first.pid}" in line
+    after = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    assert after == before

@@ -37,3 +37,8 @@ class ContextOverflowError(SmolgepaError):
 class DiskFullError(SmolgepaError):
     """A write failed because the filesystem (or the process's file size limit) is full; what was
     written before is intact, so a run stopped by it continues with --resume once there is space."""
+
+
+class RunDirReplacedError(SmolgepaError):
+    """The run directory was removed or replaced under a running process: nothing more is written
+    there, and the run cannot simply be resumed (its records went with the directory)."""

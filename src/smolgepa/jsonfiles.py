@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +123,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 class JsonlAppender:
     """Appends one JSON record per line; each line is written with one call and flushed at once."""
 
-    def __init__(self, path: Path, redact: Redactor) -> None:
+    def __init__(self, path: Path, redact: Redactor, guard: Callable[[], None] | None = None) -> None:
         self.path = path
         self._redact = redact
+        self._guard = guard  # raises if the file's directory is no longer ours to write (a run's lock)
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_partial_last_line(path)
@@ -133,6 +134,8 @@ class JsonlAppender:
     def append(self, record: dict[str, Any]) -> None:
         """Append one record; on a full disk, cut off what part of it was written and raise DiskFullError."""
         line = (dumps(record, self._redact) + "\n").encode("utf-8")
+        if self._guard is not None:
+            self._guard()
         with self._lock, disk_full_errors(self.path), open(self.path, "ab", buffering=0) as stream:
             size = stream.seek(0, os.SEEK_END)
             try:

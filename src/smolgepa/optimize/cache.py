@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,9 +48,9 @@ def instruction_hash(instruction: str) -> str:
 class JsonlCache:
     """A key -> record map backed by an append-only JSONL file (the last record of a key wins)."""
 
-    def __init__(self, path: Path, redact: Redactor) -> None:
+    def __init__(self, path: Path, redact: Redactor, guard: Callable[[], None] | None = None) -> None:
         self._records = {record["key"]: record for record in read_jsonl(path) if "key" in record}
-        self._appender = JsonlAppender(path, redact)
+        self._appender = JsonlAppender(path, redact, guard)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:

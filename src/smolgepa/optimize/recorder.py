@@ -22,7 +22,7 @@ class EventRecorder:
         existing = read_jsonl(run_dir.events_file)
         self.recorded = {e["iteration"]: e for e in existing if e.get("event") == "iteration"}
         self.seed_recorded = any(e.get("event") == "seed_evaluated" for e in existing)
-        self.events = JsonlAppender(run_dir.events_file, run_dir.redact)
+        self.events = JsonlAppender(run_dir.events_file, run_dir.redact, run_dir.guard)
 
     def emit(self, event: str, **data: Any) -> None:
         """Append one event (`schema_version` as in summary.json)."""

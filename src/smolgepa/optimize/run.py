@@ -17,7 +17,7 @@ from typing import Any
 import dspy
 
 from smolgepa.adapter import PlainTextAdapter
-from smolgepa.errors import DiskFullError, SmolgepaError
+from smolgepa.errors import DiskFullError, RunDirReplacedError, SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
 from smolgepa.lm.async_engine import async_engine_for
 from smolgepa.lm.student import Student, train_pairs
@@ -199,7 +199,8 @@ def _check_task(config: OptimizeConfig, task: Task, run_dir: RunDir) -> str:
 def _student(config: OptimizeConfig, task: Task, run_dir: RunDir) -> tuple[Student, dspy.LM, RunCache]:
     """The student as the run uses it: every answer recorded in (and replayed from) the run directory."""
     student = Student(config.student, config.student_settings().options(task.labels, train_pairs(task)))
-    engine = RunCache.for_student(student, JsonlCache(run_dir.student_cache_file, run_dir.redact), config.resume)
+    answers = JsonlCache(run_dir.student_cache_file, run_dir.redact, run_dir.guard)
+    engine = RunCache.for_student(student, answers, config.resume)
     return student, student.lm().copy(engine=engine, async_engine=async_engine_for(engine)), engine
 
 
@@ -236,7 +237,7 @@ def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: Ru
     reflector = CachedReflector(
         make_backend(config.reflection_spec, settings),
         describe_reflection(config.reflection_spec),
-        JsonlCache(run_dir.reflection_cache_file, run_dir.redact),
+        JsonlCache(run_dir.reflection_cache_file, run_dir.redact, run_dir.guard),
     )
     proposer = ReflectionProposer(
         task, reflector, gate, journal, config.reflection_template, student.size_class(),
@@ -299,7 +300,8 @@ def optimize(config: OptimizeConfig, progress: Progress | Callable[[str], None] 
         if not split:
             raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
     config, run_dir = _prepare(config)
-    with RunLock(run_dir.path):
+    with RunLock(run_dir.path) as lock:
+        run_dir.guard = lock.check
         run_dir.remove_temporaries()
         return _optimize(config, task, run_dir, progress)
 
@@ -351,6 +353,8 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
         status = "interrupted"
         journal.stop_reason = journal.stop_reason or "interrupted (Ctrl-C or SIGTERM); continue with --resume"
         raise
+    except RunDirReplacedError:
+        raise  # its records went with the directory: there is nothing to resume there
     except SmolgepaError as exc:
         raise SmolgepaError(f"{exc} Everything finished is in {run_dir.path}; continue with --resume.") from None
     finally:
@@ -359,13 +363,14 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
 
 
 def _wrap_up(journal: Journal, status: str, engine: RunCache) -> None:
-    """Record how the run ended. When it is already ending on an error and the disk is full, the last
-    summary written stays (it is consistent) and the first error is the one reported."""
+    """Record how the run ended. When it is already ending on an error and the disk is full (or the
+    directory is no longer this run's), the last summary written stays and the first error is the one
+    reported."""
     try:
         if journal.seed is not None:
             journal.write_summary(status)
         journal.emit(f"run_{status}", stop_reason=journal.stop_reason)
-    except DiskFullError:
+    except (DiskFullError, RunDirReplacedError):
         if status == "finished":
             raise
     finally:

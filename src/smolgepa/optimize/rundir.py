@@ -14,6 +14,7 @@ Writing goes through smolgepa.jsonfiles (atomic, redacted); reading through smol
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ class RunDir:
     def __init__(self, path: str | Path, redact: Redactor | None = None) -> None:
         self.path = Path(path)
         self.redact = redact or Redactor()
+        # Called before every write: the run's lock check (`RunLock.check`) once a process holds it.
+        self.guard: Callable[[], None] = _no_guard
 
     config_file = property(lambda self: self.path / "config.json")
     events_file = property(lambda self: self.path / "events.jsonl")
@@ -70,9 +73,11 @@ class RunDir:
 
     def write_config(self, config: dict[str, Any], extra: dict[str, Any]) -> None:
         data = {"schema_version": SCHEMA_VERSION, "tool": TOOL, "config": config, **extra}
+        self.guard()
         write_json_atomic(self.config_file, data, self.redact)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
+        self.guard()
         write_json_atomic(self.summary_file, {"schema_version": SCHEMA_VERSION, **summary}, self.redact)
 
     def read_summary(self) -> dict[str, Any]:
@@ -80,7 +85,12 @@ class RunDir:
         return summary_json(self.path)
 
     def write_text(self, path: Path, text: str) -> None:
+        self.guard()
         write_text_atomic(path, self.redact(text))
+
+
+def _no_guard() -> None:
+    """The guard of a run directory no process holds yet: every write may go ahead."""
 
 
 def _temporary(path: Path) -> bool:

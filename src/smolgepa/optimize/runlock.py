@@ -3,6 +3,11 @@
 The kernel drops a `flock` when its process ends, however it ends (SIGKILL, a crash, a power cut
 of the machine), so a lock is never left stale and there is nothing to clean up. The file keeps the
 pid of the last holder, only to name it in the refusal.
+
+A lock on a file cannot stop the directory itself being removed or replaced (`rm -rf`, a study
+installing a worker's copy of the cell): `check` sees that the `.lock` file there is no longer the one
+held, and the run's writers call it before each write, so a run never writes into a directory it no
+longer owns.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from smolgepa.errors import SmolgepaError
+from smolgepa.errors import RunDirReplacedError, SmolgepaError
 
 LOCK_NAME = ".lock"
 
@@ -45,6 +50,23 @@ class RunLock:
         except OSError:
             pass  # the pid only names the holder in a refusal; a full disk must not stop the run here
         self._fd = fd
+
+    def check(self) -> None:
+        """Raise SmolgepaError if the run directory was removed or replaced since the lock was taken."""
+        if self._fd is None:
+            return
+        held = os.fstat(self._fd)
+        try:
+            present = os.stat(self.path)
+        except FileNotFoundError:
+            present = None
+        if present is None or (present.st_dev, present.st_ino) != (held.st_dev, held.st_ino):
+            raise RunDirReplacedError(
+                f"The run directory {self.path.parent} was removed or replaced while this process "
+                f"(pid {os.getpid()}) was writing it; stopping so that two runs' records do not mix. "
+                "What this run had written there went with it: start a new run (another --run-dir), "
+                "or --resume the directory now there if it holds the run you meant."
+            )
 
     def release(self) -> None:
         """Let the next process in (closing the file drops the lock)."""
