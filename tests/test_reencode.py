@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -141,6 +143,46 @@ def test_a_run_directory_records_the_file_and_refuses_another_on_resume(
     assert resumed.returncode != 0
     lines = [line for line in resumed.stderr.splitlines() if "answers would mix two models" in line]
     assert len(lines) == 1 and "Cannot resume" in lines[0] and str(default_student_path) in lines[0]
+
+
+def test_a_run_resumed_where_the_probe_chooses_another_format_answers_from_its_own(
+    tmp_path: Path, default_student_path: Path
+) -> None:
+    """Another CPU's probe may choose BF16 where this one chose Q8_0 (or the reverse): a run resumed
+    there answers from the format it started with instead of being refused."""
+    shipped = embedded_model_path()
+    choice = reencode.read_choice(shipped)
+    assert choice is not None
+    if choice.format == reencode.SHIPPED:
+        pytest.skip("the probe kept the shipped file on this CPU: no re-encoding to pin")
+    run_dir = tmp_path / "run"
+    args = ["optimize", "--task", "sentiment", "--budget", "6", "--max-tokens", "4", "--run-dir", str(run_dir),
+            "--quiet", "--json"]
+    subprocess.run([*SMOLGEPA, *args], check=True, timeout=900, capture_output=True)
+    started = json.loads((run_dir / "config.json").read_text())["model_file"]
+    assert started["format"] == choice.format
+
+    elsewhere = tmp_path / "models-elsewhere"  # the other CPU's models directory
+    elsewhere.mkdir()
+    for name in (default_student_path.name, default_student_path.name + ".json"):
+        shutil.copy(default_student_path.with_name(name), elsewhere / name)  # content-addressed: as converted there
+    other = next(fmt for fmt in reencode.CANDIDATES if fmt != choice.format)
+    (elsewhere / reencode.choice_path(shipped).name).write_text(
+        json.dumps({"schema_version": reencode.CHOICE_SCHEMA, **asdict(choice), "format": other}))
+    env = {**os.environ, "SMOLGEPA_MODELS_DIR": str(elsewhere)}
+    assert reencode.read_choice(shipped, None) == choice  # this process still reads its own directory
+
+    resumed = subprocess.run([*SMOLGEPA, "optimize", "--resume", "--run-dir", str(run_dir), "--budget", "8",
+                              "--quiet", "--json"], timeout=900, capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout)["status"] == "finished"
+    assert json.loads((run_dir / "config.json").read_text())["model_file"]["sha256"] == started["sha256"]
+    assert not (elsewhere / converted_path(shipped, None, other).name).exists()  # the other format was not built
+
+
+def test_a_pinned_format_is_one_the_probe_chooses_from() -> None:
+    with pytest.raises(SmolgepaError, match="Model format 'F16' .* use one of BF16, Q8_0"):
+        StudentOptions(model_format="F16")
 
 
 def test_a_run_saved_before_the_default_changed_keeps_the_shipped_file() -> None:

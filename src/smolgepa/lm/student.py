@@ -68,6 +68,9 @@ class StudentOptions:
     cache_dir: str | None = None
     exact_model: bool = False  # answer from the GGUF file as given (embedded: the shipped Q4_1), not a re-encoding
     fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
+    # The re-encoding's format, pinned (a resumed run keeps the one it started with, whatever this CPU's
+    # probe would choose); None: the probe's choice (smolgepa.lm.reencode).
+    model_format: str | None = None
     calibration: str = "content-free"  # with calibrate: "content-free" or "train"
     train_examples: tuple[tuple[str, str], ...] = ()
     knn_k: int = DEFAULT_KNN_K
@@ -79,6 +82,11 @@ class StudentOptions:
         self.check_decode()
         if self.exact_model and self.fast_model:
             raise SmolgepaError("--exact-model and --fast-model contradict each other: pass one of them.")
+        from smolgepa.lm.reencode import CANDIDATES
+
+        if self.model_format is not None and self.model_format not in CANDIDATES:
+            raise SmolgepaError(f"Model format {self.model_format!r} is not one the embedded student re-encodes "
+                                f"to; use one of {', '.join(CANDIDATES)}.")
 
     def check_decode(self, kind: str | None = None) -> None:
         """The decode settings are consistent (and, given a student kind, within what it can do)."""

@@ -11,6 +11,15 @@ from smolgepa.optimize.rundir import RunDir
 KEY = "model_file"
 
 
+def started_format(run_dir: RunDir) -> str | None:
+    """The format of the re-encoded copy a run started with (`Q8_0`, `BF16`), so that its resume answers
+    from the same format on a CPU whose probe would choose another; None for any other file."""
+    from smolgepa.lm.reencode import CANDIDATES
+
+    saved = json.loads(run_dir.config_file.read_text(encoding="utf-8")).get(KEY) or {}
+    return saved.get("format") if saved.get("format") in CANDIDATES else None
+
+
 def check_model_file_record(run_dir: RunDir, current: dict[str, Any] | None, resume: bool) -> dict[str, Any] | None:
     """Record `current` (path, format, size, sha256 of the GGUF file that answers; None for a server
     student) in config.json, or, on resume, refuse a file other than the one the run started with.

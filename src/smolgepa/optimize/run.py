@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ from smolgepa.evaluation import EvalReport, evaluate
 from smolgepa.lm.async_engine import async_engine_for
 from smolgepa.lm.student import Student, train_pairs
 from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
-from smolgepa.optimize.modelfile import check_model_file_record
+from smolgepa.optimize.modelfile import check_model_file_record, started_format
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.machine import cpu_description
@@ -198,7 +199,10 @@ def _check_task(config: OptimizeConfig, task: Task, run_dir: RunDir) -> str:
 
 def _student(config: OptimizeConfig, task: Task, run_dir: RunDir) -> tuple[Student, dspy.LM, RunCache]:
     """The student as the run uses it: every answer recorded in (and replayed from) the run directory."""
-    student = Student(config.student, config.student_settings().options(task.labels, train_pairs(task)))
+    options = config.student_settings().options(task.labels, train_pairs(task))
+    if config.resume and (fmt := started_format(run_dir)) is not None:
+        options = dataclasses.replace(options, model_format=fmt)  # the format it started with, on any CPU
+    student = Student(config.student, options)
     answers = JsonlCache(run_dir.student_cache_file, run_dir.redact, run_dir.guard)
     engine = RunCache.for_student(student, answers, config.resume)
     return student, student.lm().copy(engine=engine, async_engine=async_engine_for(engine)), engine

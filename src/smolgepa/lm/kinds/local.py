@@ -53,14 +53,18 @@ class EmbeddedKind(StudentKind):
         return embedded_model_path()
 
     def answering_file(self, spec: ModelSpec, options: StudentOptions) -> Path:
-        """The file that answers: the probe's re-encoding of the shipped file
-        (`smolgepa.lm.reencode`, on first use) unless `exact_model`, or while the default is off."""
+        """The file that answers: the probe's re-encoding of the shipped file (`smolgepa.lm.reencode`,
+        on first use), or the re-encoding in `options.model_format` when pinned; the file as given with
+        `exact_model`, or while the default is off."""
         from smolgepa.lm import reencode
         from smolgepa.lm.models import check_model_file
+        from smolgepa.lm.quantize import fast_model_path
 
         path = check_model_file(self.model_path(spec))
         if options.exact_model or not (self.reencodes_by_default() or options.fast_model):
             return path
+        if options.model_format is not None:
+            return fast_model_path(path, options.cache_dir, options.model_format)
         return reencode.default_model_file(path, options.cache_dir)
 
     def reencodes_by_default(self) -> bool:
