@@ -180,6 +180,15 @@ def test_a_run_resumed_where_the_probe_chooses_another_format_answers_from_its_o
     assert not (elsewhere / converted_path(shipped, None, other).name).exists()  # the other format was not built
 
 
+def test_a_pinned_format_answers_from_that_re_encoding_whatever_the_probe_chose(default_student_path: Path) -> None:
+    shipped = embedded_model_path()
+    for fmt in reencode.CANDIDATES:
+        settings = Student("embedded", StudentOptions(model_format=fmt)).engine().settings  # type: ignore[attr-defined]
+        assert Path(settings.path) == converted_path(shipped, None, fmt) and settings.flash_attn is True
+        assert gguf_file_type(Path(settings.path)) == TARGET_FTYPES[fmt]
+    assert Student("embedded").engine().settings.path == str(default_student_path)  # type: ignore[attr-defined]
+
+
 def test_a_pinned_format_is_one_the_probe_chooses_from() -> None:
     with pytest.raises(SmolgepaError, match="Model format 'F16' .* use one of BF16, Q8_0"):
         StudentOptions(model_format="F16")

@@ -104,11 +104,13 @@ def test_study_gives_server_settings_to_server_cells_only(tmp_path: Path) -> Non
     study_file.write_text(
         f"name: flags\ntasks: [sentiment]\nstudents: [embedded, '{SERVER}']\n"
         "settings:\n  student_timeout: 30\n  student_retries: 2\n  student_backoff: 0.2\n  threads: 2\n"
+        "  model_format: Q8_0\n"
     )
     study = load_study(study_file)
     by_student = {cell.config.student: cell.config for cell in study.cells}
     assert by_student["embedded"].student_timeout is None and by_student["embedded"].student_retries is None
     assert by_student["embedded"].student_backoff is None
+    assert by_student["embedded"].model_format == "Q8_0" and by_student[SERVER].model_format is None
     assert by_student[SERVER].student_server_settings() == {"timeout": 30, "retries": 2, "backoff": 0.2,
                                                             "concurrency": 2}
     # A cell run before with other server settings is continued, not refused.

@@ -7,7 +7,9 @@ import pytest
 
 from smolgepa.cli import build_parser, student_options, student_settings
 from smolgepa.cli.optimize import config_from_args
+from smolgepa.cli.student_flags import given_student_settings
 from smolgepa.errors import SmolgepaError
+from smolgepa.lm.student import Student
 from smolgepa.optimize.config import OptimizeConfig, check_resume_compatible
 
 SERVER = "llamacpp:http://127.0.0.1:9/v1"
@@ -71,3 +73,35 @@ def test_exact_model_reaches_eval_and_optimize_and_cannot_change_on_resume() -> 
     with pytest.raises(SmolgepaError, match="exact_model"):
         check_resume_compatible(config.with_changes(run_dir="r"),
                                 config.with_changes(run_dir="r", exact_model=False, resume=True))
+
+
+def test_model_format_reaches_eval_optimize_and_predict_and_cannot_change_on_resume() -> None:
+    parser = build_parser()
+    given = parser.parse_args(["eval", "--task", "sentiment", "--model-format", "BF16"])
+    assert student_settings(given).model_format == "BF16"
+    assert student_options(given, ["a"]).model_format == "BF16"
+    assert student_settings(parser.parse_args(["eval", "--task", "sentiment"])).model_format is None
+    config = config_from_args(parser.parse_args(["optimize", "--task", "sentiment", "--model-format", "Q8_0"]))
+    assert config.model_format == "Q8_0" and config.student_settings().options(["a"]).model_format == "Q8_0"
+    assert OptimizeConfig.from_json(config.to_json()).model_format == "Q8_0"
+    with pytest.raises(SmolgepaError, match="model_format"):
+        check_resume_compatible(config.with_changes(run_dir="r"),
+                                config.with_changes(run_dir="r", model_format="BF16", resume=True))
+    predict = parser.parse_args(["predict", "runs/x", "--model-format", "BF16"])
+    assert given_student_settings(predict)["model_format"] == "BF16"
+    with pytest.raises(SystemExit):  # argparse: not a format the probe chooses from
+        parser.parse_args(["eval", "--task", "sentiment", "--model-format", "F16"])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--exact-model"], "--exact-model and --model-format contradict"),
+    (["--student", SERVER], "--model-format applies to the embedded student"),
+])
+def test_model_format_with_what_does_not_reencode_is_one_line(flags: list[str], message: str) -> None:
+    args = build_parser().parse_args(["eval", "--task", "sentiment", "--model-format", "Q8_0", *flags])
+    with pytest.raises(SmolgepaError, match=message):
+        Student(args.student, student_options(args, ["a"]))
+    if "--exact-model" in flags:
+        with pytest.raises(SmolgepaError, match=message):
+            config_from_args(build_parser().parse_args(["optimize", "--task", "sentiment", "--model-format", "Q8_0",
+                                                        *flags]))

@@ -17,8 +17,8 @@ class StudentSettings:
 
     `cache` turns on the disk response cache (smolgepa.lm.cache; the CLI does unless `--no-cache`),
     `exact_model` answers from the model file as given (the embedded default is a faster re-encoding of
-    the shipped file, `smolgepa.lm.reencode`), `fast_model` (deprecated) re-encodes a gguf:PATH student
-    too, `threads` is the number of requests in flight
+    the shipped file, `smolgepa.lm.reencode`), `model_format` pins that re-encoding's format instead of
+    the one this CPU's probe chooses, `fast_model` (deprecated) re-encodes a gguf:PATH student too, `threads` is the number of requests in flight
     for a server student. Example: `StudentSettings("embedded", decode="scored").options(task.labels)`.
     """
 
@@ -36,6 +36,7 @@ class StudentSettings:
     cache: bool = False
     exact_model: bool = False
     fast_model: bool = False
+    model_format: str | None = None
 
     def server(self) -> dict[str, Any]:
         """ServerSettings overrides (empty for an in-process student); raises for bad values and for
@@ -63,6 +64,7 @@ class StudentSettings:
             cache_enabled=self.cache,
             exact_model=self.exact_model,
             fast_model=self.fast_model,
+            model_format=self.model_format,
             server=self.server(),
             train_examples=tuple(train_examples),
             **given,

@@ -25,6 +25,8 @@ so running the same study again continues where it stopped.
 Server students take `student_timeout`, `student_retries`, `student_backoff` and `student_api_key_env`
 under `settings:` (`--timeout`, `--retries`, `--backoff`, `--api-key-env` of `smolgepa optimize`; `threads` is the requests in
 flight); cells with an in-process student leave them out. They may change between runs of a study.
+`model_format` (`--model-format`) pins the re-encoding an in-process student answers from; server cells
+leave it out.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.progress import Progress, as_progress
 from smolgepa.reading import READINGS, reading
 from smolgepa.study_renders import check_render, check_render_tasks
-from smolgepa.optimize.config import SERVER_SETTINGS, OptimizeConfig, load_saved_config
+from smolgepa.optimize.config import IN_PROCESS_SETTINGS, SERVER_SETTINGS, OptimizeConfig, load_saved_config
 from smolgepa.report.layout import CellEntry, Manifest, read_manifest, write_manifest
 
 # plural key -> OptimizeConfig field, in cell-name order
@@ -220,12 +222,12 @@ def _config_values(values: dict[str, Any]) -> dict[str, Any]:
 
 def _student_settings(settings: dict[str, Any], student: str) -> dict[str, Any]:
     """The study's settings for a cell of `student`: the server settings (SERVER_SETTINGS: timeout,
-    retries, backoff, API key variable) are left out for an in-process student."""
+    retries, backoff, API key variable) are left out for an in-process student, and the in-process
+    model file's format (`model_format`) for a server student."""
     from smolgepa.lm.spec import parse_model_spec
 
-    if parse_model_spec(student).is_server:
-        return settings
-    return {key: value for key, value in settings.items() if key not in SERVER_SETTINGS}
+    left_out = IN_PROCESS_SETTINGS if parse_model_spec(student).is_server else SERVER_SETTINGS
+    return {key: value for key, value in settings.items() if key not in left_out}
 
 
 def _part(value: Any) -> str:

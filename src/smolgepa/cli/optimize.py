@@ -39,6 +39,7 @@ FLAGS: dict[str, str] = {
     "knn_k": "knn_k",
     "exact_model": "exact_model",
     "fast_model": "fast_model",
+    "model_format": "model_format",
     "reflection_timeout": "reflection_timeout",
     "reflection_max_tokens": "reflection_max_tokens",
     "reflection_temperature": "reflection_temperature",

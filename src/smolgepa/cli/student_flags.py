@@ -1,5 +1,5 @@
 """The student flags, defined once for every command that runs a student (`eval`, `compare`,
-`optimize`, `predict`): the spec, decoding, server settings, the response cache and the model file (`--exact-model`)."""
+`optimize`, `predict`): the spec, decoding, server settings, the response cache and the model file (`--exact-model`, `--model-format`)."""
 
 from __future__ import annotations
 
@@ -31,16 +31,19 @@ THREADS_HELP = "examples answered at once; for a server student, requests in fli
 NO_CACHE_HELP = "bypass the disk response cache ($SMOLGEPA_CACHE_DIR or ~/.cache/smolgepa)"
 EXACT_MODEL_HELP = ("answer from the model file as given: for embedded the shipped Q4_1 file, not the faster "
                     "re-encoding chosen for this CPU on first use (answers can differ slightly)")
+MODEL_FORMAT_HELP = ("the re-encoding of the embedded student's shipped file to answer from, instead of the one "
+                     "chosen for this CPU on first use: the same format answers most alike on every CPU")
 FAST_MODEL_HELP = "deprecated: the embedded student is re-encoded by default; with gguf:PATH, re-encode that file too"
 
 
 def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, response_cache: bool = True) -> None:
     """`--student`, `--max-tokens`, the decode flags, the server flags, `--threads`, `--no-cache`,
-    `--exact-model` and `--fast-model`. With `unset`, every flag defaults to None ("not given"), so that `optimize
+    `--exact-model`, `--model-format` and `--fast-model`. With `unset`, every flag defaults to None ("not given"), so that `optimize
     --resume` can tell the flags a user gave from the settings saved in the run directory. Without
     `response_cache` there is no `--no-cache`: `optimize` answers from its run directory's own cache
     (exact resume) and uses the disk response cache only when its `response_cache` setting says so."""
     from smolgepa.lm.decode import DECODE_MODES
+    from smolgepa.lm.reencode import CANDIDATES
 
     add = parser.add_argument
     flag = {"action": "store_const", "const": True, "default": None} if unset else {"action": "store_true"}
@@ -55,6 +58,7 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, resp
     if response_cache:
         add("--no-cache", help=NO_CACHE_HELP, **flag)
     add("--exact-model", help=EXACT_MODEL_HELP, **flag)
+    add("--model-format", choices=list(CANDIDATES), default=None, help=MODEL_FORMAT_HELP)
     add("--fast-model", help=FAST_MODEL_HELP, **flag)
 
 
@@ -89,6 +93,7 @@ def student_settings(args: argparse.Namespace) -> StudentSettings:
         cache=not args.no_cache,
         exact_model=bool(args.exact_model),
         fast_model=bool(args.fast_model),
+        model_format=args.model_format,
     )
 
 
@@ -104,7 +109,7 @@ def given_student_settings(args: argparse.Namespace) -> dict[str, Any]:
     settings saved elsewhere (a run's, for `predict`). The response cache is on unless `--no-cache`."""
     names = {"student": "student", "max_tokens": "max_tokens", "decode": "decode", "knn_k": "knn_k",
              "timeout": "timeout", "retries": "retries", "api_key_env": "api_key_env", "threads": "threads",
-             "exact_model": "exact_model", "fast_model": "fast_model"}
+             "exact_model": "exact_model", "fast_model": "fast_model", "model_format": "model_format"}
     given: dict[str, Any] = {field: getattr(args, flag) for flag, field in names.items()
                              if getattr(args, flag, None) is not None}
     if args.calibrate is not None:

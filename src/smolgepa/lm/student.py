@@ -42,6 +42,19 @@ SIZE_CLASSES = (
 )
 
 
+def check_model_format(model_format: str | None, exact_model: bool) -> None:
+    """A pinned re-encoding format is one the probe chooses from, and not asked for with `exact_model`."""
+    from smolgepa.lm.reencode import CANDIDATES
+
+    if model_format is None:
+        return
+    if model_format not in CANDIDATES:
+        raise SmolgepaError(f"Model format {model_format!r} is not one the embedded student re-encodes to; "
+                            f"use one of {', '.join(CANDIDATES)}.")
+    if exact_model:
+        raise SmolgepaError("--exact-model and --model-format contradict each other: pass one of them.")
+
+
 @dataclass(frozen=True)
 class StudentOptions:
     """Generation settings for a student.
@@ -82,11 +95,7 @@ class StudentOptions:
         self.check_decode()
         if self.exact_model and self.fast_model:
             raise SmolgepaError("--exact-model and --fast-model contradict each other: pass one of them.")
-        from smolgepa.lm.reencode import CANDIDATES
-
-        if self.model_format is not None and self.model_format not in CANDIDATES:
-            raise SmolgepaError(f"Model format {self.model_format!r} is not one the embedded student re-encodes "
-                                f"to; use one of {', '.join(CANDIDATES)}.")
+        check_model_format(self.model_format, self.exact_model)
 
     def check_decode(self, kind: str | None = None) -> None:
         """The decode settings are consistent (and, given a student kind, within what it can do)."""
@@ -123,6 +132,9 @@ class Student:
         self.kind: StudentKind = student_kind(self.spec.kind)
         self.options.check_decode(self.spec.kind)
         check_server_flags(self.spec, self.kind, self.options.server)
+        if self.options.model_format is not None and not self.kind.reencodes(self.options):
+            raise SmolgepaError(f"--model-format applies to the embedded student (or gguf:PATH with --fast-model), "
+                                f"which answer from a re-encoded copy; {self.spec} does not.")
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 

@@ -9,6 +9,7 @@ from typing import Any
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.decode import SCORING_MODES
 from smolgepa.lm.spec import parse_model_spec
+from smolgepa.lm.student import check_model_format
 from smolgepa.student_settings import StudentSettings
 
 TEMPLATES = ("tiny", "gepa")
@@ -21,6 +22,7 @@ OFFLINE_PROPOSERS = (FEWSHOT, RULES)  # built in, no LLM
 SERVER_SETTINGS = ("student_timeout", "student_retries", "student_backoff", "student_api_key_env")
 RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads", "run_dir", "response_cache",
                                *SERVER_SETTINGS})
+IN_PROCESS_SETTINGS = ("model_format",)  # which re-encoding of an in-process student's file answers
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class OptimizeConfig:
     label_words: bool = False  # built-in proposers may also change the label words (smolgepa.label_words)
     exact_model: bool = False  # the model file as given (embedded: the shipped Q4_1), not the faster re-encoding
     fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
+    model_format: str | None = None  # the re-encoding's format, instead of this CPU's probe's choice
     response_cache: bool = False  # also the disk response cache (smolgepa.lm.cache) under the run's own cache
 
     def __post_init__(self) -> None:
@@ -93,6 +96,7 @@ class OptimizeConfig:
                 f"Unknown candidate selection {self.candidate_selection!r}. Available: {', '.join(CANDIDATE_SELECTION)}."
             )
         _check_decode(self.student, self.decode, self.calibrate, self.calibration, self.knn_k)
+        check_model_format(self.model_format, self.exact_model)
         if any(getattr(self, name) is not None for name in SERVER_SETTINGS):
             self.student_server_settings()  # raises for bad values, or for an in-process student
         if not self.task.strip():
@@ -164,6 +168,7 @@ class OptimizeConfig:
             cache=self.response_cache,
             exact_model=self.exact_model,
             fast_model=self.fast_model,
+            model_format=self.model_format,
         )
 
     def student_server_settings(self) -> dict[str, Any]:

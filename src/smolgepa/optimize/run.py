@@ -200,9 +200,9 @@ def _check_task(config: OptimizeConfig, task: Task, run_dir: RunDir) -> str:
 def _student(config: OptimizeConfig, task: Task, run_dir: RunDir) -> tuple[Student, dspy.LM, RunCache]:
     """The student as the run uses it: every answer recorded in (and replayed from) the run directory."""
     options = config.student_settings().options(task.labels, train_pairs(task))
-    if config.resume and (fmt := started_format(run_dir)) is not None:
-        options = dataclasses.replace(options, model_format=fmt)  # the format it started with, on any CPU
     student = Student(config.student, options)
+    if config.resume and student.kind.reencodes(options) and (fmt := started_format(run_dir)) is not None:
+        student = Student(config.student, dataclasses.replace(options, model_format=fmt))  # on any CPU
     answers = JsonlCache(run_dir.student_cache_file, run_dir.redact, run_dir.guard)
     engine = RunCache.for_student(student, answers, config.resume)
     return student, student.lm().copy(engine=engine, async_engine=async_engine_for(engine)), engine

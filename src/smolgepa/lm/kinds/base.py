@@ -46,6 +46,10 @@ class StudentKind:
                 f"{flag} is not available for {self.name} students; they can do: {', '.join(self.decode_modes)}."
             )
 
+    def reencodes(self, options: StudentOptions) -> bool:
+        """Whether the student answers from a re-encoding of its model file (so a pinned `model_format` applies)."""
+        return False
+
     def engine(self, spec: ModelSpec, options: StudentOptions) -> Engine:
         """The DSPy engine for a student (nothing is loaded or contacted until its first request)."""
         raise NotImplementedError(f"student kind {self.name!r} defines no engine")

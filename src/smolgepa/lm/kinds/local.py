@@ -61,11 +61,14 @@ class EmbeddedKind(StudentKind):
         from smolgepa.lm.quantize import fast_model_path
 
         path = check_model_file(self.model_path(spec))
-        if options.exact_model or not (self.reencodes_by_default() or options.fast_model):
+        if not self.reencodes(options):
             return path
         if options.model_format is not None:
             return fast_model_path(path, options.cache_dir, options.model_format)
         return reencode.default_model_file(path, options.cache_dir)
+
+    def reencodes(self, options: StudentOptions) -> bool:
+        return not options.exact_model and (self.reencodes_by_default() or options.fast_model)
 
     def reencodes_by_default(self) -> bool:
         from smolgepa.lm.reencode import REENCODE_BY_DEFAULT
