@@ -18,8 +18,8 @@ class StudentSettings:
     `cache` turns on the disk response cache (smolgepa.lm.cache; the CLI does unless `--no-cache`),
     `exact_model` answers from the model file as given (the embedded default is a faster re-encoding of
     the shipped file, `smolgepa.lm.reencode`), `model_format` pins that re-encoding's format instead of
-    the one this CPU's probe chooses, `fast_model` (deprecated) re-encodes a gguf:PATH student too, `threads` is the number of requests in flight
-    for a server student. Example: `StudentSettings("embedded", decode="scored").options(task.labels)`.
+    the one this CPU's probe chooses, `fast_model` (deprecated) re-encodes a gguf:PATH student too,
+    `threads` is the number of requests in flight for a server student. Example: `StudentSettings("embedded", decode="scored").options(task.labels)`.
     """
 
     student: str = "embedded"

@@ -1,5 +1,6 @@
 """The student flags, defined once for every command that runs a student (`eval`, `compare`,
-`optimize`, `predict`): the spec, decoding, server settings, the response cache and the model file (`--exact-model`, `--model-format`)."""
+`optimize`, `predict`): the spec, decoding, server settings, the response cache and the model file
+(`--exact-model`, `--model-format`)."""
 
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ FAST_MODEL_HELP = "deprecated: the embedded student is re-encoded by default; wi
 
 def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, response_cache: bool = True) -> None:
     """`--student`, `--max-tokens`, the decode flags, the server flags, `--threads`, `--no-cache`,
-    `--exact-model`, `--model-format` and `--fast-model`. With `unset`, every flag defaults to None ("not given"), so that `optimize
-    --resume` can tell the flags a user gave from the settings saved in the run directory. Without
+    `--exact-model`, `--model-format` and `--fast-model`. With `unset`, every flag defaults to None ("not
+    given"), so that `optimize --resume` can tell the flags a user gave from the settings saved in the run directory. Without
     `response_cache` there is no `--no-cache`: `optimize` answers from its run directory's own cache
     (exact resume) and uses the disk response cache only when its `response_cache` setting says so."""
     from smolgepa.lm.decode import DECODE_MODES
