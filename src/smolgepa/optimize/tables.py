@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from smolgepa.display import shorten, table
@@ -76,6 +77,17 @@ def _calls_lines(student: CallCount | None, reflection: CallCount | None) -> lis
     return lines
 
 
+def model_file_line(record: dict[str, Any]) -> str:
+    """Which GGUF file answered, and for a re-encoded copy the flag that answers from its format elsewhere."""
+    from smolgepa.lm.reencode import CANDIDATES
+
+    name = Path(str(record.get("path", "?"))).name
+    line = f"Model file: {name} ({record.get('format') or '?'}, sha256 {str(record.get('sha256', '?'))[:12]})"
+    if record.get("format") in CANDIDATES:
+        line += f"; --model-format {record['format']} answers from the same format on another CPU"
+    return line + "."
+
+
 def render_run(summary: RunSummary | dict[str, Any], run_dir: str = "") -> str:
     """Everything `optimize` prints at the end and `show` prints at any time."""
     if isinstance(summary, dict):
@@ -106,6 +118,8 @@ def render_run(summary: RunSummary | dict[str, Any], run_dir: str = "") -> str:
         lines.append(f"Verdict: {summary.capacity.text}.")
     if summary.machine:
         lines.append(f"Measured on: {summary.machine} (answers at near ties can differ on another CPU).")
+    if summary.model_file:
+        lines.append(model_file_line(summary.model_file))
     if run_dir:
         lines.append(f"Run directory: {run_dir}")
     return "\n".join(lines)
