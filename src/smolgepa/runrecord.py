@@ -99,6 +99,8 @@ class Iteration:
     metric_calls: int = 0
     seconds: float = 0.0
     parts: tuple[str, ...] = ()  # the parts of its parent the proposal changed (smolgepa.parts)
+    screen: tuple[dict[str, Any], ...] = ()  # structural options screened from the parent (optimize.evidence)
+    evidence: dict[str, Any] | None = None  # a structural proposal's paired verdict against its parent
 
     def note(self) -> str:
         """What the iteration's table row says: for a scored proposal, the parts it changed and its move
@@ -119,6 +121,7 @@ class Iteration:
             Evaluation.from_json(data.get("val")), bool(data.get("new_best")), str(data.get("proposer") or ""),
             data.get("move"), data.get("reflection"), int(data.get("metric_calls") or 0),
             float(data.get("seconds") or 0.0), tuple(data.get("parts") or ()),
+            tuple(data.get("screen") or ()), data.get("evidence"),
         )
 
 
@@ -187,6 +190,7 @@ class RunSummary:
     model_file: dict[str, Any] | None = None  # path, format, size, sha256 of the GGUF file that answered
     calls: Calls = field(default_factory=Calls)
     test: dict[str, Evaluation] = field(default_factory=dict)
+    final_pick: dict[str, Any] | None = None  # the pick among the Pareto front, with its evidence
 
     @property
     def student(self) -> str:
@@ -218,6 +222,7 @@ class RunSummary:
             model_file=data.get("model_file"),
             calls=_calls(data.get("calls")),
             test={k: e for k, e in ((k, Evaluation.from_json(v)) for k, v in (data.get("test") or {}).items()) if e},
+            final_pick=data.get("final_pick"),
         )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smolgepa.optimize.journal import Journal
+from smolgepa.optimize.evidence.screen import EvidenceJudge
 from smolgepa.optimize.proposers import OfflineProposer, ProposalGate
 from smolgepa.instruction import Shot, one_line, render_instruction, split_instruction
 from smolgepa.tasks.model import Task
@@ -36,8 +37,9 @@ class FewshotProposer(OfflineProposer):
     moves_name = "few-shot"
 
     def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
-                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None) -> None:
-        super().__init__(task, gate, journal, readings, own_reading, label_words)
+                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None,
+                 judge: EvidenceJudge | None = None) -> None:
+        super().__init__(task, gate, journal, readings, own_reading, label_words, judge)
         self.train = [e for e in task.split("train") if self.short_enough(e.input)]
         self._by_input = {one_line(e.input): e for e in task.split("train")}
 

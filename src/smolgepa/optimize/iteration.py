@@ -65,6 +65,8 @@ class IterationRecord:
     move: str | None = None
     parts: list[str] = field(default_factory=list)  # the parts of the parent it changed (smolgepa.parts)
     reflection: dict[str, Any] | None = None
+    screen: list[dict[str, Any]] | None = None  # the structural options screened from the parent (evidence.screen)
+    evidence: dict[str, Any] | None = None  # a structural proposal's paired verdict against its parent
     metric_calls: int = 0  # used by the run when this iteration ended
     seconds: float = 0.0  # wall time of the iteration when it was first run
     started: float = field(default=0.0, repr=False)
@@ -77,6 +79,9 @@ class IterationRecord:
     def to_json(self, with_examples: bool = True) -> dict[str, Any]:
         data = asdict(self)
         data.pop("started")
+        for key in ("screen", "evidence"):  # absent, not null, when there was none: older records stay alike
+            if data[key] is None:
+                data.pop(key)
         if not with_examples:
             data.pop("val_examples")
             if data.get("reflection"):
@@ -91,7 +96,7 @@ def progress_line(record: IterationRecord, used: int, budget: int) -> str:
         parts.append(f"minibatch {score_text(record.before)} -> {score_text(record.after)}")
     if record.val:
         parts.append(f"val {record.val['text']}" + (" (new best)" if record.new_best else ""))
-    if record.status not in ("accepted", "rejected") and record.reason:
+    if record.status not in ("accepted", "rejected") and record.reason or record.evidence:
         parts.append(record.reason)
     parts.append(f"[{used}/{budget} metric calls]")
     return ", ".join(parts)

@@ -135,6 +135,7 @@ class Journal:
         record.instruction_sha = instruction_hash(text)
         record.move = details.get("move")
         record.reflection = details.get("reflection")
+        record.screen = details.get("screen")
         if details.get("parent") is not None:
             record.parts = changed_parts(details["parent"], text)
         self.seen.setdefault(normalize(text), record.iteration)
@@ -150,6 +151,10 @@ class Journal:
         record.reflection = details.get("reflection")
         record.move = details.get("move")
         self.stop_rules.proposal_failed(status, proposer)
+
+    def evidence_judged(self, parent: dict[str, Any], option: dict[str, Any], reason: str) -> None:
+        """The acceptance rule judged this iteration's structural proposal on the screen's evidence."""
+        self._record().evidence = {"parent": parent, "option": option, "reason": reason}
 
     def duplicate_of(self, text: str) -> int | None:
         """The iteration (0: the seed) whose instruction is the same text, if any."""
@@ -223,6 +228,8 @@ class Journal:
         record = self._record()
         record.status = "accepted"
         record.reason = f"minibatch {score_text(record.before)} -> {score_text(record.after)}: better, so evaluated on val"
+        if record.evidence:
+            record.reason = record.evidence["reason"]
         if record.text:
             self.looks.pop(normalize(record.text), None)
 
@@ -231,6 +238,8 @@ class Journal:
         record = self._record()
         record.status = "rejected"
         record.reason = f"minibatch {score_text(record.before)} -> {score_text(record.after)}: not better"
+        if record.evidence:
+            record.reason = record.evidence["reason"]
         if self.eval_every_proposal and record.text:
             report = self.tracker.evaluate(record.text)
             self.extra_metric_calls += report.n

@@ -8,8 +8,9 @@ from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
-from smolgepa.optimize.cache import CachedReflector
+from smolgepa.optimize.cache import CachedReflector, instruction_hash
 from smolgepa.optimize.cleaning import clean_reflection
+from smolgepa.optimize.evidence.screen import EvidenceJudge, OptionScreen
 from smolgepa.optimize.journal import RAW_KEPT, Journal
 from smolgepa.optimize.reflection_prompt import PromptContext, render_prompt
 from smolgepa.program import input_prefix
@@ -74,29 +75,62 @@ class OfflineProposer:
     by 20-30 points on validation, but 3 examples often cannot tell them apart (on traces one seed's
     minibatch rejected the best reading and the run ended 24 points lower on test), and no other move
     brings a dropped reading back.
+    With an `EvidenceJudge` (what `smolgepa optimize` passes) the reading and label-word moves are
+    screened instead (`smolgepa.optimize.evidence`): measured on the training split and validation
+    against the parent, and only those the paired test accepts are proposed, best first; the screen
+    is recorded with the first proposal made from that parent.
     Every failure is recorded; it never raises."""
 
     name = ""
     moves_name = ""  # in the exhaustion message: "no new <moves_name> move ..."
 
     def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
-                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None) -> None:
+                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None,
+                 judge: EvidenceJudge | None = None) -> None:
         self.task = task
         self.gate = gate
         self.journal = journal
         self.readings, self.own_reading = tuple(readings), own_reading
         self.label_words = label_words
+        self.judge = judge
         self.prefix = input_prefix(task)
+        self.screens: dict[str, list[OptionScreen]] = {}  # parent text -> its structural moves' screen
+        self.screens_recorded: set[str] = set()
 
     def ordered_moves(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> Iterable[tuple[str, str, int]]:
         """Every move from this parent, in the order they are tried (see the class docstring), as
         (description, new instruction, minibatches it may be judged on)."""
-        readings = ((move, text, READING_LOOKS) for move, text in reading_moves(instruction, self.own_reading, self.readings))
-        words = ((move, text, 1) for move, text in self.word_moves(instruction))
         text = ((move, new, 1) for move, new in self.text_moves(instruction, examples))
+        if self.judge is not None:
+            structural: Iterable[tuple[str, str, int]] = self.screened_moves(instruction)
+        else:
+            readings = ((move, text, READING_LOOKS) for move, text in reading_moves(instruction, self.own_reading, self.readings))
+            words = ((move, text, 1) for move, text in self.word_moves(instruction))
+            structural = chain(readings, words)
         if split_reading(instruction)[0] is None:
-            return chain(readings, words, text)
-        return chain(text, words, readings)
+            return chain(structural, text)
+        return chain(text, structural)
+
+    def screened_moves(self, instruction: str) -> Iterator[tuple[str, str, int]]:
+        """The reading and label-word moves the screen passes, best first (screened once per parent)."""
+        assert self.judge is not None
+        options = [*reading_moves(instruction, self.own_reading, self.readings), *self.word_moves(instruction)]
+        if instruction not in self.screens:
+            self.screens[instruction] = self.judge.screen(instruction, options)
+        texts = {instruction_hash(text): (move, text) for move, text in options}
+        for screen in self.screens[instruction]:
+            if screen.passed:
+                move, text = texts[screen.instruction_sha]
+                yield f"{move}, screened", text, 1
+
+    def screen_record(self, parent: str) -> list[dict[str, Any]] | None:
+        """The parent's screen, for the first proposal made from it (None after that, or without one)."""
+        if parent not in self.screens or parent in self.screens_recorded:
+            return None
+        self.screens_recorded.add(parent)
+        parent_screen = self.judge.parent_screen(parent) if self.judge else None
+        rows = [s.to_json() for s in self.screens[parent]]
+        return ([{**parent_screen.to_json(), "move": "parent"}] if parent_screen else []) + rows
 
     def word_moves(self, instruction: str) -> Iterator[tuple[str, str]]:
         """Label-word moves: each proposed set merged into the parent's words."""
@@ -126,7 +160,8 @@ class OfflineProposer:
                     rejected = self.journal.rejected_looks(text)
                     if rejected:
                         move += f"; again, as minibatch {rejected + 1} of {looks} to judge it"
-                    self.journal.proposal_made(text, verdict.tokens, self.name, move=move, parent=instruction)
+                    self.journal.proposal_made(text, verdict.tokens, self.name, move=move, parent=instruction,
+                                               screen=self.screen_record(instruction))
                     return {name: text}
                 refused.append(verdict.status)
         except DiskFullError as exc:

@@ -26,6 +26,7 @@ from typing import Any
 
 from smolgepa.instruction import one_line, render_instruction, split_instruction
 from smolgepa.optimize.journal import Journal
+from smolgepa.optimize.evidence.screen import EvidenceJudge
 from smolgepa.optimize.proposers import OfflineProposer, ProposalGate
 from smolgepa.tasks.model import Task
 from smolgepa.traces.figures import BY_KEY, figures
@@ -62,8 +63,9 @@ class RulesProposer(OfflineProposer):
     moves_name = "rules"
 
     def __init__(self, task: Task, gate: ProposalGate, journal: Journal,
-                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None) -> None:
-        super().__init__(task, gate, journal, readings, own_reading, label_words)
+                 readings: Sequence[str] = (), own_reading: str = "", label_words: Any = None,
+                 judge: EvidenceJudge | None = None) -> None:
+        super().__init__(task, gate, journal, readings, own_reading, label_words, judge)
         train = [e for e in task.split("train") if isinstance(e.raw, Trace)]
         self.train: list[tuple[Figures, str]] = [(figures(e.raw), e.label) for e in train]
         self._by_input = {one_line(e.input): (figures(e.raw), e.label) for e in train}

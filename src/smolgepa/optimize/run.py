@@ -24,6 +24,9 @@ from smolgepa.lm.async_engine import async_engine_for
 from smolgepa.lm.student import Student, train_pairs
 from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
 from smolgepa.optimize.modelfile import check_model_file_record, started_format
+from smolgepa.optimize.evidence.acceptance import EvidenceAcceptance, evidence_reason
+from smolgepa.optimize.evidence.final_pick import pick_final
+from smolgepa.optimize.evidence.screen import EvidenceJudge
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.machine import cpu_description
@@ -219,14 +222,14 @@ class _Proposing:
 
 
 def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: RunDir,
-               count_tokens: Callable[[str], int], student: Student) -> _Proposing:
+               count_tokens: Callable[[str], int], student: Student, judge: EvidenceJudge) -> _Proposing:
     """The run's proposer (label words are searched with the student's own engine)."""
     gate = ProposalGate(journal, count_tokens, config.max_instruction_tokens, task.label_names)
     offline = config.offline_proposer(task.input_format)
     if offline is not None:
         words = LabelWordSearch(student.engine(), task, seed_instruction(task)) if config.label_words else None
         proposer = (RulesProposer if offline == RULES else FewshotProposer)(
-            task, gate, journal, config.offered_readings(), config.own_reading(), words
+            task, gate, journal, config.offered_readings(), config.own_reading(), words, judge
         )
         default_note = RULES_NOTE if offline == RULES else FEWSHOT_NOTE
         note = default_note if config.reflection is None else ""
@@ -266,7 +269,10 @@ def _call_counts(engine: RunCache, reflector: CachedReflector | None, started: f
     }
 
 
-def _gepa(config: OptimizeConfig, task: Task, journal: Journal, proposer: Any) -> dspy.GEPA:
+def _gepa(config: OptimizeConfig, task: Task, journal: Journal, proposer: Any, judge: EvidenceJudge) -> dspy.GEPA:
+    def judged(comparison: Any) -> None:
+        journal.evidence_judged(comparison.parent.to_json(), comparison.option.to_json(), evidence_reason(comparison))
+
     return dspy.GEPA(
         metric=_metric(task, journal),
         max_metric_calls=config.budget,
@@ -279,8 +285,23 @@ def _gepa(config: OptimizeConfig, task: Task, journal: Journal, proposer: Any) -
         track_stats=True,
         warn_on_score_mismatch=False,
         seed=config.seed,
-        gepa_kwargs={"callbacks": [journal], "stop_callbacks": [journal]},
+        gepa_kwargs={"callbacks": [journal], "stop_callbacks": [journal],
+                     "acceptance_criterion": EvidenceAcceptance(judge, judged)},
     )
+
+
+def _pick_final(journal: Journal, judge: EvidenceJudge, facts: RunFacts) -> None:
+    """Among the Pareto front (and validation's best), the candidate with most answers right on the
+    training split (out of fold) and validation together (`optimize.evidence.final_pick`)."""
+    indices = sorted({*journal.pareto_front, journal.best.idx})
+    kept = {c.idx: c.instruction for c in journal.tracker.kept()}
+    candidates = [(i, kept[i]) for i in indices if i in kept]
+    if len(candidates) < 2:
+        return
+    pick = pick_final(judge, candidates, journal.best.idx)
+    journal.tracker.best_idx = pick.chosen
+    facts.final_pick = pick.to_json()
+    journal.emit("final_pick", **pick.to_json())
 
 
 def _test_best(task: Task, journal: Journal, evaluate_test: Callable[[str], EvalReport], facts: RunFacts) -> None:
@@ -323,13 +344,18 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
         return lambda instruction: evaluate(task, lm, examples, instruction, student=config.student, split=split,
                                             threads=config.threads, decode=student.decode)
 
+    def evaluate_set(instruction: str, examples: list[Example], split: str) -> EvalReport:
+        return evaluate(task, lm, examples, instruction, student=config.student, split=split,
+                        threads=config.threads, decode=student.decode)
+
+    judge = EvidenceJudge(task, evaluate_set, seed=config.seed)
     facts = _facts(config, task, token_method)
     facts.model_file = model_file
     journal = Journal(run_dir, budget=config.budget, max_proposals=config.max_proposals, patience=config.patience,
                       eval_every_proposal=config.eval_every_proposal, train=train, evaluate_val=evaluate_on("val"),
                       count_tokens=count_tokens, progress=progress, student_failure=lambda: engine.failure,
                       facts=facts)
-    proposing = _proposing(config, task, journal, run_dir, count_tokens, student)
+    proposing = _proposing(config, task, journal, run_dir, count_tokens, student, judge)
     facts.proposer, facts.proposer_note = proposing.name, proposing.note
     facts.calls = _call_counts(engine, proposing.reflector, time.monotonic())
     if config.resume:
@@ -339,7 +365,7 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
     if proposing.note:
         journal.progress.say(proposing.note)
     journal.progress.start("optimizing", config.budget, unit="call")
-    gepa = _gepa(config, task, journal, proposing.proposer)
+    gepa = _gepa(config, task, journal, proposing.proposer, judge)
     status = "failed"
     try:
         with (_quiet(), _failure_reported_once(engine), _interrupts_to(journal),
@@ -350,6 +376,7 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
             if failure is not None:
                 raise failure
             journal.emit("stopped", reason=journal.stop_reason, pareto_front=journal.pareto_front)
+            _pick_final(journal, judge, facts)
             _test_best(task, journal, evaluate_on("test"), facts)
             export(task, journal.best.instruction, run_dir)
         status = "finished"

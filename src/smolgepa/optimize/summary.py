@@ -28,6 +28,7 @@ class RunFacts:
     model_file: dict[str, Any] | None = None  # the GGUF file that answers (in-process students)
     calls: Callable[[], dict[str, Any]] = dict
     test: dict[str, Any] = field(default_factory=dict)
+    final_pick: dict[str, Any] | None = None  # the pick among the Pareto front (optimize.evidence.final_pick)
 
     def to_json(self) -> dict[str, Any]:
         if not self.config:  # a journal used on its own (tests, direct use): nothing to add
@@ -42,6 +43,7 @@ class RunFacts:
             **({"model_file": self.model_file} if self.model_file else {}),
             "calls": self.calls(),
             **({"test": self.test} if self.test else {}),
+            **({"final_pick": self.final_pick} if self.final_pick else {}),
         }
 
 

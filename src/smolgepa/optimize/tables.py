@@ -7,6 +7,8 @@ from typing import Any
 
 from smolgepa.display import shorten, table
 from smolgepa.formatting import change, decode_text, minibatch_text, percent, recorded_accuracy
+from smolgepa.optimize.evidence.paired_test import PairedVerdict
+from smolgepa.optimize.evidence.screen import Measured, OptionScreen
 from smolgepa.runrecord import CallCount, RunSummary
 
 STUDY_COLUMNS = 12  # iterations shown in the study-style one-row table
@@ -60,6 +62,38 @@ def summary_table(summary: RunSummary) -> str:
     return table(["split", "Baseline (seed)", "After (best)", "Change"], rows)
 
 
+def screen_lines(summary: RunSummary) -> list[str]:
+    """The screens of structural moves (a reading, label words) recorded with the proposals: each
+    option on the training sample and validation, and the paired test against the parent (+ passed)."""
+    lines: list[str] = []
+    for record in summary.iterations:
+        if not record.screen:
+            continue
+        lines.append(f"Screen of iteration {record.iteration}'s parent (candidate {record.parent}); "
+                     "+ passed the paired test against it:")
+        lines += ["    " + OptionScreen.from_json(row).line() for row in record.screen]
+        lines.append("")
+    return lines
+
+
+def final_pick_lines(summary: RunSummary) -> list[str]:
+    """How the returned candidate was picked among the Pareto front, and whether it is within noise."""
+    pick = summary.final_pick
+    if not pick:
+        return []
+    lines = ["Final pick among the Pareto front (out-of-fold training answers and validation pooled):"]
+    for row in pick.get("rows") or ():
+        mark = "* " if row["idx"] == pick["chosen"] else "  "
+        pooled, train, val = (Measured.from_json(row[k]) for k in ("pooled", "train", "val"))
+        lines.append(f"    {mark}candidate {row['idx']}: {pooled.text()} (train {train.text()}; val {val.text()})")
+    verdict = PairedVerdict.from_json(pick.get("verdict"))
+    if pick.get("runner_up") is not None and verdict is not None:
+        judged = ("within noise of each other: the test could not show the pick better"
+                  if pick.get("within_noise") else "the pick reads better")
+        lines.append(f"    against the runner-up (candidate {pick['runner_up']}): {verdict.text()}; {judged}.")
+    return lines + [""]
+
+
 def _calls_lines(student: CallCount | None, reflection: CallCount | None) -> list[str]:
     if student is None:
         return []
@@ -100,7 +134,9 @@ def render_run(summary: RunSummary | dict[str, Any], run_dir: str = "") -> str:
     if summary.proposer_note:
         lines.append(summary.proposer_note)
     lines += ["", "Per iteration (validation accuracy):", study_table(summary), "", iteration_table(summary), ""]
+    lines += screen_lines(summary)
     lines += ["Summary:", summary_table(summary), ""]
+    lines += final_pick_lines(summary)
     if best:
         origin = "the seed instruction" if best.idx == 0 else f"iteration {best.iteration}"
         lines.append(f"Best instruction ({origin}, candidate {best.idx}, {best.tokens} tokens):")
