@@ -31,13 +31,14 @@ READINGS: dict[str, tuple[str, bool, str]] = {
     "knn": ("knn", False, "content-free"),
     "probe": ("probe", False, "content-free"),
     "hidden": ("hidden", False, "content-free"),
+    "stack": ("stack", False, "content-free"),
     "ensemble": ("ensemble", False, "content-free"),
     "ensemble+calibrate-train": ("ensemble", True, "train"),
 }
 # The order a proposer tries them in: the methods that moved the 135M most on validation first, the
 # costliest (the ensemble, k passes per answer) late. `hidden` before `probe`: validation 74.2% against
 # 72.5% on sentiment-extended, 50.0% against 41.7% on agent_monitor-extended (summary rendering).
-PROPOSAL_ORDER = ("hidden", "probe", "knn", "channel", "scored+calibrate-train", "scored+calibrate", "ensemble+calibrate-train", "scored")
+PROPOSAL_ORDER = ("hidden", "stack", "probe", "knn", "channel", "scored+calibrate-train", "scored+calibrate", "ensemble+calibrate-train", "scored")
 
 
 @dataclass(frozen=True)

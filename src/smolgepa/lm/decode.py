@@ -33,11 +33,11 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 
-DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "probe", "hidden", "ensemble")
-SCORING_MODES = ("scored", "channel", "knn", "probe", "hidden", "ensemble")  # no generation: every label is scored
-EMBEDDED_ONLY_MODES = ("channel", "knn", "probe", "hidden", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
-IN_PROCESS_MODES = ("probe", "hidden")  # read what no server returns: the whole distribution, hidden states
-FITTED_MODES = ("knn", "probe", "hidden")  # answer from the training examples' anchors
+DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "probe", "hidden", "stack", "ensemble")
+SCORING_MODES = ("scored", "channel", "knn", "probe", "hidden", "stack", "ensemble")  # no generation: every label is scored
+EMBEDDED_ONLY_MODES = ("channel", "knn", "probe", "hidden", "stack", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
+IN_PROCESS_MODES = ("probe", "hidden", "stack")  # read what no server returns: the whole distribution, hidden states
+FITTED_MODES = ("knn", "probe", "hidden", "stack")  # answer from the training examples' anchors
 CALIBRATIONS = ("content-free", "train")
 # decode mode -> the calibrations it takes
 CALIBRATABLE = {"scored": ("content-free", "train"), "channel": ("train",), "ensemble": ("train",)}

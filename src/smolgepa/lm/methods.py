@@ -101,6 +101,12 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
         if hidden is None:
             raise ValueError("the hidden reading needs the model's hidden states (the embedded student)")
         method = HiddenProbeMethod(hidden, labels, train)
+    elif settings.decode == "stack":
+        from smolgepa.lm.stack import StackMethod
+
+        if hidden is None:
+            raise ValueError("the stack reading needs the model's hidden states (the embedded student)")
+        method = StackMethod(scorer, hidden, labels, train, settings.knn_k)
     elif settings.decode == "ensemble":
         from smolgepa.lm.ensemble import EnsembleMethod
 
@@ -130,7 +136,7 @@ def method_key_extras(settings: Any, extras: Mapping[str, Any], optional: Sequen
         kept["calibration"] = settings.calibration
     if uses_train(settings):
         kept["train_examples"] = train_digest(settings.train_examples)
-    if settings.decode == "knn":
+    if settings.decode in ("knn", "stack"):
         kept["knn_k"] = settings.knn_k
     if settings.decode == "ensemble":
         kept["ensemble_k"] = settings.ensemble_k
