@@ -96,6 +96,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
         self._llama: Any = None
         self._scorer: Any = None
         self._methods: dict[str | None, Any] = {}  # per reading (None: the settings' own method)
+        self._memories: dict[tuple[Any, ...], Any] = {}  # the fitted readings' shared anchors (methods.build_method)
         self._method_scorer: Any = None
         self._hidden: Any = None  # HiddenStates, loaded by the first `hidden` reading
         self._priors: dict[tuple[Any, ...], dict[str, float]] = {}
@@ -242,11 +243,11 @@ class EmbeddedEngine(CompleteOnlyEngine):
         with self._lock:
             scorer = self._label_scorer()
             if self._method_scorer is not scorer:
-                self._methods, self._method_scorer = {}, scorer
+                self._methods, self._method_scorer, self._memories = {}, scorer, {}
             if key not in self._methods:
                 settings = self.settings_for(reading, words)
                 self._methods[key] = build_method(settings, scorer, lambda m: self.prior_for(m, settings.labels),
-                                                  self._hidden_features)
+                                                  self._hidden_features, self._memories)
             return self._methods[key]
 
     def settings_for(self, reading: str | None, words: LabelWords | None = None) -> EmbeddedSettings:
@@ -308,7 +309,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 self._llama.close()
                 self._llama = None
                 self._scorer = None
-                self._methods = {}
+                self._methods, self._memories = {}, {}
             if self._hidden is not None:
                 self._hidden.close()
                 self._hidden = None

@@ -72,5 +72,6 @@ class HiddenProbeMethod(ReadoutMethod):
     `features` maps messages to one feature row (`HiddenStates.features`)."""
 
     def __init__(self, features: Callable[[list[dict[str, str]]], np.ndarray], labels: Sequence[str],
-                 train: Sequence[tuple[str, str]]) -> None:
-        super().__init__(AnchorMemory(None, labels, train, read=features, build=state_rows), labels, fit_state_probe)
+                 train: Sequence[tuple[str, str]], memory: AnchorMemory | None = None) -> None:
+        super().__init__(memory or AnchorMemory(None, labels, train, read=features, build=state_rows), labels,
+                         fit_state_probe)

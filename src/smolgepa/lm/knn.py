@@ -142,8 +142,9 @@ class KnnMethod:
     """The vote of the k training anchors nearest the query (see the module docstring); `scorer` is any
     `methods.LabelScoring` (its `answer_logprobs` gives a dense row or `TopLogprobs`)."""
 
-    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]], k: int) -> None:
-        self.memory = AnchorMemory(scorer, labels, train)
+    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]], k: int,
+                 memory: AnchorMemory | None = None) -> None:
+        self.memory = memory or AnchorMemory(scorer, labels, train)
         self.labels = tuple(labels)
         self.k = k
 

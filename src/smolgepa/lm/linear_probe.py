@@ -107,5 +107,6 @@ class ReadoutMethod:
 class ProbeMethod(ReadoutMethod):
     """The label a linear read-out of the answer distribution gives (see the module docstring)."""
 
-    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]]) -> None:
-        super().__init__(AnchorMemory(scorer, labels, train), labels, fit_probe)
+    def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]],
+                 memory: AnchorMemory | None = None) -> None:
+        super().__init__(memory or AnchorMemory(scorer, labels, train), labels, fit_probe)

@@ -73,12 +73,16 @@ class DirectMethod:
 
 
 def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages], dict[str, float]],
-                 hidden: Callable[[Messages], Any] | None = None) -> ScoringMethod:
-    """The method `settings.decode` names (scored, channel, knn, probe, hidden, ensemble), wrapped in
-    training-split calibration when `settings.calibrate` and `settings.calibration == "train"`.
-    `hidden` gives a prompt's hidden-state features (`hidden_states.HiddenStates.features`)."""
+                 hidden: Callable[[Messages], Any] | None = None,
+                 memories: dict[tuple[Any, ...], Any] | None = None) -> ScoringMethod:
+    """The method `settings.decode` names (scored, channel, knn, probe, hidden, stack, ensemble), wrapped
+    in training-split calibration when `settings.calibrate` and `settings.calibration == "train"`.
+    `hidden` gives a prompt's hidden-state features (`hidden_states.HiddenStates.features`).
+    `memories`, kept by the engine, lets the fitted readings share their anchors: knn, probe and stack
+    read the same answer distributions, hidden and stack the same hidden states, each computed once."""
     labels = settings.labels
     train = tuple(settings.train_examples)
+    memory = _shared_memories(memories, scorer, hidden, labels, train)
     from_train = settings.calibrate and settings.calibration == "train"
     method: ScoringMethod
     if settings.decode == "scored":
@@ -90,23 +94,24 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
     elif settings.decode == "knn":
         from smolgepa.lm.knn import KnnMethod
 
-        method = KnnMethod(scorer, labels, train, settings.knn_k)
+        method = KnnMethod(scorer, labels, train, settings.knn_k, memory("distributions"))
     elif settings.decode == "probe":
         from smolgepa.lm.linear_probe import ProbeMethod
 
-        method = ProbeMethod(scorer, labels, train)
+        method = ProbeMethod(scorer, labels, train, memory("distributions"))
     elif settings.decode == "hidden":
         from smolgepa.lm.hidden_probe import HiddenProbeMethod
 
         if hidden is None:
             raise ValueError("the hidden reading needs the model's hidden states (the embedded student)")
-        method = HiddenProbeMethod(hidden, labels, train)
+        method = HiddenProbeMethod(hidden, labels, train, memory("states"))
     elif settings.decode == "stack":
         from smolgepa.lm.stack import StackMethod
 
         if hidden is None:
             raise ValueError("the stack reading needs the model's hidden states (the embedded student)")
-        method = StackMethod(scorer, hidden, labels, train, settings.knn_k)
+        method = StackMethod(scorer, hidden, labels, train, settings.knn_k,
+                             memory("distributions"), memory("states"))
     elif settings.decode == "ensemble":
         from smolgepa.lm.ensemble import EnsembleMethod
 
@@ -118,6 +123,26 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
 
         method = TrainCalibrated(method, labels, train)
     return method
+
+
+def _shared_memories(memories: dict[tuple[Any, ...], Any] | None, scorer: Any, hidden: Any,
+                     labels: Sequence[str], train: tuple[tuple[str, str], ...]) -> Callable[[str], Any]:
+    """`memory(kind)`: the engine's anchor memory of this kind ("distributions", "states") for these
+    labels and training examples, made on first use; None (each method makes its own) without `memories`."""
+
+    def memory(kind: str) -> Any:
+        if memories is None:
+            return None
+        from smolgepa.lm.hidden_probe import state_rows
+        from smolgepa.lm.knn import AnchorMemory
+
+        key = (kind, tuple(labels), train_digest(train))
+        if key not in memories:
+            memories[key] = (AnchorMemory(scorer, labels, train) if kind == "distributions"
+                             else AnchorMemory(None, labels, train, read=hidden, build=state_rows))
+        return memories[key]
+
+    return memory
 
 
 def uses_train(settings: Any) -> bool:

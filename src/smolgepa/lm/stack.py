@@ -26,7 +26,7 @@ import numpy as np
 from smolgepa.linear import FoldedFit, softmax, standardizer, with_bias
 from smolgepa.lm.decode import LabelScores, calibration_key, content_free_messages
 from smolgepa.lm.hidden_probe import HiddenProbeMethod
-from smolgepa.lm.knn import KnnMethod, distances, vote
+from smolgepa.lm.knn import AnchorMemory, KnnMethod, distances, vote
 from smolgepa.lm.linear_probe import ReadoutMethod, fit_probe
 from smolgepa.lm.turns import input_text, same_text
 
@@ -53,12 +53,13 @@ class StackMethod:
     """Reads the answer with `hidden`, `probe` and `knn` and combines them (see the module docstring)."""
 
     def __init__(self, scorer: Any, features: Callable[[list[dict[str, str]]], np.ndarray],
-                 labels: Sequence[str], train: Sequence[tuple[str, str]], knn_k: int) -> None:
+                 labels: Sequence[str], train: Sequence[tuple[str, str]], knn_k: int,
+                 distributions: AnchorMemory | None = None, states: AnchorMemory | None = None) -> None:
         self.labels = tuple(labels)
         self.train = tuple(train)
-        self.knn = KnnMethod(scorer, labels, train, knn_k)
+        self.knn = KnnMethod(scorer, labels, train, knn_k, distributions)
         self.probe = ReadoutMethod(self.knn.memory, labels, fit_probe)  # the same distribution anchors
-        self.hidden = HiddenProbeMethod(features, labels, train)
+        self.hidden = HiddenProbeMethod(features, labels, train, states)
         self._readouts: dict[tuple[Any, ...], tuple[StackedReadout, dict[str, np.ndarray]]] = {}
         self._lock = threading.RLock()
 

@@ -44,7 +44,7 @@ class PairedVerdict:
 
     def to_json(self) -> dict[str, Any]:
         return {"decision": self.decision, "wins": self.wins, "losses": self.losses, "looked": self.looked,
-                "available": self.available, "llr": round(self.llr, 4)}
+                "available": self.available, "llr": self.llr}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> PairedVerdict | None:
