@@ -62,7 +62,7 @@ RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demo
 GEPA_METHODS = {"readings": {"decode": "scored", "readings": True}, "probe": {"decode": "probe"}, "knn": {"decode": "knn"},
                 "hidden": {"decode": "hidden"}}
 GEPA_BUDGET = {"sentiment-extended": 400, "agent_monitor-extended": 300}
-# What --quick runs per task: the best configuration measured here (README, "Accuracy").
+# What --quick runs per task: the best configuration measured here (see docs/measurements/).
 QUICK = {"sentiment-extended": ("gepa", "readings"), "agent_monitor-extended": ("fixed", "hidden@plain")}
 PEERS = ("labeled", "bootstrap_rs", "knn")
 TRACE_RENDER = "summary"  # the LM rows on trace tasks read the short evidence rendering (plain: ~700 tokens)

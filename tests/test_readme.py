@@ -1,4 +1,5 @@
-"""Docs that cannot drift: the README's Python example runs, and its set-up commands exist."""
+"""Docs that cannot drift: the README's Python example runs, its set-up commands exist, and the Commands
+table of docs/cli.md lists exactly the commands of `smolgepa --help`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")  # the manual page that holds the Commands table
 
 
 def test_readme_python_example_runs() -> None:
@@ -30,8 +32,8 @@ def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one() -> None
 
 
 def _readme_commands() -> list[str]:
-    """The commands in the table of the README's `### Commands` section, in order."""
-    section = README.split("### Commands", 1)[1].split("\n#", 1)[0]
+    """The commands in the table of docs/cli.md's `## Commands` section, in order."""
+    section = CLI_DOC.split("## Commands", 1)[1].split("\n#", 1)[0]
     return re.findall(r"^\| `smolgepa ([a-z-]+)` \|", section, re.MULTILINE)
 
 
@@ -48,8 +50,8 @@ def test_readme_lists_exactly_the_commands_of_smolgepa_help() -> None:
     documented = _readme_commands()
     listed = _help_commands([sys.executable, "-m", "smolgepa"])
     assert len(listed) >= 8 and len(set(documented)) == len(documented)
-    assert sorted(set(listed) - set(documented)) == [], "in --help, missing from the README's Commands table"
-    assert sorted(set(documented) - set(listed)) == [], "in the README's Commands table, not in --help"
+    assert sorted(set(listed) - set(documented)) == [], "in --help, missing from the Commands table of docs/cli.md"
+    assert sorted(set(documented) - set(listed)) == [], "in the Commands table of docs/cli.md, not in --help"
     assert documented == listed  # the same order too
 
 

@@ -1,4 +1,4 @@
-"""The README's `smolgepa.gepa` example (section "In your own DSPy program") runs as written."""
+"""The `smolgepa.gepa` example of docs/library.md (section "GEPA on your own program") runs as written."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+LIBRARY_DOC = (Path(__file__).resolve().parents[1] / "docs" / "library.md").read_text(encoding="utf-8")
 
 
 def test_readme_gepa_example_runs_and_writes_its_run_directory(tmp_path: Path) -> None:
-    section = README.split("### In your own DSPy program", 1)[1].split("\n## ", 1)[0]
+    section = LIBRARY_DOC.split("## GEPA on your own program", 1)[1].split("\n## ", 1)[0]
     [block] = [block for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL) if "smolgepa.gepa(" in block]
     result = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

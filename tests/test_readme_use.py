@@ -1,5 +1,6 @@
-"""Docs that cannot drift: the README's `predict` and `traces import` commands run as written, and print
-what the README shows (the same ids and fields; the same labels where the shown answer was clear)."""
+"""Docs that cannot drift: the `predict` commands of docs/optimize.md and the `traces import` commands of
+docs/traces.md run as written, and print what the page shows (the same ids and fields; the same labels where
+the shown answer was clear)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
 CLEAR = 0.6  # a shown answer whose top score is below this is a near tie another machine may answer otherwise
 
 
-def section(title: str) -> str:
-    """The README section that starts with the heading `title`, up to the next heading of its level."""
-    assert f"\n{title}\n" in README, f"the README has no section {title!r}"
-    return README.split(f"\n{title}\n", 1)[1].split("\n### ", 1)[0]
+def section(page: str, title: str) -> str:
+    """The section of docs/`page` that starts with the heading `title`, up to the next heading of its level."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    assert f"\n{title}\n" in text, f"docs/{page} has no section {title!r}"
+    level = title.split(" ", 1)[0]
+    return text.split(f"\n{title}\n", 1)[1].split(f"\n{level} ", 1)[0]
 
 
 def blocks(text: str, language: str) -> list[str]:
@@ -28,7 +31,7 @@ def blocks(text: str, language: str) -> list[str]:
 
 
 def run_readme_commands(commands: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The README's commands in bash, with `.venv/bin/smolgepa` as this interpreter's smolgepa, in a
+    """A page's commands in bash, with `.venv/bin/smolgepa` as this interpreter's smolgepa, in a
     directory that has the repository's `examples/`."""
     (cwd / "examples").symlink_to(ROOT / "examples")
     script = 'set -euo pipefail\nsmolgepa() { "$SMOLGEPA_PYTHON" -m smolgepa "$@"; }\n'
@@ -52,7 +55,7 @@ def check_shown_output(stdout: str, shown: str) -> None:
 
 @pytest.mark.slow
 def test_readme_predict_example_runs_and_prints_what_it_shows(tmp_path: Path) -> None:
-    text = section("### Use what was optimized (`predict`, `smolgepa.load`)")
+    text = section("optimize.md", "## Use what was optimized (`predict`, `smolgepa.load`)")
     (commands,), (shown,) = blocks(text, "bash"), blocks(text, "json")
     assert "smolgepa predict" in commands
     result = run_readme_commands(commands, tmp_path)
@@ -62,7 +65,7 @@ def test_readme_predict_example_runs_and_prints_what_it_shows(tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_readme_traces_import_example_runs_and_prints_what_it_shows(tmp_path: Path) -> None:
-    text = section("### Agent traces")
+    text = section("traces.md", "## Importing real logs (`smolgepa traces import`)")
     commands = next(block for block in blocks(text, "bash") if "traces import" in block)
     (shown,) = blocks(text, "json")
     assert "smolgepa predict" in commands

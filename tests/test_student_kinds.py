@@ -1,4 +1,4 @@
-"""A student kind added as the README shows (one file, one registry line) works through the normal
+"""A student kind added as docs/extending.md shows (one file, one registry line) works through the normal
 spec and CLI paths; the built-in kinds come from the same registry."""
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ from smolgepa.lm.spec import parse_model_spec
 from smolgepa.optimize import OptimizeConfig, optimize
 from smolgepa.tasks import load_task
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+EXTENDING_DOC = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text(encoding="utf-8")
 
 
 def readme_example() -> str:
-    section = README.split("### Adding a student kind", 1)[1]
+    section = EXTENDING_DOC.split("## Adding a student kind", 1)[1]
     return re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]
 
 
 @pytest.fixture
 def fixed_kind() -> Iterator[types.ModuleType]:
-    """The README's example, loaded as the module a user would write (`my_students.py`)."""
+    """The example of docs/extending.md, loaded as the module a user would write (`my_students.py`)."""
     module = types.ModuleType("my_students")
-    exec(compile(readme_example(), "my_students.py", "exec"), module.__dict__)  # noqa: S102 - our own README
+    exec(compile(readme_example(), "my_students.py", "exec"), module.__dict__)  # noqa: S102 - our own docs
     try:
         yield module
     finally:

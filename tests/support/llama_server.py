@@ -42,7 +42,7 @@ class LlamaServer:
     def forget_last_prompt(self) -> None:
         """Send a one-token request, so the next prompt is not an exact repeat of the one the server
         holds in its KV cache: llama.cpp would re-evaluate only its last token, with other numerics
-        (README, "Retries and llama.cpp's prompt cache"), and answers would depend on earlier tests."""
+        (docs/cli.md, "Retries and llama.cpp's prompt cache"), and answers would depend on earlier tests."""
         reply = httpx.post(
             f"{self.base_url}/chat/completions",
             json={"messages": [{"role": "user", "content": "-"}], "max_tokens": 1, "temperature": 0.0},
