@@ -153,9 +153,95 @@ def test_descriptions_do_not_quote_val_or_test_examples(name: str) -> None:
 def test_builtin_splits_are_fixed_in_the_data_file() -> None:
     """Built-in tasks give every example an explicit split, so no code change can move test examples."""
     data = resources.files("smolgepa.tasks") / "data"
-    for name in ("sentiment", "sentiment-extended"):
+    for name in ("sentiment", "sentiment-extended", *PUBLIC_TASKS):
         lines = (data / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
         assert all(json.loads(line)["split"] in SPLITS for line in lines)
+
+
+# --- built-in tasks from public data ----------------------------------------------------------------
+
+# name -> examples per label in (train, val, test); see scripts/import_public_tasks.py
+PUBLIC_TASKS = {
+    "financial_phrasebank": ({"positive", "negative", "neutral"}, (100, 40, 100)),
+    "clinc_domains": ({"banking", "food", "home", "car", "travel", "utility"}, (50, 20, 50)),
+}
+
+
+def _key(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_TASKS))
+def test_public_tasks_load_balanced_with_the_promised_split_sizes(name: str) -> None:
+    labels, (train, val, test) = PUBLIC_TASKS[name]
+    task = load_task(name)
+    assert set(task.labels) == labels
+    assert {split: len(task.split(split)) for split in SPLITS} == {
+        "train": train * len(labels),
+        "val": val * len(labels),
+        "test": test * len(labels),
+    }
+    assert len(task.split("train")) >= 300 and len(task.split("val")) >= 120 and len(task.split("test")) >= 300
+    per_label = dict(zip(SPLITS, (train, val, test)))
+    assert task.label_counts() == {split: {label: n for label in task.labels} for split, n in per_label.items()}
+    assert all(len(example.input) <= 400 for example in task.examples), "inputs are short"
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_TASKS))
+def test_public_tasks_have_no_text_twice_nor_in_two_splits(name: str) -> None:
+    task = load_task(name)
+    splits_of: dict[str, set[str]] = {}
+    for example in task.examples:
+        splits_of.setdefault(_key(example.input), set()).add(example.split)
+    assert len(splits_of) == len(task.examples), "no text appears twice, even with case and punctuation changed"
+    assert all(len(splits) == 1 for splits in splits_of.values())
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_TASKS))
+def test_public_tasks_record_source_commit_licence_and_that_test_is_never_tuned_on(name: str) -> None:
+    task = load_task(name)
+    source = task.meta["provenance"]
+    assert source["repository"].startswith("https://github.com/")
+    assert re.fullmatch(r"[0-9a-f]{40}", source["commit"])
+    assert source["licence"].startswith("CC BY")
+    assert source["citation"] and source["dataset"] and source["path"]
+    provenance = Path(task.source).parent / source["provenance"]
+    assert provenance.name == f"{name}.provenance.md"
+    text = provenance.read_text(encoding="utf-8")
+    assert source["commit"] in text and source["repository"] in text
+    assert source["licence"].split(" (")[0] in text
+    assert "test split is never used to tune anything" in text
+    for split, n in zip(SPLITS, PUBLIC_TASKS[name][1]):
+        assert re.search(rf"\| {split} \| {n} \|", text), f"the provenance gives the {split} counts"
+
+
+def test_tasks_command_lists_the_public_tasks_with_their_source(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from smolgepa.cli.tasks import cmd_tasks
+
+    cmd_tasks(argparse.Namespace(json=True))
+    listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    for name in PUBLIC_TASKS:
+        assert listed[name]["source"]["commit"] == load_task(name).meta["provenance"]["commit"]
+    assert "source" not in listed["sentiment"], "tasks smolgepa wrote carry no source block"
+    cmd_tasks(argparse.Namespace(json=False))
+    out = capsys.readouterr().out
+    assert "financial_phrasebank" in out and "CC BY-NC-SA 3.0" in out and "clinc/oos-eval" in out
+
+
+def test_a_source_block_is_read_into_the_task(tmp_path: Path) -> None:
+    rows = rows_for({"positive": 2, "negative": 2, "neutral": 2})
+    source = {"dataset": "Some corpus", "commit": "a" * 40, "licence": "CC BY 4.0"}
+    task = load_task(write_task(tmp_path, rows, source=source))
+    assert task.meta["provenance"] == source
+    assert "provenance" not in load_task(write_task(tmp_path, rows)).meta
+
+
+@pytest.mark.parametrize("source", [["a list"], "a string", {"licence": ["CC BY"]}, {"licence": True}])
+def test_a_malformed_source_block_is_refused(tmp_path: Path, source: Any) -> None:
+    message = error_of(write_task(tmp_path, rows_for({"positive": 2, "negative": 2}), source=source))
+    assert "'source'" in message and "task.yaml" in message
 
 
 # --- user task files ------------------------------------------------------------------------------

@@ -22,10 +22,20 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     for name in builtin_task_names():
         task = load_task(name)
         counts = task.label_counts()
-        data.append({"name": name, "labels": list(task.labels), "counts": counts, "input_format": task.input_format})
+        entry = {"name": name, "labels": list(task.labels), "counts": counts, "input_format": task.input_format}
+        if task.meta.get("provenance"):
+            entry["source"] = task.meta["provenance"]
+        data.append(entry)
         per_split = [" ".join(f"{label}={count}" for label, count in counts[split].items()) for split in counts]
         rows.append([name, task.input_format, *per_split])
     if args.json:
         print_json(data)
     else:
         print(table(["task", "input", "train", "val", "test"], rows))
+        sourced = [entry for entry in data if "source" in entry]
+        if sourced:
+            print("\nPublic data (details in the provenance file beside each task's data):")
+            for entry in sourced:
+                source = entry["source"]
+                where = f"{source.get('repository', '?')} @ {source.get('commit', '?')[:12]}"
+                print(f"  {entry['name']}: {source.get('dataset', '?')}; {where}; licence {source.get('licence', '?')}")

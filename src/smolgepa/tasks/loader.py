@@ -67,6 +67,7 @@ def load_task_file(path: Path, render: str | None = None) -> Task:
     if not isinstance(max_input_tokens, int) or max_input_tokens < 50:
         raise SmolgepaError(f"{path}: 'max_input_tokens' must be a whole number of at least 50.")
     data_path = path.parent / _required_str(spec, "data", path)
+    provenance = _read_provenance(spec, path)
     rows = _read_jsonl(data_path)
     task = Task(
         name=name,
@@ -77,7 +78,11 @@ def load_task_file(path: Path, render: str | None = None) -> Task:
         input_format=input_format,
         render=render_mode,
         source=str(path),
-        meta={"max_input_tokens": max_input_tokens, "instruction": _optional_str(spec, "instruction", path, "")},
+        meta={
+            "max_input_tokens": max_input_tokens,
+            "instruction": _optional_str(spec, "instruction", path, ""),
+            **({"provenance": provenance} if provenance else {}),
+        },
     )
     examples = [_example(task, row, data_path, line) for line, row in rows]
     if task.input_format == "text":
@@ -140,6 +145,21 @@ def _choice(spec: dict[str, Any], key: str, choices: tuple[str, ...], path: Path
     if value not in choices:
         raise SmolgepaError(f"{path}: '{key}' must be one of {', '.join(choices)}, got {value!r}.")
     return value
+
+
+def _read_provenance(spec: dict[str, Any], path: Path) -> dict[str, str]:
+    """The optional `source` block: where the data came from (dataset, repository, commit, licence...)."""
+    source = spec.get("source")
+    if source is None:
+        return {}
+    if not isinstance(source, dict) or not all(
+        isinstance(key, str) and isinstance(value, (str, int)) and not isinstance(value, bool)
+        for key, value in source.items()
+    ):
+        raise SmolgepaError(
+            f"{path}: 'source' must map field names to text, e.g. source: {{dataset: ..., licence: ...}}."
+        )
+    return {key: str(value).strip() for key, value in source.items()}
 
 
 def _read_labels(spec: dict[str, Any], path: Path) -> dict[str, str]:
