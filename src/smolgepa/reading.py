@@ -38,7 +38,7 @@ READINGS: dict[str, tuple[str, bool, str]] = {
 # The order a proposer tries them in: the methods that moved the 135M most on validation first, the
 # costliest (the ensemble, k passes per answer) late. `hidden` before `probe`: validation 74.2% against
 # 72.5% on sentiment-extended, 50.0% against 41.7% on agent_monitor-extended (summary rendering).
-PROPOSAL_ORDER = ("hidden", "stack", "probe", "knn", "channel", "scored+calibrate-train", "scored+calibrate", "ensemble+calibrate-train", "scored")
+PROPOSAL_ORDER = ("hidden", "probe", "stack", "knn", "channel", "scored+calibrate-train", "scored+calibrate", "ensemble+calibrate-train", "scored")
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,8 @@ class OfflineProposer:
         """The reading and label-word moves the screen passes, best first (screened once per parent)."""
         assert self.judge is not None
         options = [*reading_moves(instruction, self.own_reading, self.readings), *self.word_moves(instruction)]
+        if not options:
+            return
         if instruction not in self.screens:
             self.screens[instruction] = self.judge.screen(instruction, options)
         texts = {instruction_hash(text): (move, text) for move, text in options}
@@ -125,7 +127,7 @@ class OfflineProposer:
 
     def screen_record(self, parent: str) -> list[dict[str, Any]] | None:
         """The parent's screen, for the first proposal made from it (None after that, or without one)."""
-        if parent not in self.screens or parent in self.screens_recorded:
+        if not self.screens.get(parent) or parent in self.screens_recorded:
             return None
         self.screens_recorded.add(parent)
         parent_screen = self.judge.parent_screen(parent) if self.judge else None

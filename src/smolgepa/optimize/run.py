@@ -24,7 +24,7 @@ from smolgepa.lm.async_engine import async_engine_for
 from smolgepa.lm.student import Student, train_pairs
 from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
 from smolgepa.optimize.modelfile import check_model_file_record, started_format
-from smolgepa.optimize.evidence.acceptance import EvidenceAcceptance, evidence_reason
+from smolgepa.optimize.evidence.acceptance import EvidenceAcceptance, evidence_reason, is_structural
 from smolgepa.optimize.evidence.final_pick import pick_final
 from smolgepa.optimize.evidence.screen import EvidenceJudge
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
@@ -292,12 +292,13 @@ def _gepa(config: OptimizeConfig, task: Task, journal: Journal, proposer: Any, j
 
 def _pick_final(journal: Journal, judge: EvidenceJudge, facts: RunFacts) -> None:
     """Among the Pareto front (and validation's best), the candidate with most answers right on the
-    training split (out of fold) and validation together (`optimize.evidence.final_pick`)."""
+    training split (out of fold) and validation together (`optimize.evidence.final_pick`), when they
+    differ in reading or label words."""
     indices = sorted({*journal.pareto_front, journal.best.idx})
     kept = {c.idx: c.instruction for c in journal.tracker.kept()}
     candidates = [(i, kept[i]) for i in indices if i in kept]
-    if len(candidates) < 2:
-        return
+    if len(candidates) < 2 or not any(is_structural(candidates[0][1], text) for _, text in candidates[1:]):
+        return  # front candidates that differ only in text: validation's choice stands, as in plain GEPA
     pick = pick_final(judge, candidates, journal.best.idx)
     journal.tracker.best_idx = pick.chosen
     facts.final_pick = pick.to_json()
