@@ -117,17 +117,35 @@ def test_concurrent_results_equal_sequential_in_order(make_proxy, reference) -> 
 
 
 def test_unreachable_url_fails_fast_naming_the_url() -> None:
+    """A server never reached in this process that refuses: one line within the grace period, not
+    the retries with back-off (8 of them took 73 s), whatever --retries says."""
     url = f"http://127.0.0.1:{free_port()}/v1"
-    engine = engine_for(url, retries=2, timeout=2.0)
+    engine = engine_for(url, retries=8, backoff=5.0, timeout=2.0)
     started = time.monotonic()
     with pytest.raises(SmolgepaError) as caught:
         engine.complete(chat("hello"))
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 3
     message = str(caught.value)
-    assert url in message
-    assert "3 attempt" in message
+    assert url in message and "connection refused" in message and "not answered since this process started" in message
     assert "llama_cpp.server" in message and "ollama serve" in message and "1234" in message
-    assert "student server" in message and "--retries" in message
+    assert "student server" in message and "--student" in message
+
+
+def test_unknown_host_fails_at_once() -> None:
+    engine = engine_for("http://no-such-host.invalid:8080/v1", retries=8, backoff=5.0)
+    started = time.monotonic()
+    with pytest.raises(SmolgepaError, match="unknown host") as caught:
+        engine.complete(chat("hello"))
+    assert time.monotonic() - started < 3
+    assert "no-such-host.invalid" in str(caught.value) and "--student" in str(caught.value)
+
+
+def test_a_never_reached_reflection_server_names_the_reflection_flag() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    engine = ServerEngine(ServerSettings(base_url=url, model="m", flavour="llamacpp", role="reflection"))
+    with pytest.raises(SmolgepaError) as caught:
+        engine.complete(chat("hello"))
+    assert "reflection server" in str(caught.value) and "--reflection" in str(caught.value)
 
 
 def test_reflection_server_errors_name_the_reflection_flags(make_proxy) -> None:  # noqa: ANN001

@@ -5,13 +5,16 @@ the reflection LM for a `new_instruction` field through an adapter; a model (or 
 does not write that structure gives no proposal at all. This one sends one plain-text prompt per
 predictor (its instruction, its examples with outputs and feedback), calls the reflection LM
 directly (no adapter), and takes the instruction from the answer's last ``` block (else the whole
-answer). Every proposal and failure is kept in `records`; it never raises.
+answer). Every proposal and failure is kept in `records`; it never raises. When a reply is cut off
+or holds no instruction (a tiny reflection model with a student's short `max_tokens`), it says so
+once per proposer, in one warning line naming the fixes (`ADVICE`), instead of DSPy's warning per call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -39,6 +42,15 @@ Say what to do rather than what to avoid; a short rule or a worked example helps
 Do not change the input and output fields.
 
 Write the complete new instruction inside one ``` block. Write nothing after the block."""
+ADVICE = (
+    "PlainTextProposer: the reflection model's reply {what} ({reason}), so it proposed nothing; a small "
+    "reflection model needs room to write an instruction: give it a larger max_tokens and no stop strings "
+    "(smolgepa.make_lm(\"embedded\", StudentOptions(max_tokens=200, stop=())), or dspy.LM(..., max_tokens=1000)), "
+    "use a larger reflection model, or a built-in proposer that needs none: "
+    "instruction_proposer=smolgepa.proposers.FewShot(task) (docs/library-proposers.md). "
+    "Said once; every reply's reason is in the proposer's records."
+)
+DSPY_TRUNCATION = "LM response was truncated"  # DSPy's warning, per call; ADVICE says it once
 
 
 @dataclass(frozen=True)
@@ -80,16 +92,52 @@ def render_examples(examples: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(blocks)
 
 
-def instruction_from(answer: str) -> tuple[str | None, str]:
+def instruction_from(answer: str, finish_reason: str = "stop") -> tuple[str | None, str]:
     """The instruction in a reflection answer: its last ``` block, else the whole answer when it has
-    no fence at all; (None, reason) when there is none."""
-    cleaned = clean_reflection(answer)
+    no fence at all (and was not cut off, and is not a preamble ending in ':'); (None, reason) when
+    there is none."""
+    cleaned = clean_reflection(answer, finish_reason)
     if cleaned.instruction is not None:
         return cleaned.instruction, ""
     body = answer.strip()
+    if body.endswith(":") and "```" not in body:
+        return None, "no instruction: the reply is a preamble ending in ':'"
     if body and "```" not in body and cleaned.reason.startswith("no ``` block"):
         return body, ""
     return None, cleaned.reason
+
+
+def finish_reason_of(lm: Any, messages: list[dict[str, str]]) -> str:
+    """Why the LM's last reply to `messages` ended (`length`: the token limit), from its history
+    when it keeps one; "stop" when unknown."""
+    history = getattr(lm, "history", None)
+    entry = history[-1] if isinstance(history, list) and history else None
+    if not isinstance(entry, dict) or entry.get("messages") != messages:
+        return "stop"
+    response = entry.get("response")
+    reason = getattr(response, "finish_reason", None)
+    if reason is None:
+        try:
+            choice = response["choices"][0] if isinstance(response, dict) else response.choices[0]  # type: ignore[union-attr]
+            reason = choice["finish_reason"] if isinstance(choice, dict) else choice.finish_reason
+        except (AttributeError, IndexError, KeyError, TypeError):
+            reason = None
+    return str(reason or "stop")
+
+
+@contextlib.contextmanager
+def _without_dspy_truncation_warnings() -> Iterator[None]:
+    """DSPy's per-call "LM response was truncated" warning left out while the reflection LM answers."""
+    logger = logging.getLogger("dspy.clients.lm")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(DSPY_TRUNCATION)
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 class PlainTextProposer:
@@ -104,6 +152,7 @@ class PlainTextProposer:
         self.size = size
         self.lm_kwargs = lm_kwargs
         self.records: list[ProposalRecord] = []
+        self.advised = False  # ADVICE said (once per proposer)
 
     def prompt(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> str:
         """The reflection prompt for one predictor."""
@@ -120,25 +169,37 @@ class PlainTextProposer:
             if name not in candidate:
                 continue
             instruction, reason, answer = self.propose(candidate[name], reflective_dataset.get(name, []))
+            unusable = instruction is None and not reason.startswith("reflection failed")
             if instruction is not None and instruction.strip() == candidate[name].strip():
                 instruction, reason = None, "the same instruction again"
             self.records.append(ProposalRecord(name, candidate[name], instruction, reason, answer))
-            if instruction is None:
-                log.warning("No new instruction for %s: %s", name, reason)
+            if unusable and not self.advised:
+                self.advised = True
+                log.warning(ADVICE.format(what=self._what(reason), reason=reason))
+            elif instruction is None:
+                log.log(logging.INFO if unusable else logging.WARNING, "No new instruction for %s: %s", name, reason)
             else:
                 proposed[name] = instruction
         return proposed
+
+    def _what(self, reason: str) -> str:
+        """How a reply failed, for ADVICE: cut off at the token limit (named when known), or no instruction."""
+        if "truncated" not in reason:
+            return "held no instruction"
+        limit = self.lm_kwargs.get("max_tokens") or getattr(self.reflection_lm, "kwargs", {}).get("max_tokens")
+        return f"was cut off at max_tokens={limit}" if limit else "was cut off at its token limit"
 
     def propose(self, instruction: str, examples: Sequence[Mapping[str, Any]]) -> tuple[str | None, str, str]:
         """(new instruction or None, why not, the reflection LM's answer) for one predictor."""
         messages = [{"role": "system", "content": SYSTEM_PROMPT},
                     {"role": "user", "content": self.prompt(instruction, examples)}]
         try:
-            with adapter_message_call(self.reflection_lm, messages):  # it formats its own messages, as an adapter does
+            # it formats its own messages, as an adapter does; a cut-off reply is said once (ADVICE)
+            with adapter_message_call(self.reflection_lm, messages), _without_dspy_truncation_warnings():
                 outputs = self.reflection_lm(messages=messages, **self.lm_kwargs)
         except Exception as exc:  # noqa: BLE001 - a failed reflection is a failed proposal, not a crash
             return None, f"reflection failed: {type(exc).__name__}: {exc}", ""
         first = outputs[0] if outputs else ""
         answer = str((first.get("text") if isinstance(first, dict) else first) or "")
-        found, reason = instruction_from(answer)
+        found, reason = instruction_from(answer, finish_reason_of(self.reflection_lm, messages))
         return found, reason, answer

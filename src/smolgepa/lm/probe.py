@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from smolgepa.lm.server_reach import ever_reached, mark_reached
+
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 3.0  # seconds per probe request
@@ -94,6 +96,7 @@ def probe_server_kind(
                 return None
             except httpx.HTTPError:
                 continue
+            mark_reached(root)
             if reply.status_code != 200:
                 continue
             try:
@@ -119,6 +122,8 @@ def probe_engine_kind(settings: Any, client: httpx.Client, headers: dict[str, st
     if not is_local_url(settings.base_url):
         return "openai"
     found = probe_server_kind(settings.base_url, client, headers)
+    if found is None and not ever_reached((settings.base_url,)):
+        return "openai"  # nothing answered: the request reports it (`server_reach.py`), no guess to warn about
     if found is None:
         log.warning(
             "%s: could not tell which server this is (llama.cpp, vLLM, Ollama, LM Studio); sending the "

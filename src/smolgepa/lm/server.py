@@ -35,6 +35,9 @@ from smolgepa.lm.decode_server import decode_payload, label_max_tokens, uses_jso
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
 from smolgepa.lm.server_pool import pool_for
+from smolgepa.lm.server_reach import (
+    NEVER_UP_GRACE, NEVER_UP_PAUSE, ServerNotUpError, ever_reached, mark_reached, refusal, refused_for,
+)
 from smolgepa.lm.server_scoring import ScoringEngineMixin, constrained_response
 from smolgepa.lm.server_settings import ServerSettings, server_identity  # noqa: F401  (also imported from here)
 from smolgepa.reading import take_server_reading
@@ -51,16 +54,20 @@ START_HINT = (
 
 
 class _Retryable(Exception):
-    """One failed attempt worth retrying; `retry_after` is the server's hint in seconds."""
+    """One failed attempt worth retrying; `retry_after` is the server's hint in seconds. `refused`
+    ("refused", "unknown host") when no connection could be made; `reached` when one was."""
 
     def __init__(
-        self, what: str, retry_after: float | None = None, connection: bool = False, timed_out: bool = False
+        self, what: str, retry_after: float | None = None, connection: bool = False, timed_out: bool = False,
+        refused: str | None = None, reached: bool = True,
     ) -> None:
         super().__init__(what)
         self.what = what
         self.retry_after = retry_after
         self.connection = connection
         self.timed_out = timed_out
+        self.refused = refused
+        self.reached = reached
 
 
 class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
@@ -100,7 +107,10 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
             if self._kind is None:
                 from smolgepa.lm.probe import probe_engine_kind
 
-                self._kind = probe_engine_kind(settings, self.client(), self._headers())
+                kind = probe_engine_kind(settings, self.client(), self._headers())
+                if not ever_reached((settings.base_url,)):  # nothing answered the probe: the request says why
+                    return kind
+                self._kind = kind
             return self._kind
 
     def where(self) -> str:
@@ -169,21 +179,42 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         attempts = self.settings.retries + 1
         started = time.monotonic()
         last = _Retryable("no attempt was made")
-        for attempt in range(attempts):
+        attempt = 0
+        while attempt < attempts:
+            target = url or self.settings.endpoint
             try:
-                with self._slots, self._counted_in_flight(), self._routed(url or self.settings.endpoint) as target:
+                with self._slots, self._counted_in_flight(), self._routed(target) as target:
                     return self._attempt(body, headers, target, chat=url is None, expect=expect)
             except _Retryable as failure:
                 last = failure
-                if attempt + 1 < attempts:
-                    delay = self._delay(attempt, failure.retry_after)
+                pause = self.never_up_pause(failure, target)
+                if pause is not None:  # a server never reached yet, within its grace period: not a retry
+                    self._sleep(pause)
+                    continue
+                attempt += 1
+                if attempt < attempts:
+                    delay = self._delay(attempt - 1, failure.retry_after)
                     log.warning(
                         "%s: %s; retry %d/%d in %.2fs",
-                        self.settings.endpoint, failure.what, attempt + 1, self.settings.retries, delay,
+                        self.settings.endpoint, failure.what, attempt, self.settings.retries, delay,
                     )
                     if self.pool is None or not self.pool.any_ready():  # else another server takes it now
                         self._sleep(delay)
         raise self._give_up(last, attempts, time.monotonic() - started)
+
+    def never_up_pause(self, failure: _Retryable, target: str) -> float | None:
+        """For a refused connection (or unknown host) to a server this process has never reached: the
+        pause before trying again within `NEVER_UP_GRACE`, else ServerNotUpError. None for any other
+        failure (a server that answered before is restarting: retried with back-off)."""
+        if failure.reached:
+            mark_reached(target)
+        urls = (self.settings.base_url, *self.settings.more_urls)
+        if failure.refused is None or ever_reached(urls):
+            return None
+        waited = refused_for(urls)
+        if failure.refused == "refused" and waited + NEVER_UP_PAUSE <= NEVER_UP_GRACE:
+            return NEVER_UP_PAUSE
+        raise self._not_up(failure, waited)
 
     @contextlib.contextmanager
     def _counted_in_flight(self) -> Iterator[None]:
@@ -205,6 +236,7 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
                  expect: Expect | None = None) -> dict[str, Any]:
         with self.transport_errors():
             reply = self.client().post(url, json=body, headers=headers)
+        mark_reached(url)
         return self.checked(reply, chat, expect)
 
     @contextlib.contextmanager
@@ -214,10 +246,13 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
             yield
         except httpx.TimeoutException as exc:
             raise _Retryable(
-                f"no response within {self.settings.timeout:g}s ({type(exc).__name__})", timed_out=True
+                f"no response within {self.settings.timeout:g}s ({type(exc).__name__})", timed_out=True,
+                reached=not isinstance(exc, httpx.ConnectTimeout),
             ) from None
         except httpx.ConnectError as exc:
-            raise _Retryable(f"connection failed ({_short(exc)})", connection=True) from None
+            raise _Retryable(
+                f"connection failed ({_short(exc)})", connection=True, refused=refusal(exc), reached=False
+            ) from None
         except httpx.TransportError as exc:
             raise _Retryable(f"the connection broke ({type(exc).__name__}: {_short(exc)})") from None
 
@@ -329,6 +364,22 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         return SmolgepaError(
             f"{verb} the {settings.role} server at {settings.endpoint} after {attempts} attempt(s) over "
             f"{seconds:.1f}s: {last.what}. {hint}"
+        )
+
+    def _not_up(self, failure: _Retryable, seconds: float) -> ServerNotUpError:
+        """The one line for a server never reached in this process: what failed, where, what to do."""
+        settings = self.settings
+        flag = "--student" if settings.role == "student" else "--reflection"
+        where = ", ".join(u.rstrip("/") + "/chat/completions" for u in (settings.base_url, *settings.more_urls))
+        detail = failure.what.removeprefix("connection failed (").removesuffix(")")
+        if failure.refused == "unknown host":
+            what, hint = f"unknown host ({detail})", f"Check the host name in the URL given to {flag}"
+        else:
+            what = f"connection refused for {seconds:.1f}s ({detail})"
+            hint = f"Check the URL given to {flag} (host and port) or s{START_HINT[1:]}"
+        return ServerNotUpError(
+            f"Cannot reach the {settings.role} server at {where}: {what}; it has not answered since this "
+            f"process started, so this is not a restart to wait for. {hint}."
         )
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from dspy.lm15 import Request, Response, response_to_events
 
 from smolgepa.lm.decode import SCORING_MODES
 from smolgepa.lm.server import ServerEngine, ServerSettings, _Retryable
+from smolgepa.lm.server_reach import mark_reached
 from smolgepa.lm.server_scoring import constrained_response
 
 log = logging.getLogger(__name__)
@@ -69,18 +70,26 @@ class AsyncServerEngine:
         started = time.monotonic()
         last = _Retryable("no attempt was made")
         client, slots = self._pool()
-        for attempt in range(attempts):
+        url = engine.settings.endpoint
+        attempt = 0
+        while attempt < attempts:
             try:
                 async with slots:
                     with engine._counted_in_flight(), engine.transport_errors():
-                        reply = await client.post(engine.settings.endpoint, json=body, headers=headers)
+                        reply = await client.post(url, json=body, headers=headers)
+                    mark_reached(url)
                     return engine.checked(reply)
             except _Retryable as failure:
                 last = failure
-                if attempt + 1 < attempts:
-                    delay = engine._delay(attempt, failure.retry_after)
+                pause = engine.never_up_pause(failure, url)  # a never-reached server: no back-off
+                if pause is not None:
+                    await asyncio.sleep(pause)
+                    continue
+                attempt += 1
+                if attempt < attempts:
+                    delay = engine._delay(attempt - 1, failure.retry_after)
                     log.warning("%s: %s; retry %d/%d in %.2fs", engine.settings.endpoint, failure.what,
-                                attempt + 1, engine.settings.retries, delay)
+                                attempt, engine.settings.retries, delay)
                     await asyncio.sleep(delay)
         raise engine._give_up(last, attempts, time.monotonic() - started)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from smolgepa.errors import SmolgepaError
+from smolgepa.lm.server_reach import ever_reached
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ class ServerPool:
         try:
             yield member.root + url[len(self.primary):] if url.startswith(self.primary) else url
         except self._retryable as failure:
-            self._finish(member, failed=True, why=str(failure))
+            # A server never reached that refuses is reported by the engine at once (`server_reach.py`).
+            quiet = getattr(failure, "refused", None) is not None and not ever_reached((member.root,))
+            self._finish(member, failed=True, why=str(failure), quiet=quiet)
             raise
         except BaseException:
             self._finish(member, failed=False)
@@ -121,7 +124,7 @@ class ServerPool:
             member.sent += 1
             return member
 
-    def _finish(self, member: _Member, *, failed: bool, why: str = "") -> None:
+    def _finish(self, member: _Member, *, failed: bool, why: str = "", quiet: bool = False) -> None:
         with self._lock:
             member.outstanding -= 1
             if not failed:
@@ -131,7 +134,7 @@ class ServerPool:
             member.failures += 1
             pause = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (member.failures - 1))
             member.out_until = self._clock() + pause
-        log.warning("%s: %s; out of the pool for %.0fs", member.root, why, pause)
+        log.log(logging.DEBUG if quiet else logging.WARNING, "%s: %s; out of the pool for %.0fs", member.root, why, pause)
 
 
 def pool_for(base_url: str, retryable: type[Exception]) -> ServerPool | None:

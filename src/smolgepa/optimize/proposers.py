@@ -16,6 +16,7 @@ from smolgepa.optimize.reflection_prompt import PromptContext, render_prompt
 from smolgepa.program import input_prefix
 from smolgepa.errors import DiskFullError, SmolgepaError
 from smolgepa.label_words import label_words_of, with_label_words
+from smolgepa.lm.server_reach import ServerNotUpError
 from smolgepa.reading import reading_moves, split_reading
 from smolgepa.tasks.model import Task
 
@@ -232,7 +233,7 @@ class ReflectionProposer:
         try:
             prompt = self.prompt(candidate[name], reflective_dataset.get(name, []))
             reply, key = self.reflector(prompt)
-        except DiskFullError as exc:
+        except (DiskFullError, ServerNotUpError) as exc:
             self.journal.fatal = exc  # not the proposal's fault: the run stops
             return {}
         except Exception as exc:  # noqa: BLE001 - a failed reflection is a failed proposal

@@ -23,6 +23,7 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.kinds import spec_forms, student_kind, student_kinds
+from smolgepa.lm.server_reach import ServerNotUpError
 from smolgepa.lm.spec import parse_model_spec
 from smolgepa.optimize.cache import ReflectionReply
 from smolgepa.optimize.command import CommandBackend, parse_command
@@ -199,6 +200,8 @@ class EngineBackend:
         started = time.monotonic()
         try:
             response = self.engine.complete(request)
+        except ServerNotUpError:
+            raise  # a wrong URL or a server never started: the run stops with its one line
         except Exception as exc:  # noqa: BLE001 - a failed reflection is a failed proposal, not a crash
             return ReflectionReply(error=f"{type(exc).__name__}: {exc}", seconds=time.monotonic() - started)
         text = "".join(getattr(part, "text", "") or "" for part in response.message.parts)
