@@ -36,7 +36,7 @@ import yaml  # noqa: E402
 
 from smolgepa.evaluation import EvalReport, Prediction, evaluate, report_from_predictions  # noqa: E402
 from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
-from smolgepa.lm.student import train_pairs  # noqa: E402
+from smolgepa.lm.options import train_pairs  # noqa: E402
 from smolgepa.machine import cpu_description  # noqa: E402
 from smolgepa.reading import READINGS  # noqa: E402
 from smolgepa.stats import wilson_interval  # noqa: E402

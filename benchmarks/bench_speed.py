@@ -28,8 +28,8 @@ from smolgepa.evaluation import evaluate
 from smolgepa.header import take_header
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.messages import request_messages
-from smolgepa.lm.models import embedded_model_path
-from smolgepa.lm.scoring import chat_prompt_tokens
+from smolgepa.lm.local.model_files import embedded_model_path
+from smolgepa.lm.local.label_scorer import chat_prompt_tokens
 from smolgepa.program import make_program
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Task

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from support import tally
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.spec import parse_model_spec
+from smolgepa.lm.kinds.base import parse_model_spec
 from smolgepa.optimize.cleaning import clean_reflection
 from smolgepa.optimize.reflection import check_reflection
 from smolgepa.study import load_study

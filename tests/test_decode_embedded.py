@@ -15,9 +15,9 @@ from llama_cpp import Llama
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.evaluation import evaluate
 from smolgepa.lm import StudentOptions, make_lm
-from smolgepa.lm.decode import label_grammar
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.scoring import LabelScorer, chat_prompt_tokens
+from smolgepa.lm.readings.constrained import label_grammar
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.local.label_scorer import LabelScorer, chat_prompt_tokens
 from smolgepa.program import make_program
 from smolgepa.tasks import load_task
 from support.fresh_answer import fresh_answer

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from smolgepa.adapter import PlainTextAdapter
-from smolgepa.lm.decode import label_grammar
-from smolgepa.lm.decode_server import constrained_payload, read_constrained, read_scored, scored_payload
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.readings.constrained import label_grammar
+from smolgepa.lm.servers.payloads import constrained_payload, read_constrained, read_scored, scored_payload
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.program import make_program
 from smolgepa.tasks import load_task
 

@@ -20,11 +20,11 @@ from dspy.lm15 import Config, Message, Request
 
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.cache import engine_extras, request_key
-from smolgepa.lm.decode import label_gbnf
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.probe import is_local_url, probe_server_kind
-from smolgepa.lm.server import ServerEngine, ServerSettings
+from smolgepa.lm.response_cache import engine_extras, request_key
+from smolgepa.lm.readings.constrained import label_gbnf
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.servers.identify import is_local_url, probe_server_kind
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 from smolgepa.program import make_program
 from smolgepa.tasks import load_task
 

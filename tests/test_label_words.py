@@ -14,9 +14,9 @@ from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.header import split_header, take_header
 from smolgepa.label_words import label_words_of, parse_label_words, with_label_words
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.factory import train_pairs
-from smolgepa.lm.server import ServerEngine, ServerSettings
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.options import train_pairs
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.optimize.label_word_search import LabelWordSearch, model_words, synonyms, word_sets
 from smolgepa.optimize.proposers import ProposalGate

@@ -10,9 +10,9 @@ from dspy.lm15 import Message, Request
 
 from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.student import train_pairs
-from smolgepa.lm.server import ServerEngine, ServerSettings
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.options import train_pairs
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.optimize.fewshot import FewshotProposer, split_instruction
 from smolgepa.optimize.proposers import ProposalGate

@@ -9,8 +9,8 @@ import pytest
 from smolgepa.cli import main
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm import StudentOptions
-from smolgepa.lm.cache import engine_extras
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.response_cache import engine_extras
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.study import load_study
 

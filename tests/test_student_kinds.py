@@ -14,7 +14,7 @@ import pytest
 from smolgepa.cli import main
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.kinds import spec_forms, student_kinds, unregister_student_kind
-from smolgepa.lm.spec import parse_model_spec
+from smolgepa.lm.kinds.base import parse_model_spec
 from smolgepa.optimize import OptimizeConfig, optimize
 from smolgepa.tasks import load_task
 

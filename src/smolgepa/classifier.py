@@ -118,7 +118,8 @@ class Classifier:
         """The student as a DSPy LM (built once; the model itself loads on the first answer)."""
         with self._lock:
             if self._lm is None:
-                from smolgepa.lm.student import Student, train_pairs
+                from smolgepa.lm.student import Student
+                from smolgepa.lm.options import train_pairs
 
                 settings = self.optimized.settings
                 student = Student(settings.student, settings.options(self.labels, train_pairs(self.task)))

@@ -12,7 +12,7 @@ import dspy
 
 from smolgepa.adapter import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
 from smolgepa.diagnostics import Diagnostics, diagnose
-from smolgepa.lm.decode import DecodeSettings
+from smolgepa.lm.readings.modes import DecodeSettings
 from smolgepa.program import OUTPUT_FIELD, make_program
 from smolgepa.score_tap import collecting, label_scores, tapped
 from smolgepa.stats import format_accuracy, wilson_interval
@@ -57,7 +57,7 @@ class EvalReport:
     @property
     def decode_text(self) -> str:
         """The decode mode as printed: `free`, `scored`, `scored + calibrate`, `channel + calibrate train`, ..."""
-        from smolgepa.lm.decode import describe_decode
+        from smolgepa.lm.readings.modes import describe_decode
 
         return describe_decode(self.decode, self.calibrate, self.calibration)
 

@@ -176,7 +176,7 @@ def _resolve_task(value: Any, base: Path, where: str) -> str:
 
 
 def _check_student(value: Any, where: str) -> str:
-    from smolgepa.lm.spec import parse_model_spec
+    from smolgepa.lm.kinds.base import parse_model_spec
 
     if not isinstance(value, str):
         raise SmolgepaError(f"{where}: a student is a spec such as embedded or lmstudio:MODEL, got {value!r}.")
@@ -224,7 +224,7 @@ def _student_settings(settings: dict[str, Any], student: str) -> dict[str, Any]:
     """The study's settings for a cell of `student`: the server settings (SERVER_SETTINGS: timeout,
     retries, backoff, API key variable) are left out for an in-process student, and the in-process
     model file's format (`model_format`) for a server student."""
-    from smolgepa.lm.spec import parse_model_spec
+    from smolgepa.lm.kinds.base import parse_model_spec
 
     left_out = IN_PROCESS_SETTINGS if parse_model_spec(student).is_server else SERVER_SETTINGS
     return {key: value for key, value in settings.items() if key not in left_out}

@@ -43,8 +43,8 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, resp
     given"), so that `optimize --resume` can tell the flags a user gave from the settings saved in the run directory. Without
     `response_cache` there is no `--no-cache`: `optimize` answers from its run directory's own cache
     (exact resume) and uses the disk response cache only when its `response_cache` setting says so."""
-    from smolgepa.lm.decode import DECODE_MODES
-    from smolgepa.lm.reencode import CANDIDATES
+    from smolgepa.lm.readings.modes import DECODE_MODES
+    from smolgepa.lm.local.reencode import CANDIDATES
 
     add = parser.add_argument
     flag = {"action": "store_const", "const": True, "default": None} if unset else {"action": "store_true"}
@@ -65,7 +65,7 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, resp
 
 def add_server_flags(parser: argparse.ArgumentParser) -> None:
     """`--timeout`, `--retries`, `--backoff` and `--api-key-env` for a student behind a server (default None: not
-    given). Concurrency is `--threads`; see smolgepa.lm.server_options."""
+    given). Concurrency is `--threads`; see smolgepa.lm.student."""
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="server students: seconds to wait for one answer before retrying (default 120)")
     parser.add_argument("--retries", type=int, default=None, metavar="N",

@@ -1,16 +1,17 @@
-"""smolgepa's extension points as Protocols: what a student engine, a reflection backend and a proposer
-must do. Built-in and user classes satisfy them structurally (no base class needed)."""
+"""What a student engine must do, as Protocols (built-in and user classes satisfy them structurally,
+no base class needed), and the helpers every engine shares: the settings that enter cache keys, and
+restoring one of smolgepa's own engine classes from a saved state."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+import importlib
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from smolgepa.errors import SmolgepaError
 
 if TYPE_CHECKING:
     from dspy.lm15 import Request, Response
-
-    from smolgepa.lm.decode import LabelScores
-    from smolgepa.optimize.cache import ReflectionReply
 
 
 @runtime_checkable
@@ -33,20 +34,8 @@ class ClosableEngine(Engine, Protocol):
 
 
 @runtime_checkable
-class ScoringEngine(Engine, Protocol):
-    """An engine that can score every label without generating (`decode` scored, channel, knn, ensemble).
-
-    Contract: `score_messages(messages, reading)` returns `LabelScores` over the engine's labels; the
-    chosen label is what `complete` answers for the same messages. `reading` names another scoring
-    method a candidate asked for (`smolgepa.reading`), None for the engine's own.
-    """
-
-    def score_messages(self, messages: list[dict[str, str]], reading: str | None = None) -> LabelScores: ...
-
-
-@runtime_checkable
 class IdentifiedEngine(Engine, Protocol):
-    """An engine that names its model for cache keys itself (`smolgepa.lm.cache.engine_identity`)."""
+    """An engine that names its model for cache keys itself (`smolgepa.lm.response_cache.engine_identity`)."""
 
     def cache_identity(self) -> str: ...
 
@@ -54,33 +43,37 @@ class IdentifiedEngine(Engine, Protocol):
 @runtime_checkable
 class KeyedEngine(Engine, Protocol):
     """An engine that names the settings deciding its answers for cache keys itself (else its
-    `settings` dataclass is read; `smolgepa.lm.cache.engine_extras`)."""
+    `settings` dataclass is read; `smolgepa.lm.response_cache.engine_extras`)."""
 
     def cache_key_extras(self) -> dict[str, Any]: ...
 
 
-@runtime_checkable
-class ReflectionBackend(Protocol):
-    """Turns a plain-text reflection prompt into a plain-text answer.
-
-    Contract: never raises for a failed call; the failure is `ReflectionReply(error=...)`, so a failed
-    reflection is a failed proposal, not a crashed run.
-    """
-
-    def __call__(self, prompt: str) -> ReflectionReply: ...
+# Engine settings that do not change what the model answers (or are already in the identity).
+_SETTINGS_NOT_IN_KEY = frozenset(
+    {"path", "n_threads", "n_threads_batch", "base_url", "model", "flavour", "api_key_env", "timeout", "retries",
+     "backoff", "concurrency", "more_urls"}
+)  # fmt: skip
 
 
-@runtime_checkable
-class Proposer(Protocol):
-    """GEPA's instruction proposer (`ProposalFn`): new texts for `components_to_update`.
+def settings_extras(settings: Any) -> dict[str, Any]:
+    """Every field of a settings dataclass except connection and thread settings ({} for anything else)."""
+    if settings is None or not dataclasses.is_dataclass(settings):
+        return {}
+    return {
+        field.name: getattr(settings, field.name)
+        for field in dataclasses.fields(settings)
+        if field.name not in _SETTINGS_NOT_IN_KEY
+    }
 
-    Contract: returns {component: new instruction} for the components it changed, or {} when it has
-    nothing new; never raises (failures are recorded in the journal as failed proposals).
-    """
 
-    def __call__(
-        self,
-        candidate: dict[str, str],
-        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
-        components_to_update: list[str],
-    ) -> dict[str, str]: ...
+def smolgepa_class(path: str) -> Any:
+    module_name, _, qualname = path.partition(":")
+    if not module_name.startswith("smolgepa.") or not qualname:
+        raise SmolgepaError(
+            f"A saved cached engine names the inner engine class {path!r}; only smolgepa's own engines "
+            "are restored. Rebuild the LM with smolgepa.lm.make_lm instead."
+        )
+    found: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found

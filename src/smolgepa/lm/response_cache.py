@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
 import sqlite3
@@ -36,21 +35,12 @@ from dspy.lm15 import Request, Response, TextPart
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
-from smolgepa.protocols import ClosableEngine, Engine, IdentifiedEngine, KeyedEngine
+from smolgepa.lm.cache_home import CACHE_ENV, cache_dir  # noqa: F401 - re-exported
+from smolgepa.lm.engines import ClosableEngine, Engine, IdentifiedEngine, KeyedEngine, settings_extras, smolgepa_class
 
-CACHE_ENV = "SMOLGEPA_CACHE_DIR"
 SCHEMA_VERSION = 1
 DB_NAME = "responses.sqlite3"
 BUSY_TIMEOUT_S = 60.0
-
-
-def cache_dir() -> Path:
-    """Where smolgepa keeps caches (responses, converted models); not created here."""
-    explicit = os.environ.get(CACHE_ENV, "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(base).expanduser() if base else Path.home() / ".cache") / "smolgepa"
 
 
 def engine_identity(engine: Engine, default: str | None = None) -> str:
@@ -66,12 +56,12 @@ def engine_identity(engine: Engine, default: str | None = None) -> str:
     settings = getattr(engine, "settings", None)
     path = getattr(settings, "path", None)
     if path:
-        from smolgepa.lm.models import check_model_file, file_digest
+        from smolgepa.lm.local.model_files import check_model_file, file_digest
 
         digest = file_digest(check_model_file(Path(path)))
         return f"gguf:sha256:{digest}|llama-cpp-python:{_version('llama_cpp_python')}"
     if getattr(settings, "base_url", None):
-        from smolgepa.lm.server import server_identity
+        from smolgepa.lm.servers.settings import server_identity
 
         return server_identity(settings)
     if default is not None:
@@ -80,13 +70,6 @@ def engine_identity(engine: Engine, default: str | None = None) -> str:
         f"Cannot cache responses of {type(engine).__name__}: it has no model identity. "
         "Pass identity=... to CachedEngine or give the engine a cache_identity() method."
     )
-
-
-# Engine settings that do not change what the model answers (or are already in the identity).
-_SETTINGS_NOT_IN_KEY = frozenset(
-    {"path", "n_threads", "n_threads_batch", "base_url", "model", "flavour", "api_key_env", "timeout", "retries",
-     "backoff", "concurrency", "more_urls"}
-)  # fmt: skip
 
 
 def engine_extras(engine: Engine) -> dict[str, Any]:
@@ -98,17 +81,6 @@ def engine_extras(engine: Engine) -> dict[str, Any]:
     if isinstance(engine, KeyedEngine):
         return dict(engine.cache_key_extras())
     return settings_extras(getattr(engine, "settings", None))
-
-
-def settings_extras(settings: Any) -> dict[str, Any]:
-    """Every field of a settings dataclass except connection and thread settings ({} for anything else)."""
-    if settings is None or not dataclasses.is_dataclass(settings):
-        return {}
-    return {
-        field.name: getattr(settings, field.name)
-        for field in dataclasses.fields(settings)
-        if field.name not in _SETTINGS_NOT_IN_KEY
-    }
 
 
 def _version(distribution: str) -> str:
@@ -323,21 +295,8 @@ class CachedEngine(CompleteOnlyEngine):
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> CachedEngine:
         """Rebuild from `dump_state`; the inner engine must be one of smolgepa's own classes."""
-        inner_cls = _smolgepa_class(str(state.get("inner_class", "")))
+        inner_cls = smolgepa_class(str(state.get("inner_class", "")))
         return cls(inner_cls.load_state(state["inner_state"]), state.get("identity"), state.get("directory"))
-
-
-def _smolgepa_class(path: str) -> Any:
-    module_name, _, qualname = path.partition(":")
-    if not module_name.startswith("smolgepa.") or not qualname:
-        raise SmolgepaError(
-            f"A saved cached engine names the inner engine class {path!r}; only smolgepa's own engines "
-            "are restored. Rebuild the LM with smolgepa.lm.make_lm instead."
-        )
-    found: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-    return found
 
 
 def _record_from_response(response: Response) -> dict[str, Any] | None:

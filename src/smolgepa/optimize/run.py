@@ -21,7 +21,8 @@ from smolgepa.adapter import PlainTextAdapter
 from smolgepa.errors import DiskFullError, RunDirReplacedError, SmolgepaError
 from smolgepa.evaluation import EvalReport, evaluate
 from smolgepa.lm.async_engine import async_engine_for
-from smolgepa.lm.student import Student, train_pairs
+from smolgepa.lm.student import Student
+from smolgepa.lm.options import train_pairs
 from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
 from smolgepa.optimize.modelfile import check_model_file_record, started_format
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config

@@ -5,13 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from smolgepa.diagnostics import capacity_verdict
 from smolgepa.runrecord import Capacity, Counts
 
-if TYPE_CHECKING:
-    from smolgepa.optimize.journal import Journal
+
+class Journal(Protocol):
+    """What a summary reads of the run's journal (`smolgepa.optimize.journal.Journal`, which imports
+    this module: the summary does not import it back)."""
+
+    tracker: Any
+    iterations: list[Any]
+    stop_reason: str | None
+    pareto_front: Any
+    metric_calls: int
+    extra_metric_calls: int
+    stop_rules: Any
+
+    @property
+    def proposals(self) -> int: ...
 
 
 @dataclass

@@ -79,7 +79,7 @@ def _calls_lines(student: CallCount | None, reflection: CallCount | None) -> lis
 
 def model_file_line(record: dict[str, Any]) -> str:
     """Which GGUF file answered, and for a re-encoded copy the flag that answers from its format elsewhere."""
-    from smolgepa.lm.reencode import CANDIDATES
+    from smolgepa.lm.local.reencode import CANDIDATES
 
     name = Path(str(record.get("path", "?"))).name
     line = f"Model file: {name} ({record.get('format') or '?'}, sha256 {str(record.get('sha256', '?'))[:12]})"

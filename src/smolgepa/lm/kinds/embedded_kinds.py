@@ -6,14 +6,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smolgepa.lm.decode import DECODE_MODES
-from smolgepa.lm.kinds.base import StudentKind, unknown_spec
-from smolgepa.lm.spec import ModelSpec
+from smolgepa.lm.readings.modes import DECODE_MODES
+from smolgepa.lm.kinds.base import ModelSpec, StudentKind, unknown_spec
 from smolgepa.token_count import TokenCounter, approx_tokens
 
 if TYPE_CHECKING:
-    from smolgepa.lm.embedded import EmbeddedEngine
-    from smolgepa.lm.student import StudentOptions
+    from smolgepa.lm.local.embedded import EmbeddedEngine
+    from smolgepa.lm.options import StudentOptions
 
 class GgufTokenCounter:
     """Exact counts from a GGUF file's vocabulary (loaded without the weights, on first use)."""
@@ -28,7 +27,7 @@ class GgufTokenCounter:
             if self._vocab is None:
                 from llama_cpp import Llama
 
-                from smolgepa.lm.native_log import route_native_logs
+                from smolgepa.lm.local.native_log import route_native_logs
 
                 route_native_logs()  # llama.cpp warns that a vocabulary-only model has no training context
                 self._vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
@@ -48,17 +47,17 @@ class EmbeddedKind(StudentKind):
         return ModelSpec(kind="embedded")
 
     def model_path(self, spec: ModelSpec) -> Path:
-        from smolgepa.lm.models import embedded_model_path
+        from smolgepa.lm.local.model_files import embedded_model_path
 
         return embedded_model_path()
 
     def answering_file(self, spec: ModelSpec, options: StudentOptions) -> Path:
-        """The file that answers: the probe's re-encoding of the shipped file (`smolgepa.lm.reencode`,
+        """The file that answers: the probe's re-encoding of the shipped file (`smolgepa.lm.local.reencode`,
         on first use), or the re-encoding in `options.model_format` when pinned; the file as given with
         `exact_model`, or while the default is off."""
-        from smolgepa.lm import reencode
-        from smolgepa.lm.models import check_model_file
-        from smolgepa.lm.quantize import fast_model_path
+        from smolgepa.lm.local import reencode
+        from smolgepa.lm.local.model_files import check_model_file
+        from smolgepa.lm.local.quantize import fast_model_path
 
         path = check_model_file(self.model_path(spec))
         if not self.reencodes(options):
@@ -71,16 +70,16 @@ class EmbeddedKind(StudentKind):
         return not options.exact_model and (self.reencodes_by_default() or options.fast_model)
 
     def reencodes_by_default(self) -> bool:
-        from smolgepa.lm.reencode import REENCODE_BY_DEFAULT
+        from smolgepa.lm.local.reencode import REENCODE_BY_DEFAULT
 
         return REENCODE_BY_DEFAULT
 
     def check_decode(self, mode: str, calibrate: bool, calibration: str) -> None:
-        pass  # every mode and calibration runs in-process (smolgepa.lm.decode.check_decode checks the pairs)
+        pass  # every mode and calibration runs in-process (smolgepa.lm.readings.modes.check_decode checks the pairs)
 
     def engine(self, spec: ModelSpec, options: StudentOptions) -> EmbeddedEngine:
-        from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-        from smolgepa.lm.models import check_model_file
+        from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+        from smolgepa.lm.local.model_files import check_model_file
 
         path = self.answering_file(spec, options)
         return EmbeddedEngine(
@@ -93,7 +92,7 @@ class EmbeddedKind(StudentKind):
         )
 
     def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int) -> EmbeddedEngine:
-        from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+        from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 
         # Reflection prompts are long: a larger context than a student's; the file is checked on load.
         return EmbeddedEngine(EmbeddedSettings(path=str(self.model_path(spec)), n_ctx=8192, seed=seed))

@@ -7,20 +7,14 @@ from typing import TYPE_CHECKING
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.kinds.base import StudentKind, unknown_spec
-from smolgepa.lm.spec import ModelSpec
+from smolgepa.lm.kinds.base import ModelSpec
+from smolgepa.lm.servers.settings import SERVER_DEFAULT_URLS
 
 if TYPE_CHECKING:
-    from smolgepa.lm.server import ServerEngine
-    from smolgepa.lm.student import StudentOptions
+    from smolgepa.lm.servers.server_engine import ServerEngine
+    from smolgepa.lm.options import StudentOptions
 
-# Server flavours, their spec forms and default base URLs (None: the URL is part of the spec).
-SERVER_DEFAULT_URLS: dict[str, str | None] = {
-    "openai": None,
-    "lmstudio": "http://localhost:1234/v1",
-    "ollama": "http://localhost:11434/v1",
-    "llamacpp": None,
-    "vllm": None,
-}
+# Server flavours and their spec forms (default base URLs: `smolgepa.lm.servers.settings`).
 SERVER_FORMS = {
     "openai": "openai:MODEL@BASE_URL",
     "lmstudio": "lmstudio:MODEL",
@@ -42,7 +36,7 @@ class ServerKind(StudentKind):
 
     @property
     def decode_modes(self) -> tuple[str, ...]:  # type: ignore[override]
-        from smolgepa.lm.decode_server import SERVER_DECODE_MODES
+        from smolgepa.lm.servers.payloads import SERVER_DECODE_MODES
 
         return SERVER_DECODE_MODES[self.name]
 
@@ -61,12 +55,12 @@ class ServerKind(StudentKind):
         return ModelSpec(kind=kind, model=rest, base_url=default_url)
 
     def check_decode(self, mode: str, calibrate: bool, calibration: str) -> None:
-        from smolgepa.lm.decode_server import check_server_decode
+        from smolgepa.lm.servers.payloads import check_server_decode
 
         check_server_decode(self.name, mode, calibrate, calibration)
 
     def engine(self, spec: ModelSpec, options: StudentOptions) -> ServerEngine:
-        from smolgepa.lm.server import ServerEngine, ServerSettings
+        from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 
         return ServerEngine(
             ServerSettings(
@@ -79,7 +73,7 @@ class ServerKind(StudentKind):
         )
 
     def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int) -> ServerEngine:
-        from smolgepa.lm.server import ServerEngine, ServerSettings
+        from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 
         if key_env is None and spec.kind == "openai" and os.environ.get("OPENAI_API_KEY"):
             key_env = "OPENAI_API_KEY"
@@ -92,8 +86,8 @@ class ServerKind(StudentKind):
 def _check_url(url: str, text: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise SmolgepaError(f"{text!r}: the base URL must start with http:// or https://, got {url!r}.")
-    if "," in url:  # several servers of the same model (`smolgepa.lm.server_pool`)
-        from smolgepa.lm.server_pool import split_urls
+    if "," in url:  # several servers of the same model (`smolgepa.lm.servers.pool`)
+        from smolgepa.lm.servers.pool import split_urls
 
         return ",".join(split_urls(url))
     return url.rstrip("/")

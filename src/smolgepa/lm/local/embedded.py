@@ -11,21 +11,18 @@ from typing import Any
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.decode import (
+from smolgepa.lm.readings.scores import (
     CONTENT_FREE_INPUTS,
-    DEFAULT_ENSEMBLE_K,
-    DEFAULT_KNN_K,
-    SCORING_MODES,
     LabelScores,
     calibration_key,
-    check_decode,
     content_free_messages,
     content_free_prior,
-    label_grammar,
 )
+from smolgepa.lm.readings.modes import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
+from smolgepa.lm.readings.constrained import label_grammar
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
-from smolgepa.lm.kv import REEVALUATED_TAIL, forget_prompt_end  # noqa: F401 - REEVALUATED_TAIL re-exported
-from smolgepa.lm.models import check_model_file
+from smolgepa.lm.local.kv import REEVALUATED_TAIL, forget_prompt_end  # noqa: F401 - REEVALUATED_TAIL re-exported
+from smolgepa.lm.local.model_files import check_model_file
 from smolgepa.lm.overflow import parse_overflow
 from smolgepa.reading import reading as parse_reading
 from smolgepa.header import take_header
@@ -39,7 +36,7 @@ class EmbeddedSettings:
     """How the in-process model is loaded and decodes; part of the engine's saved state.
 
     `decode` is `free`, `constrained`, `scored`, `channel`, `knn`, `probe`, `hidden` or `ensemble` (see
-    `smolgepa.lm.decode`); all but `free` need `labels`. `calibrate` applies contextual calibration:
+    `smolgepa.lm.readings.modes`); all but `free` need `labels`. `calibrate` applies contextual calibration:
     with `calibration` "content-free" (scored only) from the `content_free` inputs, with "train"
     (scored, channel, ensemble) from offsets fitted on `train_examples`, (text, label) pairs of the
     task's train split, which `knn` (anchors, `knn_k` neighbours), `probe`, `hidden` and `ensemble` without demos
@@ -74,8 +71,8 @@ class EmbeddedSettings:
 
     def key_extras(self, extras: dict[str, Any]) -> dict[str, Any]:
         """`extras` (every settings field) cut to what decides this mode's answers
-        (`smolgepa.lm.methods.method_key_extras`)."""
-        from smolgepa.lm.methods import method_key_extras
+        (`smolgepa.lm.readings.build.method_key_extras`)."""
+        from smolgepa.lm.readings.build import method_key_extras
 
         if not extras.get("flash_attn"):  # keys made before the setting existed stay valid
             extras = {k: v for k, v in extras.items() if k != "flash_attn"}
@@ -122,8 +119,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise SmolgepaError(f"llama-cpp-python is not installed ({exc}). Run scripts/setup.") from None
-        from smolgepa.lm.native_log import route_native_logs
-        from smolgepa.lm.sequences import enable_sequences
+        from smolgepa.lm.local.native_log import route_native_logs
+        from smolgepa.lm.local.sequences import enable_sequences
 
         route_native_logs()
         threads = self._threads()
@@ -233,10 +230,10 @@ class EmbeddedEngine(CompleteOnlyEngine):
         )
 
     def scoring_method(self, reading: str | None = None, words: LabelWords | None = None) -> Any:
-        """The `smolgepa.lm.methods.ScoringMethod` the settings (or `reading`) name, on the label
+        """The `smolgepa.lm.readings.build.ScoringMethod` the settings (or `reading`) name, on the label
         words if given, built once per loaded model (it keeps per-prompt state: kNN anchors, fitted
         offsets)."""
-        from smolgepa.lm.methods import build_method
+        from smolgepa.lm.readings.build import build_method
 
         key = (reading, tuple(sorted((words or {}).items())))
         with self._lock:
@@ -266,7 +263,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
 
     def cache_key_extras(self) -> dict[str, Any]:
         """The decode settings in the disk cache key (see EmbeddedSettings.key_extras)."""
-        from smolgepa.lm.cache import settings_extras
+        from smolgepa.lm.engines import settings_extras
 
         return self.settings.key_extras(settings_extras(self.settings))
 
@@ -287,7 +284,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
 
     def _hidden_features(self, messages: list[dict[str, str]]) -> Any:
         """The hidden-state features of these messages (`hidden_states.HiddenStates`; its own context)."""
-        from smolgepa.lm.hidden_states import HiddenStates
+        from smolgepa.lm.local.hidden_states import HiddenStates
 
         with self._lock:
             if self._hidden is None:
@@ -295,7 +292,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
             return self._hidden.features(messages)
 
     def _label_scorer(self) -> Any:
-        from smolgepa.lm.scoring import LabelScorer
+        from smolgepa.lm.local.label_scorer import LabelScorer
 
         llama = self.llama()
         if self._scorer is None or self._scorer.llama is not llama:

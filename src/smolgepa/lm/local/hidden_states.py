@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.decode import calibration_key, content_free_messages
-from smolgepa.lm.scoring import chat_prompt_tokens
-from smolgepa.lm.sequences import common_length
+from smolgepa.lm.readings.scores import calibration_key, content_free_messages
+from smolgepa.lm.local.label_scorer import chat_prompt_tokens
+from smolgepa.lm.local.sequences import common_length
 
 Messages = Sequence[Mapping[str, str]]
 
@@ -46,7 +46,7 @@ class HiddenStates:
         if self._llama is None:
             import llama_cpp
 
-            from smolgepa.lm.native_log import route_native_logs
+            from smolgepa.lm.local.native_log import route_native_logs
 
             route_native_logs()  # llama.cpp warns that no pooling was asked for: that is the point here
             self._llama = llama_cpp.Llama(

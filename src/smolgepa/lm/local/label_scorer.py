@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.kv import REEVALUATED_TAIL
-from smolgepa.lm.sequences import (
+from smolgepa.lm.local.kv import REEVALUATED_TAIL
+from smolgepa.lm.local.sequences import (
     BRANCHES,
     KEPT,
     SEQUENCES,

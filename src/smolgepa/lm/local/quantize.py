@@ -1,6 +1,6 @@
 """Faster prefill: a low-bit GGUF file re-encoded once (Q8_0, BF16, ...) with llama.cpp's own quantizer.
 
-Which format the embedded student uses by default is decided per CPU by `smolgepa.lm.reencode`.
+Which format the embedded student uses by default is decided per CPU by `smolgepa.lm.local.reencode`.
 
 llama.cpp's CPU matrix kernels for Q8_0 prefill much faster than its Q4_1 ones: about 1.6-2x
 here for SmolLM2-135M, with the same decode speed; the file grows from 98 to 145 MB (F16 and F32
@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from smolgepa.jsonfiles import write_text_atomic
-from smolgepa.lm.cache import cache_dir
-from smolgepa.lm.models import check_model_file, file_digest, sha256_of
+from smolgepa.lm.cache_home import cache_dir
+from smolgepa.lm.local.model_files import check_model_file, file_digest, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def _convert(source: Path, target: Path, fmt: str) -> None:
 
     import llama_cpp
 
-    from smolgepa.lm.native_log import route_native_logs
+    from smolgepa.lm.local.native_log import route_native_logs
 
     route_native_logs()  # the per-tensor lines are llama.cpp's info: logged, not printed
     params = llama_cpp.llama_model_quantize_default_params()

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from smolgepa.jsonfiles import write_text_atomic
-from smolgepa.lm.models import check_model_file, file_digest
-from smolgepa.lm.quantize import (
+from smolgepa.lm.local.model_files import check_model_file, file_digest
+from smolgepa.lm.local.quantize import (
     CONVERTIBLE_FTYPES,
     file_lock,
     converted_path,
@@ -106,7 +106,7 @@ def choose_format(source: Path, directory: Path | None = None) -> Choice:
 
 def probe(source: Path, directory: Path | None = None) -> Choice:
     """Convert every candidate, time a prefill with each and with `source`, and choose (see the module)."""
-    from smolgepa.lm.embedded import _default_threads
+    from smolgepa.lm.local.embedded import _default_threads
 
     print(f"smolgepa: timing model formats for this CPU (once, about 10-30 s); the result is kept in "
           f"{models_dir(directory)}", file=sys.stderr, flush=True)
@@ -141,7 +141,7 @@ def speeds_of(files: dict[str, Path], threads: int) -> dict[str, dict[str, float
 
     from llama_cpp import Llama
 
-    from smolgepa.lm.native_log import route_native_logs
+    from smolgepa.lm.local.native_log import route_native_logs
 
     route_native_logs()  # each freed context reports its compute buffer at llama.cpp's warning level
     with contextlib.ExitStack() as stack:

@@ -1,75 +1,16 @@
-"""Scoring methods: ways to read a label from a student without generating text.
-
-Each method turns the chat messages of one example into `LabelScores` (per-label log-scores,
-probabilities and the chosen label). It asks a model only what `LabelScoring` offers, so the same
-method classes run in-process (`scoring.LabelScorer`, under the embedded engine's lock, reusing the
-KV cache of common prefixes) and on a llama.cpp server (`server_methods.ServerLabelScoring`).
-An engine builds one method from its settings (`build_method`).
-"""
+"""The reading an engine's settings name, built over a model's `LabelScoring` (`build_method`), and
+what of those settings enters cache keys (`method_key_extras`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from smolgepa.lm.decode import FITTED_MODES, LabelScores, choose_label
-
-Messages = list[dict[str, str]]
-
-
-class LabelScoring(Protocol):
-    """What the scoring methods ask of a model. Log-probabilities are the model's own (natural log)."""
-
-    def score(self, messages: Messages, labels: Sequence[str]) -> dict[str, float]:
-        """log P(label | messages) for every label, each label's whole token sequence (scored,
-        ensemble, train calibration)."""
-        ...
-
-    def reply_logprob(self, messages: Messages, given: str, text: str) -> float:
-        """log P(text | messages, given): `given + text` as the assistant's reply, only `text` scored (channel)."""
-        ...
-
-    def answer_logprobs(self, messages: Messages) -> Any:
-        """The next-token log-distribution at the answer position (kNN): a vocabulary-sized
-        `np.ndarray`, or a `knn.TopLogprobs` where only the most likely tokens are known."""
-        ...
-
-
-def score_each(scorer: Any, batch: Sequence[Messages], labels: Sequence[str]) -> list[dict[str, float]]:
-    """`scorer.score` of every prompt in `batch`: in one go where the scorer can (`score_many`)."""
-    many = getattr(scorer, "score_many", None)
-    return many(batch, labels) if many else [scorer.score(messages, labels) for messages in batch]
-
-
-def reply_each(scorer: Any, batch: Sequence[Messages], given: str, text: str) -> list[float]:
-    """`scorer.reply_logprob` after every prompt in `batch`: in one go where the scorer can
-    (`reply_logprobs`)."""
-    many = getattr(scorer, "reply_logprobs", None)
-    return many(batch, given, text) if many else [scorer.reply_logprob(m, given, text) for m in batch]
-
-
-class ScoringMethod(Protocol):
-    """A scoring method: messages -> LabelScores (the argmax label and the scores behind it)."""
-
-    def score(self, messages: Messages) -> LabelScores: ...
-
-
-class DirectMethod:
-    """`scored`: log P(label | messages) per label; with a `prior` (content-free calibration) the
-    answer is argmax p / p_cf."""
-
-    def __init__(self, scorer: Any, labels: Sequence[str], prior: Callable[[Messages], dict[str, float]] | None = None):
-        self.scorer = scorer
-        self.labels = tuple(labels)
-        self.prior = prior
-
-    def score(self, messages: Messages) -> LabelScores:
-        # The prior first, as before this class existed: which prompts are in the KV cache decides how
-        # llama.cpp batches the query's prefill, and near-ties can flip with it.
-        prior = self.prior(messages) if self.prior else None
-        return choose_label(self.scorer.score(messages, self.labels), prior)
+from smolgepa.lm.readings.modes import FITTED_MODES
+from smolgepa.lm.readings.protocol import LabelScoring, Messages, ScoringMethod
+from smolgepa.lm.readings.scored import DirectMethod
 
 
 def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages], dict[str, float]],
@@ -84,31 +25,31 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
     if settings.decode == "scored":
         method = DirectMethod(scorer, labels, prior if settings.calibrate and not from_train else None)
     elif settings.decode == "channel":
-        from smolgepa.lm.channel import ChannelMethod
+        from smolgepa.lm.readings.channel import ChannelMethod
 
         method = ChannelMethod(scorer, labels)
     elif settings.decode == "knn":
-        from smolgepa.lm.knn import KnnMethod
+        from smolgepa.lm.readings.knn import KnnMethod
 
         method = KnnMethod(scorer, labels, train, settings.knn_k)
     elif settings.decode == "probe":
-        from smolgepa.lm.linear_probe import ProbeMethod
+        from smolgepa.lm.readings.probe import ProbeMethod
 
         method = ProbeMethod(scorer, labels, train)
     elif settings.decode == "hidden":
-        from smolgepa.lm.hidden_probe import HiddenProbeMethod
+        from smolgepa.lm.readings.hidden import HiddenProbeMethod
 
         if hidden is None:
             raise ValueError("the hidden reading needs the model's hidden states (the embedded student)")
         method = HiddenProbeMethod(hidden, labels, train)
     elif settings.decode == "ensemble":
-        from smolgepa.lm.ensemble import EnsembleMethod
+        from smolgepa.lm.readings.ensemble import EnsembleMethod
 
         method = EnsembleMethod(scorer, labels, train, settings.ensemble_k, settings.seed)
     else:
         raise ValueError(f"decode mode {settings.decode!r} is not a scoring method")
     if from_train:
-        from smolgepa.lm.train_calibration import TrainCalibrated
+        from smolgepa.lm.readings.train_calibration import TrainCalibrated
 
         method = TrainCalibrated(method, labels, train)
     return method

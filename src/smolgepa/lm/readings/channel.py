@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from smolgepa.lm.decode import LabelScores, argmax, softmax
-from smolgepa.lm.methods import reply_each
-from smolgepa.lm.turns import Prompt, Turn, read_prompt
+from smolgepa.lm.readings.scores import LabelScores, argmax, softmax
+from smolgepa.lm.readings.protocol import reply_each
+from smolgepa.lm.readings.turns import Prompt, Turn, read_prompt
 
 
 def label_turn(query: Turn, label: str) -> str:

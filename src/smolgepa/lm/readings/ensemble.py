@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode import LabelScores, argmax, softmax
-from smolgepa.lm.methods import score_each
-from smolgepa.lm.turns import Turn, make_turn, read_prompt, same_text
+from smolgepa.lm.readings.scores import LabelScores, argmax, softmax
+from smolgepa.lm.readings.protocol import score_each
+from smolgepa.lm.readings.turns import Turn, make_turn, read_prompt, same_text
 
 
 def normalised(logprobs: dict[str, float]) -> dict[str, float]:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from smolgepa.linear import FoldedFit, softmax, standardizer, with_bias
-from smolgepa.lm.knn import AnchorMemory
-from smolgepa.lm.linear_probe import ReadoutMethod
-from smolgepa.lm.turns import same_text
+from smolgepa.lm.readings.knn import AnchorMemory
+from smolgepa.lm.readings.probe import ReadoutMethod
+from smolgepa.lm.readings.turns import same_text
 
 HIDDEN_L2 = 0.01
 HIDDEN_FOLDS = 5

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from smolgepa.lm.decode import LabelScores, calibration_key, content_free_messages
-from smolgepa.lm.turns import input_text, same_text
+from smolgepa.lm.readings.scores import LabelScores, calibration_key, content_free_messages
+from smolgepa.lm.readings.turns import input_text, same_text
 
 
 @dataclass(frozen=True)

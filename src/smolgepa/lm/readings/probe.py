@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from smolgepa.lm.decode import LabelScores, calibration_key
-from smolgepa.lm.knn import AnchorMemory, Anchors
-from smolgepa.lm.turns import input_text
+from smolgepa.lm.readings.scores import LabelScores, calibration_key
+from smolgepa.lm.readings.knn import AnchorMemory, Anchors
+from smolgepa.lm.readings.turns import input_text
 from smolgepa.linear import FoldedFit, softmax, standardizer, with_bias
 
 PROBE_TOKENS = 1024  # vocabulary tokens read (most mass over the training anchors)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from smolgepa.lm.decode import LabelScores, argmax, calibration_key, content_free_messages, softmax
-from smolgepa.lm.ensemble import normalised
+from smolgepa.lm.readings.scores import LabelScores, argmax, calibration_key, content_free_messages, softmax
+from smolgepa.lm.readings.ensemble import normalised
 
 L2 = 1e-2
 STEPS = 500

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode import USER_INPUT
+from smolgepa.lm.readings.scores import USER_INPUT
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def probe_engine_kind(settings: Any, client: httpx.Client, headers: dict[str, st
     `openai` for a remote URL or an unrecognised server, else the probed kind, checked to support
     the settings' decode mode (SmolgepaError naming the probed kind if not)."""
     from smolgepa.errors import SmolgepaError
-    from smolgepa.lm.decode_server import check_server_decode
+    from smolgepa.lm.servers.payloads import check_server_decode
 
     if not is_local_url(settings.base_url):
         return "openai"

@@ -1,6 +1,6 @@
 """Decode modes on server students: the request fields per server kind, and reading answers back.
 
-Pure functions over JSON; `smolgepa.lm.server.ServerEngine` merges `decode_payload(...)` into its
+Pure functions over JSON; `smolgepa.lm.servers.server_engine.ServerEngine` merges `decode_payload(...)` into its
 chat-completions body and reads the reply with `read_constrained` / `read_scored`.
 
 What each server kind supports (free text works everywhere):
@@ -43,17 +43,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode import (
+from smolgepa.lm.readings.scores import (
     CONTENT_FREE_INPUTS,
-    EMBEDDED_ONLY_MODES,
     LabelScores,
     argmax,
     choose_label,
     content_free_messages,
     content_free_prior,
-    label_gbnf,
     softmax,
 )
+from smolgepa.lm.readings.modes import EMBEDDED_ONLY_MODES
+from smolgepa.lm.readings.constrained import label_gbnf
 
 JSON_LABEL_KEY = "label"
 DEFAULT_TOP_LOGPROBS = 20
@@ -438,7 +438,7 @@ def server_content_free_prior(
 ) -> dict[str, float]:
     """p_cf for calibration on a server: `score(messages)` gives every label's log-likelihood
     after `messages` (one or more requests); each content-free input replaces the real one.
-    Cache the result per `smolgepa.lm.decode.calibration_key(messages, labels)`."""
+    Cache the result per `smolgepa.lm.readings.modes.calibration_key(messages, labels)`."""
     runs = []
     for text in inputs:
         values = score(content_free_messages(messages, text))

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 from dspy.lm15 import Request, Response, response_to_events
 
-from smolgepa.lm.decode import SCORING_MODES
-from smolgepa.lm.server import ServerEngine, ServerSettings, _Retryable
-from smolgepa.lm.server_scoring import constrained_response
+from smolgepa.lm.readings.modes import SCORING_MODES
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings, _Retryable
+from smolgepa.lm.servers.server_scoring import constrained_response
 
 log = logging.getLogger(__name__)
 

@@ -30,13 +30,13 @@ import httpx
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.decode import SCORING_MODES
-from smolgepa.lm.decode_server import decode_payload, label_max_tokens, uses_json
+from smolgepa.lm.readings.modes import SCORING_MODES
+from smolgepa.lm.servers.payloads import decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow
-from smolgepa.lm.server_pool import pool_for
-from smolgepa.lm.server_scoring import ScoringEngineMixin, constrained_response
-from smolgepa.lm.server_settings import ServerSettings, server_identity  # noqa: F401  (also imported from here)
+from smolgepa.lm.servers.pool import pool_for
+from smolgepa.lm.servers.server_scoring import ScoringEngineMixin, constrained_response
+from smolgepa.lm.servers.settings import ServerSettings, server_identity  # noqa: F401  (also imported from here)
 from smolgepa.reading import take_server_reading
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
             return settings.flavour
         with self._kind_lock:
             if self._kind is None:
-                from smolgepa.lm.probe import probe_engine_kind
+                from smolgepa.lm.servers.identify import probe_engine_kind
 
                 self._kind = probe_engine_kind(settings, self.client(), self._headers())
             return self._kind

@@ -1,4 +1,4 @@
-"""The scoring methods (`smolgepa.lm.methods`) on a llama.cpp server: `ServerLabelScoring` answers
+"""The scoring methods (`smolgepa.lm.readings.build`) on a llama.cpp server: `ServerLabelScoring` answers
 what a method asks of a model (`methods.LabelScoring`) with chat-completion requests.
 
 - `score`: every label's exact log-likelihood: one scored request, then one forced request per
@@ -11,7 +11,7 @@ what a method asks of a model (`methods.LabelScoring`) with chat-completion requ
   pieces, " meeting" as " ", "me", "eting", 13 nats below the real tokens.) llama-cpp-python's
   `/v1/completions` with `echo` would need the chat template rendered on the client, so it is not used.
 - `answer_logprobs` (knn): the `KNN_TOP_LOGPROBS` most likely next tokens at the answer position
-  (`knn.TopLogprobs`; how the distance treats the rest is in `smolgepa.lm.knn`).
+  (`knn.TopLogprobs`; how the distance treats the rest is in `smolgepa.lm.readings.knn`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,67 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode_server import logprob_steps, no_logprobs_error
-from smolgepa.lm.knn import TopLogprobs
-from smolgepa.lm.server_scoring import Messages, Send, server_label_scores
+from smolgepa.lm.servers.payloads import (
+    LabelLogprob,
+    can_force,
+    check_answer,
+    first_position_estimates,
+    forced_logprob,
+    forced_payload,
+    label_max_tokens,
+    logprob_steps,
+    no_logprobs_error,
+    reply_text,
+    score_labels_from_logprobs,
+    scored_payload,
+    uses_json,
+)
+from smolgepa.lm.readings.knn import TopLogprobs
+
+Messages = list[dict[str, str]]
+Send = Callable[[Messages, dict[str, Any]], Mapping[str, Any]]
+
+
+def server_label_scores(
+    send: Send,
+    flavour: str,
+    messages: Messages,
+    labels: Sequence[str],
+    *,
+    need_all: bool = False,
+    where: str = "the server",
+) -> tuple[dict[str, LabelLogprob], int]:
+    """Every label's log-likelihood after `messages` and the number of requests it took.
+
+    On llama.cpp servers the labels that are not one listed token are forced one at a time, in
+    order of their upper bounds, while they could still beat the best exact score (all of them
+    with `need_all`, for calibration). Elsewhere the one reply's estimates are returned as they are.
+    """
+    fields = scored_payload(flavour, labels)
+    fields["max_tokens"] = label_max_tokens(labels, uses_json(flavour))
+    data = send(messages, fields)
+    if not uses_json(flavour):  # the answer was constrained to a label: check the server did that
+        check_answer(flavour, reply_text(data), labels, where)
+    steps = logprob_steps(data)
+    if not steps:
+        raise no_logprobs_error(where)
+    if not can_force(flavour):
+        return score_labels_from_logprobs(steps, labels), 1
+    estimates = first_position_estimates(steps, labels)
+    requests = 1
+    best = max((e.value for e in estimates.values() if e.exact), default=float("-inf"))
+    for label in sorted((l for l in labels if not estimates[l].exact), key=lambda l: -estimates[l].value):
+        if not need_all and estimates[label].value < best:
+            continue  # its upper bound cannot beat an exact score
+        reply = send(messages, forced_payload(label))
+        requests += 1
+        check_answer(flavour, reply_text(reply), [label], where)
+        value = forced_logprob(reply, label)
+        if value is not None:
+            estimates[label] = LabelLogprob(value, True)
+            best = max(best, value)
+    return estimates, requests
+
 
 # Next tokens asked for per kNN distribution: 99.4% of SmolLM2-135M's mass at the answer position
 # (about 300 kB of JSON per reply from llama-cpp-python's server, 0.16 s on loopback).

@@ -1,6 +1,6 @@
 """Scored decoding through a server: each label's log-likelihood from one or more replies.
 
-`ServerScorer` does for a server student what `smolgepa.lm.scoring.LabelScorer` does in-process:
+`ServerScorer` does for a server student what `smolgepa.lm.local.label_scorer.LabelScorer` does in-process:
 one scored request (`decode_server.scored_payload`), then, on llama.cpp servers, one forced request
 (`decode_server.forced_payload`) per label that could still win, so the chosen label is the argmax
 of exact log-likelihoods, as with the embedded student. With calibration every label is scored
@@ -18,73 +18,21 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dspy.lm15 import Response
 
-from smolgepa.lm.decode import CONTENT_FREE_INPUTS, LabelScores, calibration_key
-from smolgepa.lm.decode_server import (
+from smolgepa.lm.readings.scores import CONTENT_FREE_INPUTS, LabelScores, calibration_key
+from smolgepa.lm.servers.server_label_scoring import Messages, Send, server_label_scores
+from smolgepa.lm.servers.payloads import (
     LabelLogprob,
-    can_force,
     check_answer,
     decide_scored,
-    first_position_estimates,
-    forced_logprob,
     forced_payload,
-    label_max_tokens,
-    logprob_steps,
-    no_logprobs_error,
-    reply_text,
-    score_labels_from_logprobs,
     scored_payload,
     server_content_free_prior,
-    uses_json,
 )
-
-Messages = list[dict[str, str]]
-Send = Callable[[Messages, dict[str, Any]], Mapping[str, Any]]
-
-
-def server_label_scores(
-    send: Send,
-    flavour: str,
-    messages: Messages,
-    labels: Sequence[str],
-    *,
-    need_all: bool = False,
-    where: str = "the server",
-) -> tuple[dict[str, LabelLogprob], int]:
-    """Every label's log-likelihood after `messages` and the number of requests it took.
-
-    On llama.cpp servers the labels that are not one listed token are forced one at a time, in
-    order of their upper bounds, while they could still beat the best exact score (all of them
-    with `need_all`, for calibration). Elsewhere the one reply's estimates are returned as they are.
-    """
-    fields = scored_payload(flavour, labels)
-    fields["max_tokens"] = label_max_tokens(labels, uses_json(flavour))
-    data = send(messages, fields)
-    if not uses_json(flavour):  # the answer was constrained to a label: check the server did that
-        check_answer(flavour, reply_text(data), labels, where)
-    steps = logprob_steps(data)
-    if not steps:
-        raise no_logprobs_error(where)
-    if not can_force(flavour):
-        return score_labels_from_logprobs(steps, labels), 1
-    estimates = first_position_estimates(steps, labels)
-    requests = 1
-    best = max((e.value for e in estimates.values() if e.exact), default=float("-inf"))
-    for label in sorted((l for l in labels if not estimates[l].exact), key=lambda l: -estimates[l].value):
-        if not need_all and estimates[label].value < best:
-            continue  # its upper bound cannot beat an exact score
-        reply = send(messages, forced_payload(label))
-        requests += 1
-        check_answer(flavour, reply_text(reply), [label], where)
-        value = forced_logprob(reply, label)
-        if value is not None:
-            estimates[label] = LabelLogprob(value, True)
-            best = max(best, value)
-    return estimates, requests
 
 
 class ServerScorer:
@@ -160,7 +108,7 @@ class ServerScoring:
     def score(self, messages: Messages, reading: str | None = None) -> tuple[LabelScores, dict[str, Any]]:
         """The chosen label and provider data for `messages`, read as `reading` names (None: the
         settings' own method); SmolgepaError if this server kind cannot score that way."""
-        from smolgepa.lm.decode_server import server_readings
+        from smolgepa.lm.servers.payloads import server_readings
         from smolgepa.reading import check_server_reading
         from smolgepa.reading import reading as parse_reading
 
@@ -188,8 +136,8 @@ class ServerScoring:
 
     def method(self, name: str) -> Any:
         """The scoring method a reading names, over the server (built once; it keeps anchors and offsets)."""
-        from smolgepa.lm.methods import build_method
-        from smolgepa.lm.server_methods import ServerLabelScoring
+        from smolgepa.lm.readings.build import build_method
+        from smolgepa.lm.servers.server_label_scoring import ServerLabelScoring
         from smolgepa.reading import reading as parse_reading
 
         with self._lock:
@@ -236,8 +184,8 @@ class ScoringEngineMixin:
 
     def cache_key_extras(self) -> dict[str, Any]:
         """The decode settings in the disk cache key: those the method uses (`methods.method_key_extras`)."""
-        from smolgepa.lm.cache import settings_extras
-        from smolgepa.lm.methods import method_key_extras
+        from smolgepa.lm.engines import settings_extras
+        from smolgepa.lm.readings.build import method_key_extras
 
         return method_key_extras(self.settings, settings_extras(self.settings), optional=("seed",))
 
@@ -254,7 +202,7 @@ class ScoringEngineMixin:
                   ) -> dict[str, Any]:
         """Post `body` to `path` under the server's root (the base URL without /v1), with retries; the
         JSON (a reply `expect` rejects is retried like a broken one)."""
-        from smolgepa.lm.probe import server_root
+        from smolgepa.lm.servers.identify import server_root
 
         return self.post(body, url=server_root(self.settings.base_url) + path, expect=expect)
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode import CONTENT_FREE_INPUTS, DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, check_decode
-from smolgepa.lm.kinds.server import SERVER_DEFAULT_URLS
-from smolgepa.lm.server_pool import spread_urls
-from smolgepa.lm.spec import ModelSpec
+from smolgepa.lm.readings.scores import CONTENT_FREE_INPUTS
+from smolgepa.lm.readings.modes import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, check_decode
+from smolgepa.lm.servers.payloads import check_server_decode
+from smolgepa.lm.servers.pool import spread_urls
 
+# Server flavours, their spec forms and default base URLs (None: the URL is part of the spec).
+SERVER_DEFAULT_URLS: dict[str, str | None] = {
+    "openai": None,
+    "lmstudio": "http://localhost:1234/v1",
+    "ollama": "http://localhost:11434/v1",
+    "llamacpp": None,
+    "vllm": None,
+}
 # Requests in flight at once, by server kind: llama.cpp and vLLM batch parallel slots, LM Studio
 # and Ollama mostly queue, hosted APIs take more.
 DEFAULT_CONCURRENCY: dict[str, int] = {"llamacpp": 4, "vllm": 4, "lmstudio": 2, "ollama": 2, "openai": 8}
@@ -23,7 +30,7 @@ class ServerSettings:
     `concurrency` of None means the default for the flavour (see DEFAULT_CONCURRENCY).
     `decode`, `labels`, `calibrate`, `content_free`, `calibration`, `train_examples`, `knn_k`,
     `ensemble_k` and `seed` (which picks the ensemble's shots) are as for the embedded student
-    (`smolgepa.lm.embedded.EmbeddedSettings`); those the method uses are part of the disk cache key.
+    (`smolgepa.lm.local.embedded.EmbeddedSettings`); those the method uses are part of the disk cache key.
     """
 
     base_url: str
@@ -68,7 +75,8 @@ class ServerSettings:
         if self.concurrency is not None and self.concurrency < 1:
             raise SmolgepaError(f"Server concurrency must be at least 1, got {self.concurrency}.")
         check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
-                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k}, kind=self.flavour)
+                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k})
+        check_server_decode(self.flavour, self.decode, self.calibrate, self.calibration)
         if self.calibrate and self.calibration == "content-free" and not self.content_free:
             raise SmolgepaError("Calibration needs at least one content-free input (content_free is empty).")
 
@@ -80,13 +88,6 @@ class ServerSettings:
     @property
     def endpoint(self) -> str:
         return self.base_url.rstrip("/") + "/chat/completions"
-
-
-def settings_from_spec(spec: ModelSpec, **overrides: Any) -> ServerSettings:
-    """Server settings for a parsed server spec (`lmstudio:MODEL`, `llamacpp:URL`, ...)."""
-    if not spec.is_server:
-        raise SmolgepaError(f"{spec} is not a server student.")
-    return ServerSettings(base_url=spec.base_url, model=spec.model, flavour=spec.kind, **overrides)
 
 
 def server_identity(settings: ServerSettings) -> str:
