@@ -38,8 +38,8 @@ from typing import Any  # noqa: E402
 
 import dspy  # noqa: E402
 
-from smolgepa.adapter import PlainTextAdapter  # noqa: E402
-from smolgepa.evaluation import evaluate  # noqa: E402
+from smolgepa.adapter.plain_text import PlainTextAdapter  # noqa: E402
+from smolgepa.evaluation.evaluate import evaluate  # noqa: E402
 from smolgepa.machine import cpu_description  # noqa: E402
 from smolgepa.lm import make_lm  # noqa: E402
 from smolgepa.lm.cache_home import CACHE_ENV  # noqa: E402
@@ -47,7 +47,7 @@ from smolgepa.lm.response_cache import CachedEngine
 from smolgepa.lm.local.model_files import embedded_model_path  # noqa: E402
 from smolgepa.lm.local.quantize import MODELS_ENV  # noqa: E402
 from smolgepa.lm.local.reencode import default_model_file  # noqa: E402
-from smolgepa.program import make_signature, seed_instruction  # noqa: E402
+from smolgepa.adapter.program import make_signature, seed_instruction  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.tasks.model import Example, Task  # noqa: E402
 

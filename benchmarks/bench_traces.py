@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import dspy
 
 from bench import Figure, median_rounds, raw_engine, time_per_example
-from smolgepa.evaluation import evaluate
+from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.readings.modes import DEFAULT_ENSEMBLE_K
 from smolgepa.lm.options import train_pairs

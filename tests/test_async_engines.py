@@ -10,7 +10,7 @@ import dspy
 import pytest
 from support.proxy import FaultPlan
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.async_engine import ThreadedAsyncEngine
 from smolgepa.lm.local.embedded import EmbeddedEngine

@@ -15,7 +15,7 @@ import pytest
 from dspy.lm15 import Config, Message, Request
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import evaluate
+from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import make_lm
 from smolgepa.lm.cache_home import CACHE_ENV, cache_dir
 from smolgepa.lm.response_cache import (
@@ -231,7 +231,7 @@ def test_opening_a_cache_another_process_is_writing_waits_instead_of_failing(tmp
 
 def long_system(task_name: str = "sentiment", minimum_words: int = 320) -> str:
     """The seed instruction plus worked train examples: well over 400 tokens."""
-    from smolgepa.program import seed_instruction
+    from smolgepa.adapter.program import seed_instruction
 
     task = load_task(task_name)
     lines = [seed_instruction(task), "", "Examples:"]

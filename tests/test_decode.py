@@ -289,8 +289,8 @@ def test_calibrated_choices_with_a_bound_are_flagged_uncertain() -> None:
 
 
 def test_label_list_echo_is_counted_only_without_an_answer() -> None:
-    from smolgepa.diagnostics import diagnose, labels_named
-    from smolgepa.evaluation import Prediction
+    from smolgepa.evaluation.diagnostics import diagnose, labels_named
+    from smolgepa.evaluation.evaluate import Prediction
 
     assert labels_named("Doom loop, API-confusion or making_progress", MONITOR) == {
         "doom_loop", "api_confusion", "making_progress"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from dspy.lm15 import Config, Message, Request
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.lm.local.embedded import EmbeddedEngine
-from smolgepa.program import make_program
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 pytestmark = pytest.mark.numerics  # answers come from model arithmetic: rehearsed on Q8_0

@@ -105,7 +105,7 @@ def describe_cycle(graph: dict[str, dict[str, int]], cycle: list[str]) -> str:
 
 def test_the_import_graph_sees_lazy_imports() -> None:
     graph = import_graph()
-    assert "smolgepa.classifier" in graph["smolgepa"]  # inside load()
+    assert "smolgepa.use.classifier" in graph["smolgepa"]  # inside load()
     assert "smolgepa.lm.local.embedded" in graph["smolgepa.lm.kinds.embedded_kinds"]  # inside a method
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from smolgepa.diagnostics import diagnose
+from smolgepa.evaluation.diagnostics import diagnose
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import Prediction
+from smolgepa.evaluation.evaluate import Prediction
 from smolgepa.optimize.config import OptimizeConfig, check_resume_compatible
 from smolgepa.optimize.feedback import feedback_text, make_metric
 from smolgepa.optimize.fewshot import FewshotProposer, Shot, render_instruction, split_instruction

@@ -11,7 +11,7 @@ from pathlib import Path
 import dspy
 import pytest
 
-from smolgepa.evaluation import evaluate
+from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.local.model_files import embedded_model_path, file_digest
 from smolgepa.lm.local.quantize import FTYPE_Q8_0, converted_path, fast_model_path, gguf_file_type

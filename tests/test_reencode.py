@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import evaluate
+from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm.local import reencode
 from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.local.model_files import embedded_model_path, file_digest

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from llama_cpp import Llama
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.evaluation import evaluate
-from smolgepa.instruction import Shot, render_instruction
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.evaluation.evaluate import evaluate
+from smolgepa.candidate.instruction import Shot, render_instruction
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.options import train_pairs
 from smolgepa.lm.local.label_scorer import chat_prompt_tokens, log_softmax
-from smolgepa.program import make_program
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 N_VAL = 6

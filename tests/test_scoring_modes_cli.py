@@ -12,7 +12,7 @@ from smolgepa.lm import StudentOptions
 from smolgepa.lm.response_cache import engine_extras
 from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.optimize.config import OptimizeConfig
-from smolgepa.study import load_study
+from smolgepa.studies.study_file import load_study
 
 LABELS = ("positive", "negative", "neutral")
 TRAIN = (("great", "positive"), ("awful", "negative"), ("it is blue", "neutral"))

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.lm.readings.channel import channel_messages, text_reply
 from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.local.label_scorer import LabelScorer
 from smolgepa.lm.local.sequences import KEPT, sequence_count
 from smolgepa.lm.readings.turns import make_turn, read_prompt
-from smolgepa.program import make_program
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 from smolgepa.tasks.loader import rendered
 from support.fresh_answer import fresh_answer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import lm_decode_settings
+from smolgepa.evaluation.evaluate import lm_decode_settings
 from smolgepa.lm.readings.modes import DecodeSettings
 from smolgepa.lm.student import Student, server_overrides
 from smolgepa.lm.options import StudentOptions

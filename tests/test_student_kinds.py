@@ -86,7 +86,7 @@ def test_a_registered_reflection_kind_is_read_by_specs_studies_and_messages(tmp_
     from smolgepa.optimize.cache import ReflectionReply
     from smolgepa.optimize.reflection import (ReflectionKind, ReflectionSettings, make_backend, reflection_forms,
                                               register_reflection_kind, unregister_reflection_kind)
-    from smolgepa.study import load_study
+    from smolgepa.studies.study_file import load_study
 
     class EchoKind(ReflectionKind):  # `echo:TEXT`: always proposes TEXT
         name, forms = "echo", ("echo:TEXT",)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from smolgepa.stats import format_accuracy
+from smolgepa.evaluation.stats import format_accuracy
 
 if TYPE_CHECKING:
     from smolgepa.runrecord import Evaluation, Iteration

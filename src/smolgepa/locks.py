@@ -1,4 +1,5 @@
-"""One process at a time in a run directory: an advisory `flock` on its `.lock` file.
+"""Locks across processes: one process at a time in a run directory (`RunLock`, an advisory `flock`
+on its `.lock` file), and one writer of a converted model file (`file_lock`).
 
 The kernel drops a `flock` when its process ends, however it ends (SIGKILL, a crash, a power cut
 of the machine), so a lock is never left stale and there is nothing to clean up. The file keeps the
@@ -12,8 +13,10 @@ longer owns.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -80,3 +83,14 @@ class RunLock:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock across processes, released when the block ends."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

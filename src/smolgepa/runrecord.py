@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import Prediction
+from smolgepa.evaluation.evaluate import Prediction
 from smolgepa.jsonfiles import read_jsonl
 
 SCHEMA_VERSION = 1
@@ -98,7 +98,7 @@ class Iteration:
     reflection: dict[str, Any] | None = None
     metric_calls: int = 0
     seconds: float = 0.0
-    parts: tuple[str, ...] = ()  # the parts of its parent the proposal changed (smolgepa.parts)
+    parts: tuple[str, ...] = ()  # the parts of its parent the proposal changed (smolgepa.candidate.candidate_parts)
 
     def note(self) -> str:
         """What the iteration's table row says: for a scored proposal, the parts it changed and its move

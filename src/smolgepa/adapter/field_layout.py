@@ -16,7 +16,7 @@ from typing import Any
 
 import dspy
 
-from smolgepa.field_parsing import FieldValue, parse_value, type_hint
+from smolgepa.adapter.field_parsing import FieldValue, parse_value, type_hint
 
 
 def prefix(signature: type[dspy.Signature], name: str) -> str:

@@ -5,7 +5,7 @@ Each type has a ladder, first hit wins; a value no rung can read is None, with m
 - `bool`: a leading yes/no/true/false word, else exactly one such word anywhere.
 - `int`, `float`: the number after the last `=`, else the first number (digits, `1,234`, `-2.5`, `85%`),
   else a number word (`three`).
-- `Literal`, `Enum`: the label ladder of `smolgepa.labels` over the allowed values (or member names).
+- `Literal`, `Enum`: the label ladder of `smolgepa.evaluation.labels` over the allowed values (or member names).
 - anything else (lists, dicts, pydantic models): JSON validated by pydantic, else None.
 `Optional[X]` and `X | None` read as X.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import pydantic
 
-from smolgepa.labels import parse_label
+from smolgepa.evaluation.labels import parse_label
 
 TRUE_WORDS = ("yes", "true", "correct", "right", "y")
 FALSE_WORDS = ("no", "false", "incorrect", "wrong", "n")

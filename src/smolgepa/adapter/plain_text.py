@@ -3,7 +3,7 @@
 Use it in any DSPy program: `dspy.configure(adapter=PlainTextAdapter())`. A label signature (one
 `Literal` output) is one call read by the label ladder; any other signature (str, bool, int, float,
 Enum, several outputs, ChainOfThought's `reasoning`) uses the `Field: value` layout of
-`smolgepa.field_layout`, completed field by field and read by `smolgepa.field_parsing`.
+`smolgepa.adapter.field_layout`, completed field by field and read by `smolgepa.adapter.field_parsing`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 import dspy
 from dspy.clients._deprecation import adapter_message_call
 
-from smolgepa.field_layout import FieldDialog, demo_turns, format_guide, input_lines, split_fields
-from smolgepa.field_parsing import parse_value
-from smolgepa.instruction import Shot, split_instruction
-from smolgepa.label_words import LabelWords, label_of, label_words_of, shown
-from smolgepa.labels import parse_label
+from smolgepa.adapter.field_layout import FieldDialog, demo_turns, format_guide, input_lines, split_fields
+from smolgepa.adapter.field_parsing import parse_value
+from smolgepa.candidate.instruction import Shot, split_instruction
+from smolgepa.candidate.label_words import LabelWords, label_of, label_words_of, shown
+from smolgepa.evaluation.labels import parse_label
 
 RAW_FIELD = "raw"  # every prediction keeps the completion text under this key
 PARSE_FIELD = "parse_method"
@@ -122,7 +122,7 @@ class PlainTextAdapter(dspy.Adapter):
 
     @staticmethod
     def label_words(signature: type[dspy.Signature]) -> LabelWords:
-        """The candidate's label words ({} when its header names none; `smolgepa.label_words`)."""
+        """The candidate's label words ({} when its header names none; `smolgepa.candidate.label_words`)."""
         labels = signature_labels(signature)
         return label_words_of(signature.instructions or "", labels) if labels else {}
 

@@ -1,7 +1,7 @@
 """The parts of a candidate GEPA evolves for a tiny model, and which of them a proposal changed.
 
-A candidate is one text: header lines (`Reading:`, `Label words:`, `smolgepa.header`), the
-instruction text, and its `Examples:` block (`smolgepa.instruction`). Runs record, for every
+A candidate is one text: header lines (`Reading:`, `Label words:`, `smolgepa.candidate.header`), the
+instruction text, and its `Examples:` block (`smolgepa.candidate.instruction`). Runs record, for every
 proposal, the parts it changed, so a report can say whether the gain came from the wording, the
 examples, the label words or how the answer is read.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smolgepa.header import split_header
-from smolgepa.instruction import Shot, split_instruction
-from smolgepa.label_words import LABEL_WORDS_PREFIX
-from smolgepa.reading import READING_PREFIX
+from smolgepa.candidate.header import split_header
+from smolgepa.candidate.instruction import Shot, split_instruction
+from smolgepa.candidate.label_words import LABEL_WORDS_PREFIX
+from smolgepa.candidate.reading_line import READING_PREFIX
 
 # Part names, in the order reports list them.
 PARTS = ("instruction", "examples", "label words", "reading")

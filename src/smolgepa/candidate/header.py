@@ -1,8 +1,8 @@
 """Header lines of a candidate instruction: settings that travel with the text GEPA evolves.
 
-A candidate may start with lines such as `Reading: knn` (how the answer is read, `smolgepa.reading`)
+A candidate may start with lines such as `Reading: knn` (how the answer is read, `smolgepa.candidate.reading_line`)
 and `Label words: positive=great, negative=awful` (the words the student is shown and scored on,
-`smolgepa.label_words`). They are parts of the candidate like its `Examples:` block: proposers
+`smolgepa.candidate.label_words`). They are parts of the candidate like its `Examples:` block: proposers
 change them, runs record them, `program.json` exports them. The student never sees them as text.
 """
 

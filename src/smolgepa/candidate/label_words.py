@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.header import split_header, with_header_value
+from smolgepa.candidate.header import split_header, with_header_value
 
 LABEL_WORDS_PREFIX = "Label words:"
 

@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.header import split_header, take_header, with_header_value
-from smolgepa.label_words import LABEL_WORDS_PREFIX
+from smolgepa.candidate.header import split_header, take_header, with_header_value
+from smolgepa.candidate.label_words import LABEL_WORDS_PREFIX
 
-READING_PREFIX = "Reading:"  # one of smolgepa.header.HEADER_PREFIXES
+READING_PREFIX = "Reading:"  # one of smolgepa.candidate.header.HEADER_PREFIXES
 # Every scoring method a candidate may name, with (decode, calibrate, calibration).
 READINGS: dict[str, tuple[str, bool, str]] = {
     "scored": ("scored", False, "content-free"),

@@ -28,7 +28,7 @@ def _trace_task(task_name: str, render: str | None = None):  # noqa: ANN202 - Ta
 
 def fitted_report(task_name: str, split: str, method: str):  # noqa: ANN201 - EvalReport
     """Evaluate a detector fitted on train (`evidence` or `decision-list`) on a split, as an EvalReport."""
-    from smolgepa.evaluation import Prediction, report_from_predictions
+    from smolgepa.evaluation.evaluate import Prediction, report_from_predictions
     from smolgepa.traces.figures import figures
     from smolgepa.traces.rules import fit_rules, rules_text
     from smolgepa.traces.shallow import fit_figures_cv
@@ -58,7 +58,7 @@ def fitted_report(task_name: str, split: str, method: str):  # noqa: ANN201 - Ev
 
 def rule_report(task_name: str, split: str, render: str | None = None):  # noqa: ANN201 - EvalReport
     """Evaluate the rule-based detector on a trace task split, as an EvalReport."""
-    from smolgepa.evaluation import Prediction, report_from_predictions
+    from smolgepa.evaluation.evaluate import Prediction, report_from_predictions
     from smolgepa.traces.detector import rule_predictions
 
     task = _trace_task(task_name, render)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from smolgepa.evaluation import NO_LABEL, EvalReport
+from smolgepa.evaluation.evaluate import NO_LABEL, EvalReport
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -3,7 +3,7 @@ instead of GEPA, measured the same way (test split, accuracy with n and a 95% Wi
 
 Each method compiles the seed program (`make_program`) on the train split (BootstrapFewShotWithRandomSearch
 selects on the validation split), with the student as the LM and the PlainTextAdapter, then the compiled
-program answers the test split through `smolgepa.evaluation.predict`. The bootstrap teacher is the
+program answers the test split through `smolgepa.evaluation.evaluate.predict`. The bootstrap teacher is the
 student itself: no other LM is available offline.
 
     results = compare(task, make_lm("embedded", options), CompareConfig(methods=("labeled", "knn")))
@@ -22,10 +22,10 @@ from typing import Any
 
 import dspy
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import EvalReport, Progress, lm_decode, predict, report_from_predictions
-from smolgepa.program import INPUT_FIELD, OUTPUT_FIELD, make_program
+from smolgepa.evaluation.evaluate import EvalReport, Progress, lm_decode, predict, report_from_predictions
+from smolgepa.adapter.program import INPUT_FIELD, OUTPUT_FIELD, make_program
 from smolgepa.tasks.model import Example, Task
 
 METHODS = ("labeled", "bootstrap_rs", "knn")
@@ -186,7 +186,7 @@ def compile_program(method: str, task: Task, trainset: list[dspy.Example], valse
         )
         return optimizer.compile(student, trainset=trainset, valset=valset)
     if method == "knn":
-        from smolgepa.tfidf import TfidfEmbedder
+        from smolgepa.evaluation.tfidf import TfidfEmbedder
 
         embedder = TfidfEmbedder().fit([str(example.get(INPUT_FIELD)) for example in trainset])
         # With the metric, a bootstrapped demo keeps only answers the student got right (DSPy's default,

@@ -10,12 +10,12 @@ from typing import Any
 
 import dspy
 
-from smolgepa.adapter import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
-from smolgepa.diagnostics import Diagnostics, diagnose
+from smolgepa.adapter.plain_text import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
+from smolgepa.evaluation.diagnostics import Diagnostics, diagnose
 from smolgepa.lm.readings.modes import DecodeSettings
-from smolgepa.program import OUTPUT_FIELD, make_program
-from smolgepa.score_tap import collecting, label_scores, tapped
-from smolgepa.stats import format_accuracy, wilson_interval
+from smolgepa.adapter.program import OUTPUT_FIELD, make_program
+from smolgepa.use.score_tap import collecting, label_scores, tapped
+from smolgepa.evaluation.stats import format_accuracy, wilson_interval
 from smolgepa.tasks.model import Example, Task
 
 NO_LABEL = "(none)"

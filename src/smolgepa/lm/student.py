@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import dspy
 
     from smolgepa.lm.engines import Engine
-    from smolgepa.token_count import TokenCounter
+    from smolgepa.lm.token_count import TokenCounter
 
 SIZE_CLASSES = (
     ("135m", "about 135 million parameters (SmolLM2-135M class): tiny"),

@@ -64,8 +64,8 @@ class OptimizeConfig:
     student_retries: int | None = None  # server students: --retries
     student_backoff: float | None = None  # server students: --backoff (seconds before the first retry)
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
-    readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.reading)
-    label_words: bool = False  # built-in proposers may also change the label words (smolgepa.label_words)
+    readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.candidate.reading_line)
+    label_words: bool = False  # built-in proposers may also change the label words (smolgepa.candidate.label_words)
     exact_model: bool = False  # the model file as given (embedded: the shipped Q4_1), not the faster re-encoding
     fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
     model_format: str | None = None  # the re-encoding's format, instead of this CPU's probe's choice
@@ -138,7 +138,7 @@ class OptimizeConfig:
         """The readings a built-in proposer may write into a candidate (none unless `readings`): those
         the student can score with (a llama.cpp server has no `probe`)."""
         from smolgepa.lm.servers.payloads import server_readings
-        from smolgepa.reading import PROPOSAL_ORDER
+        from smolgepa.candidate.reading_line import PROPOSAL_ORDER
 
         if not self.readings:
             return ()
@@ -147,7 +147,7 @@ class OptimizeConfig:
 
     def own_reading(self) -> str:
         """The reading of a candidate without a `Reading:` line: the student's decode settings."""
-        from smolgepa.reading import reading_name
+        from smolgepa.candidate.reading_line import reading_name
 
         return reading_name(self.decode, self.calibrate, self.calibration)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from smolgepa.evaluation import EvalReport
+from smolgepa.evaluation.evaluate import EvalReport
 from smolgepa.formatting import score_text
 from smolgepa.runrecord import Evaluation, recorded_example
-from smolgepa.stats import format_accuracy
+from smolgepa.evaluation.stats import format_accuracy
 
 
 def normalize(text: str) -> str:
@@ -63,7 +63,7 @@ class IterationRecord:
     new_best: bool = False
     proposer: str = ""
     move: str | None = None
-    parts: list[str] = field(default_factory=list)  # the parts of the parent it changed (smolgepa.parts)
+    parts: list[str] = field(default_factory=list)  # the parts of the parent it changed (smolgepa.candidate.candidate_parts)
     reflection: dict[str, Any] | None = None
     metric_calls: int = 0  # used by the run when this iteration ended
     seconds: float = 0.0  # wall time of the iteration when it was first run

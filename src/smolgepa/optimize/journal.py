@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from smolgepa.diagnostics import Diagnostics
-from smolgepa.evaluation import EvalReport
+from smolgepa.evaluation.diagnostics import Diagnostics
+from smolgepa.evaluation.evaluate import EvalReport
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.candidates import BestTracker, Evaluator
 from smolgepa.optimize.iteration import (  # noqa: F401 - re-exported: the run's records, by their old home
@@ -26,8 +26,8 @@ from smolgepa.optimize.iteration import (  # noqa: F401 - re-exported: the run's
 from smolgepa.optimize.recorder import EventRecorder
 from smolgepa.optimize.rundir import RunDir
 from smolgepa.optimize.stopping import StopRules
-from smolgepa.optimize.summary import RunFacts, build_summary
-from smolgepa.parts import changed_parts
+from smolgepa.optimize.run_summary import RunFacts, build_summary
+from smolgepa.candidate.candidate_parts import changed_parts
 from smolgepa.progress import Progress, as_progress
 from smolgepa.formatting import score_text
 from smolgepa.runrecord import Candidate

@@ -12,10 +12,10 @@ from smolgepa.optimize.cache import CachedReflector
 from smolgepa.optimize.cleaning import clean_reflection
 from smolgepa.optimize.journal import RAW_KEPT, Journal
 from smolgepa.optimize.reflection_prompt import PromptContext, render_prompt
-from smolgepa.program import input_prefix
+from smolgepa.adapter.program import input_prefix
 from smolgepa.errors import DiskFullError, SmolgepaError
-from smolgepa.label_words import label_words_of, with_label_words
-from smolgepa.reading import reading_moves, split_reading
+from smolgepa.candidate.label_words import label_words_of, with_label_words
+from smolgepa.candidate.reading_line import reading_moves, split_reading
 from smolgepa.tasks.model import Task
 
 
@@ -67,7 +67,7 @@ class OfflineProposer:
     """Base of the built-in proposers that need no LLM (`fewshot`, `rules`): a GEPA `ProposalFn` whose
     proposal is the first text the gate admits from a fixed sequence of moves (so runs are
     reproducible). From a parent read the student's own way: first the offered reading moves
-    (`smolgepa.reading`), then label-word moves (`label_words`, a LabelWordSearch), then the
+    (`smolgepa.candidate.reading_line`), then label-word moves (`label_words`, a LabelWordSearch), then the
     proposer's own `text_moves`. From a parent that already names a reading, the text moves come
     first and reading moves last, so the examples and rules get tried on top of a better reading.
     A reading move a minibatch rejected is offered once more, on the next minibatch: readings differ

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from smolgepa.diagnostics import capacity_verdict
+from smolgepa.evaluation.diagnostics import capacity_verdict
 from smolgepa.runrecord import Capacity, Counts
 
 

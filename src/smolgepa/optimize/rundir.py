@@ -27,7 +27,7 @@ from smolgepa.jsonfiles import (  # noqa: F401 - the run directory's writers, im
     write_json_atomic,
     write_text_atomic,
 )
-from smolgepa.optimize.runlock import LOCK_NAME
+from smolgepa.locks import LOCK_NAME
 from smolgepa.runrecord import SCHEMA_VERSION, TOOL, run_config_json, summary_json
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smolgepa.display import shorten, table
+from smolgepa.evaluation.display import shorten, table
 from smolgepa.formatting import change, decode_text, minibatch_text, percent, recorded_accuracy
 from smolgepa.runrecord import CallCount, RunSummary
 

@@ -19,10 +19,17 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.progress import Progress, as_progress
-from smolgepa.study import (
-    CellResult, LineCallback, Study, StudyResult, cell_state, finish_study, open_study_dir, record_cells,
+from smolgepa.studies.study_run import (
+    CellResult,
+    LineCallback,
+    StudyResult,
+    cell_state,
+    finish_study,
+    open_study_dir,
+    record_cells,
 )
-from smolgepa.study_cell import install, pack, recover, run_cell
+from smolgepa.studies.study_file import Study
+from smolgepa.studies.study_cell import install, pack, recover, run_cell
 
 INSTALL_HINT = "--ray needs Ray: pip install 'smolgepa[ray]' (or pip install --require-hashes -r requirements-ray.lock)."
 CONNECT_TIMEOUT = 10.0  # seconds to reach the head node's port

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from smolgepa.linear import softmax_regression
-from smolgepa.traces.model import Trace
+from smolgepa.lm.readings.linear import softmax_regression
+from smolgepa.traces.trace_model import Trace
 from smolgepa.traces.render import render_trace
 
 LENGTH_UNITS = ("turns", "characters")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.optimized import Optimized, read_optimized
-from smolgepa.score_tap import collecting, label_scores, tapped
+from smolgepa.use.optimized import Optimized, read_optimized
+from smolgepa.use.score_tap import collecting, label_scores, tapped
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Classifier:
     """The best candidate of a run with its student: a callable from input to label (thread-safe)."""
 
     def __init__(self, optimized: Optimized) -> None:
-        from smolgepa.program import make_program
+        from smolgepa.adapter.program import make_program
 
         self.optimized = optimized
         self.task = optimized.task
@@ -71,8 +71,8 @@ class Classifier:
         """The answer for a text as the student reads it (already rendered, see `render`)."""
         import dspy
 
-        from smolgepa.adapter import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
-        from smolgepa.program import OUTPUT_FIELD
+        from smolgepa.adapter.plain_text import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
+        from smolgepa.adapter.program import OUTPUT_FIELD
 
         with collecting() as responses, dspy.context(lm=self.lm(), adapter=PlainTextAdapter()):
             output = self.program(input=text)
@@ -136,6 +136,6 @@ class Classifier:
 
 
 def load(path: str | Path, task: str | Path | None = None, **settings: Any) -> Classifier:
-    """A Classifier from a run directory or a program.json (see `smolgepa.optimized.read_optimized`);
+    """A Classifier from a run directory or a program.json (see `smolgepa.use.optimized.read_optimized`);
     `settings` replace the run's student settings (`student=`, `decode=`, `threads=`, `cache=`, ...)."""
     return Classifier(read_optimized(path, task, **settings))

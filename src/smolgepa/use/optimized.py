@@ -79,7 +79,7 @@ def _best_instruction(run_dir: Path) -> str:
 
 def _program_instruction(path: Path, task: Task) -> str:
     """The instruction of a DSPy program saved by `smolgepa optimize` (`make_program(task).load(path)`)."""
-    from smolgepa.program import make_program
+    from smolgepa.adapter.program import make_program
 
     program = make_program(task)
     try:

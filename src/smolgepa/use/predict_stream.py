@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from smolgepa.classifier import Classifier
+from smolgepa.use.classifier import Classifier
 from smolgepa.errors import ContextOverflowError, SmolgepaError, find_user_error
 
 TEXT_FIELD = "text"

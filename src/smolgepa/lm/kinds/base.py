@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.token_count import TokenCounter, approx_tokens
+from smolgepa.lm.token_count import TokenCounter, approx_tokens
 
 if TYPE_CHECKING:
     from smolgepa.lm.engines import Engine

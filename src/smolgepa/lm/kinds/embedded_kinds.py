@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from smolgepa.lm.readings.modes import DECODE_MODES
 from smolgepa.lm.kinds.base import ModelSpec, StudentKind, unknown_spec
-from smolgepa.token_count import TokenCounter, approx_tokens
+from smolgepa.lm.token_count import TokenCounter, approx_tokens
 
 if TYPE_CHECKING:
     from smolgepa.lm.local.embedded import EmbeddedEngine

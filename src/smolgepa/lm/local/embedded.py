@@ -24,10 +24,10 @@ from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_resp
 from smolgepa.lm.local.kv import REEVALUATED_TAIL, forget_prompt_end  # noqa: F401 - REEVALUATED_TAIL re-exported
 from smolgepa.lm.local.model_files import check_model_file
 from smolgepa.lm.overflow import parse_overflow
-from smolgepa.reading import reading as parse_reading
-from smolgepa.header import take_header
-from smolgepa.label_words import LABEL_WORDS_PREFIX, LabelWords, label_of, parse_label_words, shown
-from smolgepa.reading import READING_PREFIX
+from smolgepa.candidate.reading_line import reading as parse_reading
+from smolgepa.candidate.header import take_header
+from smolgepa.candidate.label_words import LABEL_WORDS_PREFIX, LabelWords, label_of, parse_label_words, shown
+from smolgepa.candidate.reading_line import READING_PREFIX
 
 
 
@@ -214,7 +214,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
     ) -> LabelScores:
         """Score every label for `messages` with the settings' scoring method (scored, channel, knn,
         ensemble; calibrated if the settings say so), or with the one a candidate's reading names
-        (`smolgepa.reading`), on the label words if given; no generation. Scores are keyed by label."""
+        (`smolgepa.candidate.reading_line`), on the label words if given; no generation. Scores are keyed by label."""
         with self._lock:
             scores = self.scoring_method(reading, words).score(messages)
         if not words:

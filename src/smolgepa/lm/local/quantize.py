@@ -28,7 +28,6 @@ corrupt copy be noticed and rebuilt.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -37,11 +36,11 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from smolgepa.jsonfiles import write_text_atomic
+from smolgepa.locks import file_lock
 from smolgepa.lm.cache_home import cache_dir
 from smolgepa.lm.local.model_files import check_model_file, file_digest, sha256_of
 
@@ -177,11 +176,6 @@ def copy_is_intact(path: Path, fmt: str) -> bool:
     return stat.st_mtime_ns == record.get("mtime_ns") or sha256_of(path) == record.get("sha256")
 
 
-def copy_record(path: Path) -> dict[str, Any] | None:
-    """The record kept beside a re-encoded copy (format, size, sha256, source), or None."""
-    return _read_record(path)
-
-
 def _read_record(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.with_name(path.name + ".json").read_text(encoding="utf-8"))
@@ -223,19 +217,3 @@ def _convert(source: Path, target: Path, fmt: str) -> None:
         log.info("converted %s to %s", source, target)
     finally:
         temp.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock across processes (no-op where fcntl does not exist)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

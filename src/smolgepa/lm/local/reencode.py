@@ -27,13 +27,13 @@ from smolgepa.jsonfiles import write_text_atomic
 from smolgepa.lm.local.model_files import check_model_file, file_digest
 from smolgepa.lm.local.quantize import (
     CONVERTIBLE_FTYPES,
-    file_lock,
     converted_path,
     gguf_file_type,
     models_dir,
     original_after_failure,
     reencoded,
 )
+from smolgepa.locks import file_lock
 
 
 # The default flip in one line: False keeps the shipped file as the embedded default (the re-encoded

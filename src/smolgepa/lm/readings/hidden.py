@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smolgepa.linear import FoldedFit, softmax, standardizer, with_bias
+from smolgepa.lm.readings.linear import FoldedFit, softmax, standardizer, with_bias
 from smolgepa.lm.readings.knn import AnchorMemory
 from smolgepa.lm.readings.probe import ReadoutMethod
 from smolgepa.lm.readings.turns import same_text

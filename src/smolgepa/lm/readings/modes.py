@@ -1,6 +1,6 @@
 """Decode modes for label answers, and the pure pieces every engine shares.
 
-- `free`: the student writes text; the parse ladder (`smolgepa.labels`) reads a label from it.
+- `free`: the student writes text; the parse ladder (`smolgepa.evaluation.labels`) reads a label from it.
 - `constrained`: the output is restricted to the label strings (a GBNF grammar in-process and on
   llama.cpp servers; a JSON-schema enum or a choice list on other servers). The text is a label.
 - `scored`: no generation. Each label's whole token sequence is scored by its log-likelihood after

@@ -28,7 +28,7 @@ import numpy as np
 from smolgepa.lm.readings.scores import LabelScores, calibration_key
 from smolgepa.lm.readings.knn import AnchorMemory, Anchors
 from smolgepa.lm.readings.turns import input_text
-from smolgepa.linear import FoldedFit, softmax, standardizer, with_bias
+from smolgepa.lm.readings.linear import FoldedFit, softmax, standardizer, with_bias
 
 PROBE_TOKENS = 1024  # vocabulary tokens read (most mass over the training anchors)
 PROBE_L2 = 0.01  # chosen on sentiment-extended validation: 0.0003-0.01 all gave 72-76%, 0.03 63%

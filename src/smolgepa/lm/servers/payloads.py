@@ -110,8 +110,8 @@ def check_server_decode(flavour: str, mode: str, calibrate: bool = False, calibr
 
 
 def server_readings(flavour: str) -> tuple[str, ...]:
-    """The readings (`smolgepa.reading.READINGS` names) a student on this server kind can score with."""
-    from smolgepa.reading import READINGS
+    """The readings (`smolgepa.candidate.reading_line.READINGS` names) a student on this server kind can score with."""
+    from smolgepa.candidate.reading_line import READINGS
 
     supported = []
     for name, (mode, calibrate, calibration) in READINGS.items():

@@ -37,7 +37,7 @@ from smolgepa.lm.overflow import parse_overflow
 from smolgepa.lm.servers.pool import pool_for
 from smolgepa.lm.servers.server_scoring import ScoringEngineMixin, constrained_response
 from smolgepa.lm.servers.settings import ServerSettings, server_identity  # noqa: F401  (also imported from here)
-from smolgepa.reading import take_server_reading
+from smolgepa.candidate.reading_line import take_server_reading
 
 log = logging.getLogger(__name__)
 

@@ -100,7 +100,7 @@ class ServerScoring:
 
     @property
     def own_reading(self) -> str:
-        from smolgepa.reading import reading_name
+        from smolgepa.candidate.reading_line import reading_name
 
         settings = self.settings
         return reading_name(settings.decode, settings.calibrate, settings.calibration)
@@ -109,8 +109,8 @@ class ServerScoring:
         """The chosen label and provider data for `messages`, read as `reading` names (None: the
         settings' own method); SmolgepaError if this server kind cannot score that way."""
         from smolgepa.lm.servers.payloads import server_readings
-        from smolgepa.reading import check_server_reading
-        from smolgepa.reading import reading as parse_reading
+        from smolgepa.candidate.reading_line import check_server_reading
+        from smolgepa.candidate.reading_line import reading as parse_reading
 
         name = reading or self.own_reading
         if reading is not None:
@@ -138,7 +138,7 @@ class ServerScoring:
         """The scoring method a reading names, over the server (built once; it keeps anchors and offsets)."""
         from smolgepa.lm.readings.build import build_method
         from smolgepa.lm.servers.server_label_scoring import ServerLabelScoring
-        from smolgepa.reading import reading as parse_reading
+        from smolgepa.candidate.reading_line import reading as parse_reading
 
         with self._lock:
             if name not in self._methods:
