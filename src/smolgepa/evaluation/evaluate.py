@@ -204,11 +204,6 @@ def lm_decode(lm: Any) -> tuple[str, bool]:
     return decode.mode, decode.calibrate
 
 
-def lm_calibration(lm: Any) -> str:
-    """Where a calibrated student's calibration comes from: "content-free" (the default) or "train"."""
-    return lm_decode_settings(lm).calibration
-
-
 def report_from_predictions(
     task: Task,
     predictions: Sequence[Prediction],

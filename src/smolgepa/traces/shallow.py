@@ -266,17 +266,6 @@ def _figure_matrix(traces: Sequence[Trace], keys: Sequence[str]):  # -> numpy ar
     return np.log1p(np.array([[max(0.0, float(row[key])) for key in keys] for row in rows]))
 
 
-def fit_figures(
-    train: Sequence[tuple[Trace, str]], val: Sequence[tuple[Trace, str]],
-    l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
-) -> FiguresClassifier:
-    """Fit on train (trace, label) pairs for each L2 strength and keep the best on val (first wins ties)."""
-    return best_on_validation(
-        lambda l2: FiguresClassifier.fit([t for t, _ in train], [y for _, y in train], l2=l2),
-        lambda model, traces: model.predict(traces), val, l2_grid,
-    )
-
-
 def fit_figures_cv(train: Sequence[tuple[Trace, str]], l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
                    folds: int = 5) -> FiguresClassifier:
     """Fit on train with the L2 strength picked by `folds`-fold cross-validation on train itself
