@@ -17,7 +17,7 @@ from smolgepa.evaluation.evaluate import EvalReport
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.candidates import BestTracker, Evaluator
 from smolgepa.optimize.iteration import (  # noqa: F401 - re-exported: the run's records, by their old home
-    IterationRecord,
+    evaluation_of,
     normalize,
     progress_line,
     report_examples,
@@ -31,6 +31,7 @@ from smolgepa.candidate.candidate_parts import changed_parts
 from smolgepa.progress import Progress, as_progress
 from smolgepa.formatting import score_text
 from smolgepa.runrecord import Candidate
+from smolgepa.runrecord import Iteration as IterationRecord
 from smolgepa.tasks.model import Example
 
 RAW_KEPT = 20_000  # characters of a reflection answer kept in the iteration record
@@ -182,7 +183,7 @@ class Journal:
             return
         record = self._record()
         record.candidate_idx = index
-        record.val = candidate.val.to_json()  # type: ignore[union-attr]
+        record.val = candidate.val
         record.val_examples = report_examples(report)
         if self.tracker.take_if_better(index, report):
             record.new_best = True
@@ -234,7 +235,7 @@ class Journal:
         if self.eval_every_proposal and record.text:
             report = self.tracker.evaluate(record.text)
             self.extra_metric_calls += report.n
-            record.val = report_summary(report)
+            record.val = evaluation_of(report)
             record.val_examples = report_examples(report)
         elif record.text:
             key = normalize(record.text)

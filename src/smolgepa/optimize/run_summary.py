@@ -1,14 +1,14 @@
-"""summary.json: the state of a run, rewritten after every iteration, built from the record types of
-smolgepa.runrecord (which reads it back)."""
+"""summary.json: the state of a run, rewritten after every iteration: a `smolgepa.runrecord.RunSummary`
+(which writes itself with `to_json` and is read back with `from_json`), built from the journal."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from smolgepa.evaluation.diagnostics import capacity_verdict
-from smolgepa.runrecord import Capacity, Counts
+from smolgepa.runrecord import Capacity, Counts, RunSummary
 
 
 class Journal(Protocol):
@@ -58,7 +58,7 @@ class RunFacts:
         }
 
 
-def _capacity(journal: Journal) -> dict[str, Any]:
+def _capacity(journal: Journal) -> Capacity:
     """Whether the evaluated instructions point at a capacity problem rather than a prompt problem."""
     tracker = journal.tracker
     seed_report = tracker.report_for(tracker.seed.instruction) if tracker.seed else None
@@ -71,29 +71,28 @@ def _capacity(journal: Journal) -> dict[str, Any]:
     if len(named) < 2:  # one instruction says nothing about whether prompts can help
         verdict = type(verdict)(False, "only the seed instruction was evaluated on validation; "
                                 "run with --eval-every-proposal to judge capacity", verdict.evidence)
-    return asdict(Capacity(verdict.capacity_problem, verdict.text, verdict.evidence))  # type: ignore[arg-type]
+    return Capacity(verdict.capacity_problem, verdict.text, tuple(verdict.evidence))
 
 
-def build_summary(journal: Journal, status: str, facts: RunFacts) -> dict[str, Any]:
+def build_summary(journal: Journal, status: str, facts: RunFacts) -> RunSummary:
     """The summary of a run in `status` (running, finished, interrupted, failed)."""
     tracker = journal.tracker
-    best = tracker.best_or_none()
-    return {
-        "status": status,
-        "stop_reason": journal.stop_reason,
-        "seed": tracker.seed.to_json() if tracker.seed else None,
-        "best": best.to_json() if best else None,
-        "iterations": [record.to_json(with_examples=False) for record in journal.iterations],
-        "candidates": [candidate.to_json() for candidate in tracker.kept()],
-        "pareto_front": journal.pareto_front,
-        "counts": asdict(Counts(
+    return replace(
+        RunSummary.from_json(facts.to_json()),
+        status=status,
+        stop_reason=journal.stop_reason,
+        seed=tracker.seed,
+        best=tracker.best_or_none(),
+        iterations=tuple(journal.iterations),
+        candidates=tuple(tracker.kept()),
+        pareto_front=tuple(journal.pareto_front),
+        counts=Counts(
             metric_calls=journal.metric_calls + journal.extra_metric_calls,
             gepa_metric_calls=journal.metric_calls,
             extra_metric_calls=journal.extra_metric_calls,
             budget=journal.stop_rules.budget,
             proposals=journal.proposals,
             iterations=len(journal.iterations),
-        )),
-        "capacity": _capacity(journal),
-        **facts.to_json(),
-    }
+        ),
+        capacity=_capacity(journal),
+    )
