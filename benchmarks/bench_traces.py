@@ -21,7 +21,7 @@ import dspy
 from bench import Figure, median_rounds, raw_engine, time_per_example
 from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import StudentOptions, make_lm
-from smolgepa.lm.readings.modes import DEFAULT_ENSEMBLE_K
+from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K
 from smolgepa.lm.options import train_pairs
 from smolgepa.tasks import load_task
 from smolgepa.tasks.loader import rendered

@@ -19,7 +19,7 @@ from smolgepa.lm.readings.scores import (
     content_free_prior,
     softmax,
 )
-from smolgepa.lm.readings.modes import check_decode
+from smolgepa.lm.readings.reading import check_decode
 from smolgepa.lm.readings.constrained import gbnf_literal, label_gbnf
 from smolgepa.lm.servers.payloads import (
     LabelLogprob,

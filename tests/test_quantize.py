@@ -112,7 +112,7 @@ def test_labels_mostly_agree_after_conversion(
     the 22 sentiment labels differ with either decode mode. A broken conversion agrees far less."""
     options = StudentOptions()
     if decode != "free":
-        pytest.importorskip("smolgepa.lm.readings.modes")
+        pytest.importorskip("smolgepa.lm.readings.reading")
         labels = tuple(load_task("sentiment").labels)
         options = StudentOptions(decode="scored", labels=labels, calibrate=True)  # type: ignore[call-arg]
     monkeypatch.setenv("SMOLGEPA_CACHE_DIR", str(tmp_path))  # never answered from an earlier run's cache

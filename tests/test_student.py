@@ -7,7 +7,7 @@ import pytest
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation.evaluate import lm_decode_settings
-from smolgepa.lm.readings.modes import DecodeSettings
+from smolgepa.lm.readings.reading import Reading as DecodeSettings
 from smolgepa.lm.student import Student, server_overrides
 from smolgepa.lm.options import StudentOptions
 from smolgepa.optimize.config import OptimizeConfig

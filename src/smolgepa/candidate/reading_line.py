@@ -14,9 +14,9 @@ The method names are the study's decode values (`knn`, `scored+calibrate-train`,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from smolgepa.errors import SmolgepaError
+from smolgepa.lm.readings.reading import Reading, reading_name  # noqa: F401 - reading_name re-exported
 from smolgepa.candidate.header import split_header, take_header, with_header_value
 from smolgepa.candidate.label_words import LABEL_WORDS_PREFIX
 
@@ -40,29 +40,12 @@ READINGS: dict[str, tuple[str, bool, str]] = {
 PROPOSAL_ORDER = ("hidden", "probe", "knn", "channel", "scored+calibrate-train", "scored+calibrate", "ensemble+calibrate-train", "scored")
 
 
-@dataclass(frozen=True)
-class Reading:
-    """A scoring method as decode settings."""
-
-    name: str
-    decode: str
-    calibrate: bool
-    calibration: str
-
-
 def reading(name: str) -> Reading:
     """The Reading a method name stands for, or a clear error naming the choices."""
     key = "".join(name.split())
     if key not in READINGS:
         raise SmolgepaError(f"Unknown reading {name!r} in a '{READING_PREFIX}' line. Use one of: {', '.join(READINGS)}.")
-    return Reading(key, *READINGS[key])
-
-
-def reading_name(decode: str, calibrate: bool, calibration: str = "content-free") -> str:
-    """The method name of decode settings (`scored`, `scored+calibrate`, `knn`, `channel+calibrate-train`)."""
-    if not calibrate:
-        return decode
-    return f"{decode}+calibrate" + ("-train" if calibration == "train" else "")
+    return Reading(*READINGS[key])
 
 
 def split_reading(instruction: str) -> tuple[str | None, str]:

@@ -43,7 +43,7 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, resp
     given"), so that `optimize --resume` can tell the flags a user gave from the settings saved in the run directory. Without
     `response_cache` there is no `--no-cache`: `optimize` answers from its run directory's own cache
     (exact resume) and uses the disk response cache only when its `response_cache` setting says so."""
-    from smolgepa.lm.readings.modes import DECODE_MODES
+    from smolgepa.lm.readings.reading import DECODE_MODES
     from smolgepa.lm.local.reencode import CANDIDATES
 
     add = parser.add_argument

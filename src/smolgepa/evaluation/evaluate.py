@@ -12,7 +12,7 @@ import dspy
 
 from smolgepa.adapter.plain_text import PARSE_FIELD, RAW_FIELD, PlainTextAdapter
 from smolgepa.evaluation.diagnostics import Diagnostics, diagnose
-from smolgepa.lm.readings.modes import DecodeSettings
+from smolgepa.lm.readings.reading import Reading
 from smolgepa.adapter.program import OUTPUT_FIELD, make_program
 from smolgepa.use.score_tap import collecting, label_scores, tapped
 from smolgepa.evaluation.stats import format_accuracy, wilson_interval
@@ -57,9 +57,7 @@ class EvalReport:
     @property
     def decode_text(self) -> str:
         """The decode mode as printed: `free`, `scored`, `scored + calibrate`, `channel + calibrate train`, ..."""
-        from smolgepa.lm.readings.modes import describe_decode
-
-        return describe_decode(self.decode, self.calibrate, self.calibration)
+        return Reading(self.decode, self.calibrate, self.calibration).text
 
     @property
     def n(self) -> int:
@@ -179,7 +177,7 @@ def evaluate(
     split: str = "",
     threads: int = 1,
     progress: Progress | None = None,
-    decode: DecodeSettings | None = None,
+    decode: Reading | None = None,
 ) -> EvalReport:
     """Evaluate one instruction (the seed instruction by default) on `examples`; the report records
     the student's decode settings: `decode` (`Student.decode`), else those of a student LM (`lm_decode`)."""
@@ -192,10 +190,10 @@ def evaluate(
     )
 
 
-def lm_decode_settings(lm: Any) -> DecodeSettings:
+def lm_decode_settings(lm: Any) -> Reading:
     """The decode settings a smolgepa student LM carries (`Student.lm()`); free for any other LM."""
     decode = getattr(lm, "smolgepa_decode", None)
-    return decode if isinstance(decode, DecodeSettings) else DecodeSettings()
+    return decode if isinstance(decode, Reading) else Reading()
 
 
 def lm_decode(lm: Any) -> tuple[str, bool]:

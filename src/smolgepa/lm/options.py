@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.readings.modes import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, DecodeSettings, check_decode
+from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, Reading, check_decode
 
 # Label answers are short: a few tokens, one line. Long enough to see an echo for diagnostics.
 DEFAULT_MAX_TOKENS = 24
@@ -41,7 +41,7 @@ class StudentOptions:
     `calibrate` adds calibration (`calibration` "content-free" for scored, "train" for scored,
     channel and ensemble). `train_examples` ((text, label) pairs, `train_pairs(task)`) feed knn,
     ensemble and calibration "train". `server` holds ServerSettings overrides (`server_overrides`).
-    See `smolgepa.lm.readings.modes`.
+    See `smolgepa.lm.readings.reading`.
     Example: `StudentOptions(decode="knn", labels=tuple(task.labels), train_examples=train_pairs(task))`.
     """
 
@@ -87,8 +87,9 @@ class StudentOptions:
                 "ensemble_k": self.ensemble_k, "seed": self.seed}
 
     @property
-    def decode_settings(self) -> DecodeSettings:
-        return DecodeSettings(self.decode, self.calibrate, self.calibration)
+    def reading(self) -> Reading:
+        """How the student's answer is read (`decode`, `calibrate`, `calibration` as one value)."""
+        return Reading(self.decode, self.calibrate, self.calibration)
 
 
 def train_pairs(task: Any) -> tuple[tuple[str, str], ...]:

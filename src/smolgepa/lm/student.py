@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.kinds import ModelSpec, StudentKind, parse_model_spec, student_kind
 from smolgepa.lm.options import FLAG_NAMES, StudentOptions, check_server_values
-from smolgepa.lm.readings.modes import DecodeSettings
+from smolgepa.lm.readings.reading import Reading
 
 if TYPE_CHECKING:
     import dspy
@@ -52,7 +52,7 @@ class Student:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Student({str(self.spec)!r}, decode={self.decode.text!r})"
+        return f"Student({str(self.spec)!r}, reading={self.reading.text!r})"
 
     @property
     def text(self) -> str:
@@ -60,8 +60,14 @@ class Student:
         return str(self.spec)
 
     @property
-    def decode(self) -> DecodeSettings:
-        return self.options.decode_settings
+    def reading(self) -> Reading:
+        """How the student's answer is read."""
+        return self.options.reading
+
+    @property
+    def decode(self) -> Reading:
+        """The same `Reading` (the name the CLI flag `--decode` and config.json's `decode` key keep)."""
+        return self.options.reading
 
     @property
     def is_server(self) -> bool:
@@ -122,7 +128,7 @@ class Student:
             stop=list(options.stop),
             seed=options.seed,
         )
-        lm.smolgepa_decode = self.decode
+        lm.smolgepa_decode = self.reading
         return lm
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.readings.modes import SCORING_MODES
+from smolgepa.lm.readings.reading import SCORING_MODES
 from smolgepa.lm.kinds.base import parse_model_spec
 from smolgepa.lm.options import check_model_format
 from smolgepa.student_settings import StudentSettings
@@ -53,7 +53,7 @@ class OptimizeConfig:
     render: str | None = None
     student_max_tokens: int | None = None
     decode: str = "free"  # the student's decode mode: free, constrained, scored, channel, knn, ensemble
-    calibrate: bool = False  # calibration of the label scores (smolgepa.lm.readings.modes)
+    calibrate: bool = False  # calibration of the label scores (smolgepa.lm.readings.reading)
     calibration: str = "content-free"  # with calibrate: content-free (scored) or train (scored, channel, ensemble)
     knn_k: int = 12  # with decode knn: neighbours that vote (DEFAULT_KNN_K)
     reflection_timeout: float = 300.0
@@ -147,7 +147,7 @@ class OptimizeConfig:
 
     def own_reading(self) -> str:
         """The reading of a candidate without a `Reading:` line: the student's decode settings."""
-        from smolgepa.candidate.reading_line import reading_name
+        from smolgepa.lm.readings.reading import reading_name
 
         return reading_name(self.decode, self.calibrate, self.calibration)
 
@@ -195,10 +195,10 @@ class OptimizeConfig:
 
 def _check_decode(student: str, decode: str, calibrate: bool, calibration: str, knn_k: int) -> None:
     """The decode mode is known, --calibrate comes with a mode that takes it, and the student's kind can
-    do it (smolgepa.lm.readings.modes.check_decode, as for every student; the labels and training examples are
+    do it (smolgepa.lm.readings.reading.check_decode, as for every student; the labels and training examples are
     checked with the task)."""
     from smolgepa.lm.kinds import student_kind
-    from smolgepa.lm.readings.modes import check_decode
+    from smolgepa.lm.readings.reading import check_decode
 
     check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k})
     kind = _student_kind(student)[0]

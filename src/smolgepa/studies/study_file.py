@@ -186,7 +186,7 @@ def _config_values(values: dict[str, Any]) -> dict[str, Any]:
     result = dict(values)
     if result.get("decode") in READINGS:
         chosen = reading(result["decode"])
-        result.update(decode=chosen.decode, calibrate=chosen.calibrate, calibration=chosen.calibration)
+        result.update(decode=chosen.mode, calibrate=chosen.calibrate, calibration=chosen.calibration)
     return result
 
 

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smolgepa.lm.readings.modes import DECODE_MODES
+from smolgepa.lm.readings.reading import DECODE_MODES
 from smolgepa.lm.kinds.base import ModelSpec, StudentKind, unknown_spec
 from smolgepa.lm.token_count import TokenCounter, approx_tokens
 
@@ -75,7 +75,7 @@ class EmbeddedKind(StudentKind):
         return REENCODE_BY_DEFAULT
 
     def check_decode(self, mode: str, calibrate: bool, calibration: str) -> None:
-        pass  # every mode and calibration runs in-process (smolgepa.lm.readings.modes.check_decode checks the pairs)
+        pass  # every mode and calibration runs in-process (smolgepa.lm.readings.reading.check_decode checks the pairs)
 
     def engine(self, spec: ModelSpec, options: StudentOptions) -> EmbeddedEngine:
         from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings

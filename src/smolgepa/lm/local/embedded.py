@@ -18,7 +18,7 @@ from smolgepa.lm.readings.scores import (
     content_free_messages,
     content_free_prior,
 )
-from smolgepa.lm.readings.modes import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
+from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
 from smolgepa.lm.readings.constrained import label_grammar
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.local.kv import REEVALUATED_TAIL, forget_prompt_end  # noqa: F401 - REEVALUATED_TAIL re-exported
@@ -36,7 +36,7 @@ class EmbeddedSettings:
     """How the in-process model is loaded and decodes; part of the engine's saved state.
 
     `decode` is `free`, `constrained`, `scored`, `channel`, `knn`, `probe`, `hidden` or `ensemble` (see
-    `smolgepa.lm.readings.modes`); all but `free` need `labels`. `calibrate` applies contextual calibration:
+    `smolgepa.lm.readings.reading`); all but `free` need `labels`. `calibrate` applies contextual calibration:
     with `calibration` "content-free" (scored only) from the `content_free` inputs, with "train"
     (scored, channel, ensemble) from offsets fitted on `train_examples`, (text, label) pairs of the
     task's train split, which `knn` (anchors, `knn_k` neighbours), `probe`, `hidden` and `ensemble` without demos
@@ -252,7 +252,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
         settings = self.settings
         if reading is not None:
             chosen = parse_reading(reading)
-            settings = replace(settings, decode=chosen.decode, calibrate=chosen.calibrate, calibration=chosen.calibration)
+            settings = replace(settings, decode=chosen.mode, calibrate=chosen.calibrate, calibration=chosen.calibration)
         if words:
             settings = replace(
                 settings,

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from smolgepa.lm.readings.modes import FITTED_MODES
+from smolgepa.lm.readings.reading import FITTED_MODES
 from smolgepa.lm.readings.protocol import LabelScoring, Messages, ScoringMethod
 from smolgepa.lm.readings.scored import DirectMethod
 

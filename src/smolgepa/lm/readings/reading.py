@@ -41,6 +41,56 @@ DEFAULT_KNN_K = 12  # chosen on sentiment-extended val (k 5-16 within 2 answers 
 DEFAULT_ENSEMBLE_K = 6  # one-shot prompts when the instruction has no demos: 2 per label for 3 labels
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a student's answer is read: the mode and its calibration. One value, validated when made
+    (a known mode, a known calibration, and one the mode takes when `calibrate`), named once (`name`:
+    `scored+calibrate-train`, as study files, `Reading:` lines and run records write it) and printed
+    once (`text`: `scored + calibrate train`). The CLI's `--reading`/`--decode`, `--calibrate` and
+    config.json's `decode`, `calibrate`, `calibration` are its three fields."""
+
+    mode: str = "free"
+    calibrate: bool = False
+    calibration: str = "content-free"
+
+    def __post_init__(self) -> None:
+        if self.mode not in DECODE_MODES:
+            raise SmolgepaError(f"Unknown decode mode {self.mode!r}. Available: {', '.join(DECODE_MODES)}.")
+        if self.calibration not in CALIBRATIONS:
+            raise SmolgepaError(f"Unknown calibration {self.calibration!r}. Available: {', '.join(CALIBRATIONS)}.")
+        if self.calibrate and self.calibration not in CALIBRATABLE.get(self.mode, ()):
+            takes = [f"--decode {m} with --calibrate{'' if c == 'content-free' else ' train'}"
+                     for m, cs in CALIBRATABLE.items() for c in cs]
+            flag = "--calibrate" if self.calibration == "content-free" else "--calibrate train"
+            raise SmolgepaError(
+                f"{flag} does not work with --decode {self.mode}; calibration works as: {', '.join(takes)}."
+            )
+
+    @property
+    def decode(self) -> str:
+        """The mode, by the name config.json and `StudentOptions` give it."""
+        return self.mode
+
+    @property
+    def name(self) -> str:
+        """The reading's name: `scored`, `scored+calibrate`, `knn`, `channel+calibrate-train`, ..."""
+        if not self.calibrate:
+            return self.mode
+        return f"{self.mode}+calibrate" + ("-train" if self.calibration == "train" else "")
+
+    @property
+    def text(self) -> str:
+        """As printed: `free`, `scored + calibrate`, `channel + calibrate train`, ..."""
+        if not self.calibrate:
+            return self.mode
+        return f"{self.mode} + calibrate" + (" train" if self.calibration == "train" else "")
+
+
+def reading_name(mode: str, calibrate: bool, calibration: str = "content-free") -> str:
+    """`Reading(mode, calibrate, calibration).name`."""
+    return Reading(mode, calibrate, calibration).name
+
+
 def check_decode(
     mode: str,
     labels: Sequence[str] | None,
@@ -48,20 +98,17 @@ def check_decode(
     calibration: str = "content-free",
     train_examples: Sequence[tuple[str, str]] | None = None,
     counts: Mapping[str, int] | None = None,
-) -> None:
-    """Raise SmolgepaError unless `mode` is known and has what it needs: labels; a calibration the mode
-    takes; training examples for `knn` and `calibration="train"` (None for `labels` or
-    `train_examples`: not known yet, checked later); `counts` ({"--knn-k": 12, ...}) whole numbers >= 1.
-    What a student kind can do is its own check (`smolgepa.lm.kinds`, `StudentKind.check_decode`).
+) -> Reading:
+    """The `Reading` of (mode, calibrate, calibration), once it has what it needs: labels; training
+    examples for the fitted modes and `calibration="train"` (None for `labels` or `train_examples`: not
+    known yet, checked later); `counts` ({"--knn-k": 12, ...}) whole numbers >= 1. Raises SmolgepaError
+    otherwise. What a student kind can do is the kind's own check (`StudentKind.check_decode`).
 
-    The one check of a decode mode: StudentOptions, Student, engine settings and OptimizeConfig call it."""
+    The one check of a reading: StudentOptions, engine settings and OptimizeConfig call it."""
     for flag, value in (counts or {}).items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SmolgepaError(f"{flag} must be a whole number of at least 1, got {value!r}.")
-    if mode not in DECODE_MODES:
-        raise SmolgepaError(f"Unknown decode mode {mode!r}. Available: {', '.join(DECODE_MODES)}.")
-    if calibration not in CALIBRATIONS:
-        raise SmolgepaError(f"Unknown calibration {calibration!r}. Available: {', '.join(CALIBRATIONS)}.")
+    chosen = Reading(mode, calibrate, calibration)
     if mode != "free" and labels is not None:
         if not labels:
             raise SmolgepaError(
@@ -69,13 +116,6 @@ def check_decode(
             )
         if len(set(labels)) != len(labels) or any(not str(label).strip() for label in labels):
             raise SmolgepaError(f"Decode mode {mode!r} needs distinct, non-empty labels; got {list(labels)!r}.")
-    if calibrate and calibration not in CALIBRATABLE.get(mode, ()):
-        takes = [f"--decode {m} with --calibrate{'' if c == 'content-free' else ' train'}"
-                 for m, cs in CALIBRATABLE.items() for c in cs]
-        flag = "--calibrate" if calibration == "content-free" else "--calibrate train"
-        raise SmolgepaError(
-            f"{flag} does not work with --decode {mode}; calibration works as: {', '.join(takes)}."
-        )
     if train_examples is not None:
         needs = f"--decode {mode}" if mode in FITTED_MODES else "--calibrate train" if calibrate and calibration == "train" else ""
         if needs and not train_examples:
@@ -86,24 +126,4 @@ def check_decode(
         unknown = sorted({label for _, label in train_examples if label not in labels}) if labels else []
         if unknown:
             raise SmolgepaError(f"Training examples carry labels outside the label set: {', '.join(unknown)}.")
-
-
-@dataclass(frozen=True)
-class DecodeSettings:
-    """How a student reads its answer: the decode mode and its calibration (what a report records)."""
-
-    mode: str = "free"
-    calibrate: bool = False
-    calibration: str = "content-free"
-
-    @property
-    def text(self) -> str:
-        """As printed: `free`, `scored + calibrate`, `channel + calibrate train`, ..."""
-        return describe_decode(self.mode, self.calibrate, self.calibration)
-
-
-def describe_decode(mode: str, calibrate: bool, calibration: str = "content-free") -> str:
-    """The decode mode as printed: `scored`, `scored + calibrate`, `channel + calibrate train`, ..."""
-    if not calibrate:
-        return mode
-    return f"{mode} + calibrate" + (" train" if calibration == "train" else "")
+    return chosen

@@ -52,7 +52,7 @@ from smolgepa.lm.readings.scores import (
     content_free_prior,
     softmax,
 )
-from smolgepa.lm.readings.modes import EMBEDDED_ONLY_MODES
+from smolgepa.lm.readings.reading import EMBEDDED_ONLY_MODES
 from smolgepa.lm.readings.constrained import label_gbnf
 
 JSON_LABEL_KEY = "label"
@@ -438,7 +438,7 @@ def server_content_free_prior(
 ) -> dict[str, float]:
     """p_cf for calibration on a server: `score(messages)` gives every label's log-likelihood
     after `messages` (one or more requests); each content-free input replaces the real one.
-    Cache the result per `smolgepa.lm.readings.modes.calibration_key(messages, labels)`."""
+    Cache the result per `smolgepa.lm.readings.reading.calibration_key(messages, labels)`."""
     runs = []
     for text in inputs:
         values = score(content_free_messages(messages, text))

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from dspy.lm15 import Request, Response, response_to_events
 
-from smolgepa.lm.readings.modes import SCORING_MODES
+from smolgepa.lm.readings.reading import SCORING_MODES
 from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings, _Retryable
 from smolgepa.lm.servers.server_scoring import constrained_response
 

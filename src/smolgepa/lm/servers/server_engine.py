@@ -30,7 +30,7 @@ import httpx
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.readings.modes import SCORING_MODES
+from smolgepa.lm.readings.reading import SCORING_MODES
 from smolgepa.lm.servers.payloads import decode_payload, label_max_tokens, uses_json
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.overflow import parse_overflow

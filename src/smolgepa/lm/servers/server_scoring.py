@@ -100,7 +100,7 @@ class ServerScoring:
 
     @property
     def own_reading(self) -> str:
-        from smolgepa.candidate.reading_line import reading_name
+        from smolgepa.lm.readings.reading import reading_name
 
         settings = self.settings
         return reading_name(settings.decode, settings.calibrate, settings.calibration)
@@ -116,7 +116,7 @@ class ServerScoring:
         if reading is not None:
             check_server_reading(reading, server_readings(self.kind), self.where)
         chosen = parse_reading(name)
-        if chosen.decode == "scored" and chosen.calibration != "train":
+        if chosen.mode == "scored" and chosen.calibration != "train":
             scores, info = self.scorer(chosen.calibrate).score(messages)
         else:
             scores = self.method(name).score(messages)
@@ -146,7 +146,7 @@ class ServerScoring:
                     self._label_scoring = ServerLabelScoring(self.send, self.post, self.kind, self.where)
                 chosen = parse_reading(name)
                 settings = dataclasses.replace(
-                    self.settings, decode=chosen.decode, calibrate=chosen.calibrate, calibration=chosen.calibration
+                    self.settings, decode=chosen.mode, calibrate=chosen.calibrate, calibration=chosen.calibration
                 )
                 self._methods[name] = build_method(settings, self._label_scoring, self._content_free_prior)
             return self._methods[name]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.readings.scores import CONTENT_FREE_INPUTS
-from smolgepa.lm.readings.modes import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, check_decode
+from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, check_decode
 from smolgepa.lm.servers.payloads import check_server_decode
 from smolgepa.lm.servers.pool import spread_urls
 
