@@ -4,7 +4,7 @@ An instruction may start with one line `Reading: <method>` naming a scoring meth
 scores, noisy channel, kNN over training anchors, a one-demo-per-pass ensemble, each optionally
 calibrated). The line never reaches the model: a scoring student takes it off the system message
 and reads that candidate's answer with the method it names (the embedded student and llama.cpp
-servers all of them; other servers those their kind supports, `decode_server.server_readings`).
+servers all of them; other servers those their kind supports, `smolgepa.lm.servers.payloads.server_readings`; a kind answers `StudentKind.readings()`).
 So a proposer can change how the answer is read the way it changes the examples block, and the run
 records which reading won.
 
@@ -75,7 +75,7 @@ def take_reading(messages: Sequence[Mapping[str, str]]) -> tuple[str | None, lis
 
 
 def check_server_reading(name: str, supported: Sequence[str], where: str) -> None:
-    """A server student reads answers the ways its server kind supports (`decode_server.server_readings`);
+    """A server student reads answers the ways its server kind supports (`smolgepa.lm.servers.payloads.server_readings`; a kind answers `StudentKind.readings()`);
     a candidate naming another reading is an error."""
     if name not in supported:
         raise SmolgepaError(

@@ -50,7 +50,8 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, resp
     flag = {"action": "store_const", "const": True, "default": None} if unset else {"action": "store_true"}
     add("--student", default=None if unset else "embedded", help=STUDENT_HELP)
     add("--max-tokens", type=int, default=None, help="completion token limit for the student")
-    add("--decode", choices=list(DECODE_MODES), default=None if unset else "free", help=DECODE_HELP)
+    add("--reading", "--decode", dest="decode", choices=list(DECODE_MODES), default=None if unset else "free",
+        help="how the student's answer is read (--decode is the same flag): " + DECODE_HELP)
     add("--calibrate", nargs="?", const="content-free", choices=["content-free", "train"], default=None,
         help=CALIBRATE_HELP)
     add("--knn-k", type=int, default=None, metavar="K", help=KNN_K_HELP)

@@ -137,13 +137,13 @@ class OptimizeConfig:
     def offered_readings(self) -> tuple[str, ...]:
         """The readings a built-in proposer may write into a candidate (none unless `readings`): those
         the student can score with (a llama.cpp server has no `probe`)."""
-        from smolgepa.lm.servers.payloads import server_readings
         from smolgepa.candidate.reading_line import PROPOSAL_ORDER
+        from smolgepa.lm.kinds import student_kind
 
         if not self.readings:
             return ()
         kind = _server_kind(self.student)
-        return PROPOSAL_ORDER if kind is None else tuple(r for r in PROPOSAL_ORDER if r in server_readings(kind))
+        return PROPOSAL_ORDER if kind is None else tuple(r for r in PROPOSAL_ORDER if r in student_kind(kind).readings())
 
     def own_reading(self) -> str:
         """The reading of a candidate without a `Reading:` line: the student's decode settings."""

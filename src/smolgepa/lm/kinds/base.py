@@ -73,6 +73,20 @@ class StudentKind:
                 f"{flag} is not available for {self.name} students; they can do: {', '.join(self.decode_modes)}."
             )
 
+    def readings(self) -> tuple[str, ...]:
+        """The readings a candidate's `Reading:` line may name for this kind's students
+        (`smolgepa.candidate.reading_line.READINGS` names): those `check_decode` lets through."""
+        from smolgepa.candidate.reading_line import READINGS
+
+        supported = []
+        for name, (mode, calibrate, calibration) in READINGS.items():
+            try:
+                self.check_decode(mode, calibrate, calibration)
+            except SmolgepaError:
+                continue
+            supported.append(name)
+        return tuple(supported)
+
     def reencodes(self, options: StudentOptions) -> bool:
         """Whether the student answers from a re-encoding of its model file (so a pinned `model_format` applies)."""
         return False
