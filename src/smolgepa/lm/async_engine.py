@@ -45,9 +45,9 @@ class ThreadedAsyncEngine:
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> ThreadedAsyncEngine:
-        from smolgepa.lm.engines import _smolgepa_class
+        from smolgepa.lm.engines import smolgepa_class
 
-        return cls(_smolgepa_class(str(state.get("inner_class", ""))).load_state(state["inner_state"]))
+        return cls(smolgepa_class(str(state.get("inner_class", ""))).load_state(state["inner_state"]))
 
 
 def async_engine_for(engine: Engine) -> Any:
