@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import Figure, load, median_rounds
+from bench_helpers import Figure, load, median_rounds
 from dspy.lm15 import Config, Message, Request
 
 from smolgepa.lm.local.model_files import embedded_model_path

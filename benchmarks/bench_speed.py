@@ -23,7 +23,7 @@ from typing import Any
 
 import dspy
 
-from bench import Figure, median_rounds, raw_engine
+from bench_helpers import Figure, median_rounds, raw_engine
 from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.candidate.header import take_header
 from smolgepa.lm import StudentOptions, make_lm

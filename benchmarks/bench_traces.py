@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import dspy
 
-from bench import Figure, median_rounds, raw_engine, time_per_example
+from bench_helpers import Figure, median_rounds, raw_engine, time_per_example
 from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K
