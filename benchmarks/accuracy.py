@@ -34,18 +34,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import yaml  # noqa: E402
 
-from smolgepa.evaluation import EvalReport, Prediction, evaluate, report_from_predictions  # noqa: E402
+from smolgepa.evaluation.evaluate import EvalReport, Prediction, evaluate, report_from_predictions  # noqa: E402
 from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
-from smolgepa.lm.student import train_pairs  # noqa: E402
+from smolgepa.lm.options import train_pairs  # noqa: E402
 from smolgepa.machine import cpu_description  # noqa: E402
-from smolgepa.reading import READINGS  # noqa: E402
-from smolgepa.stats import wilson_interval  # noqa: E402
+from smolgepa.candidate.reading_line import READINGS  # noqa: E402
+from smolgepa.evaluation.stats import wilson_interval  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.tasks.loader import rendered  # noqa: E402
 from smolgepa.tasks.model import Task  # noqa: E402
 
 TASKS = ("sentiment-extended", "agent_monitor-extended")
-# Scoring methods read with the seed instruction, per task (names as in smolgepa.reading). Left out on
+# Scoring methods read with the seed instruction, per task (names as in smolgepa.candidate.reading_line). Left out on
 # validation evidence, to keep a full run near an hour on 2 cores: plain `ensemble` (below
 # `ensemble+calibrate-train` on val) and `channel+calibrate-train` (below `channel` on val).
 FIXED_METHODS = {
@@ -147,7 +147,7 @@ def no_lm_cells(task: Task) -> list[Cell]:
     model = fit_bag_of_words([(text(e), e.label) for e in train], [(text(e), e.label) for e in val])
     cells.append(_fixed_predictions(task, "bow_lr", model.predict_texts([text(e) for e in test])))
     if task.input_format == "trace":
-        from smolgepa.baselines import fitted_report, rule_report
+        from smolgepa.evaluation.baselines import fitted_report, rule_report
 
         cells.append(Cell(task.name, "rules", gepa=False, lm=False, reports=[rule_report(task.name, "test")]))
         for method in ("evidence", "decision-list"):
@@ -192,7 +192,7 @@ def fixed_cell(task: Task, method: str, seeds: Sequence[int]) -> Cell:
 
 
 def peer_cells(task: Task, seeds: Sequence[int], decode_method: str, dspy_knn: bool = True) -> list[Cell]:
-    from smolgepa.compare import CompareConfig, compare
+    from smolgepa.evaluation.dspy_compare import CompareConfig, compare
 
     lm = make_lm("embedded", student_options(task, decode_method))
     cells: dict[str, Cell] = {}
@@ -216,7 +216,8 @@ def peer_cells(task: Task, seeds: Sequence[int], decode_method: str, dspy_knn: b
 
 def gepa_cells(task: Task, methods: Sequence[str], seeds: Sequence[int], out: Path) -> list[Cell]:
     """GEPA with the built-in offline proposer, one study per method (resumable: run again to continue)."""
-    from smolgepa.study import load_study, run_study
+    from smolgepa.studies.study_file import load_study
+    from smolgepa.studies.study_run import run_study
 
     cells = []
     for method in methods:

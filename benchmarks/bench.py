@@ -25,78 +25,33 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import dspy  # noqa: E402
 
-from smolgepa.adapter import PlainTextAdapter  # noqa: E402
-from smolgepa.evaluation import evaluate  # noqa: E402
+from smolgepa.adapter.plain_text import PlainTextAdapter  # noqa: E402
+from smolgepa.evaluation.evaluate import evaluate  # noqa: E402
 from smolgepa.machine import cpu_description  # noqa: E402
 from smolgepa.lm import make_lm  # noqa: E402
-from smolgepa.lm.cache import CACHE_ENV, CachedEngine  # noqa: E402
-from smolgepa.lm.models import embedded_model_path  # noqa: E402
-from smolgepa.lm.quantize import MODELS_ENV  # noqa: E402
-from smolgepa.lm.reencode import default_model_file  # noqa: E402
-from smolgepa.program import make_signature, seed_instruction  # noqa: E402
+from smolgepa.lm.cache_home import CACHE_ENV  # noqa: E402
+from smolgepa.lm.response_cache import CachedEngine
+from smolgepa.lm.local.model_files import embedded_model_path  # noqa: E402
+from smolgepa.lm.local.quantize import MODELS_ENV  # noqa: E402
+from smolgepa.lm.local.reencode import default_model_file  # noqa: E402
+from smolgepa.adapter.program import make_signature, seed_instruction  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.tasks.model import Example, Task  # noqa: E402
 
+from bench_helpers import Figure, load, median_rounds, raw_engine, say, time_per_example  # noqa: E402
+
 GIB = 1024 * 1024 * 1024
-sys.modules.setdefault("bench", sys.modules[__name__])  # bench_traces imports this module as `bench`
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One printed figure and its target (`op` is `>=` or `<=`; None: no target)."""
-
-    kind: str  # RATIO or FIGURE
-    name: str
-    value: float | None
-    op: str | None = None
-    target: float | None = None
-    note: str = ""
-
-    @property
-    def ok(self) -> bool | None:
-        if self.value is None or self.op is None or self.target is None:
-            return None
-        return self.value >= self.target if self.op == ">=" else self.value <= self.target
-
-    def line(self) -> str:
-        if self.value is None:
-            return f"# {self.kind} {self.name} skipped: {self.note}"
-        text = f"{self.kind} {self.name} {self.value:.3g}"
-        if self.op is not None:
-            text += f" target {self.op} {self.target:g}"
-        return text + (f"  # {self.note}" if self.note else "")
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def median_rounds(rounds: int, *steps: Callable[[], float]) -> list[float]:
-    """Run each step once per round, in turn, `rounds` times; the median of each step's results."""
-    results: list[list[float]] = [[] for _ in steps]
-    for _ in range(rounds):
-        for index, step in enumerate(steps):
-            results[index].append(step())
-    return [statistics.median(values) for values in results]
-
-
-def raw_engine(lm: dspy.LM) -> Any:
-    """The EmbeddedEngine inside an LM (under a CachedEngine if there is one)."""
-    engine = lm.engine
-    return engine.inner if isinstance(engine, CachedEngine) else engine
 
 
 def plain_llama(path: Path, **overrides: Any) -> Any:
@@ -127,12 +82,6 @@ def long_instruction(task: Task, count_tokens: Callable[[str], int], minimum: in
         lines.append(f"Text: {example.input}\nLabel: {example.label}")
         index += 1
     return "\n".join(lines)
-
-
-def time_per_example(run: Callable[[], Any], n: int) -> float:
-    started = time.perf_counter()
-    run()
-    return (time.perf_counter() - started) / n
 
 
 # --- the figures -------------------------------------------------------------------------------
@@ -268,10 +217,6 @@ def machine() -> str:
         f"{time.strftime('%Y-%m-%d')}, {cpu_description()}, Python {platform.python_version()}, "
         f"llama-cpp-python {metadata.version('llama_cpp_python')}"
     )
-
-
-def load() -> str:
-    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def table(figures: Sequence[Figure]) -> str:

@@ -19,11 +19,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import Figure, load, median_rounds
+from bench_helpers import Figure, load, median_rounds
 from dspy.lm15 import Config, Message, Request
 
-from smolgepa.lm.models import embedded_model_path
-from smolgepa.lm.server import ServerEngine, ServerSettings
+from smolgepa.lm.local.model_files import embedded_model_path
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 from smolgepa.tasks import load_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' server and cluster starters

@@ -23,14 +23,14 @@ from typing import Any
 
 import dspy
 
-from bench import Figure, median_rounds, raw_engine
-from smolgepa.evaluation import evaluate
-from smolgepa.header import take_header
+from bench_helpers import Figure, median_rounds, raw_engine
+from smolgepa.evaluation.evaluate import evaluate
+from smolgepa.candidate.header import take_header
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.messages import request_messages
-from smolgepa.lm.models import embedded_model_path
-from smolgepa.lm.scoring import chat_prompt_tokens
-from smolgepa.program import make_program
+from smolgepa.lm.local.model_files import embedded_model_path
+from smolgepa.lm.local.label_scorer import chat_prompt_tokens
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Task
 

@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 
 import dspy
 
-from bench import Figure, median_rounds, raw_engine, time_per_example
-from smolgepa.evaluation import evaluate
+from bench_helpers import Figure, median_rounds, raw_engine, time_per_example
+from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import StudentOptions, make_lm
-from smolgepa.lm.embedded import DEFAULT_ENSEMBLE_K
-from smolgepa.lm.factory import train_pairs
+from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K
+from smolgepa.lm.options import train_pairs
 from smolgepa.tasks import load_task
 from smolgepa.tasks.loader import rendered
 from smolgepa.tasks.model import Example, Task

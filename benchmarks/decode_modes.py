@@ -33,11 +33,17 @@ from typing import Any  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from smolgepa.errors import SmolgepaError  # noqa: E402
-from smolgepa.evaluation import EvalReport, Prediction, lm_decode, predict, report_from_predictions  # noqa: E402
+from smolgepa.evaluation.evaluate import (  # noqa: E402
+    EvalReport,
+    Prediction,
+    lm_decode,
+    predict,
+    report_from_predictions,
+)
 from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
 from smolgepa.machine import cpu_description  # noqa: E402
-from smolgepa.program import make_program  # noqa: E402
-from smolgepa.stats import format_accuracy  # noqa: E402
+from smolgepa.adapter.program import make_program  # noqa: E402
+from smolgepa.evaluation.stats import format_accuracy  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
 
 MODES: dict[str, dict[str, Any]] = {

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from smolgepa.stats import wilson_interval  # noqa: E402
+from smolgepa.evaluation.stats import wilson_interval  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.traces import detect_state  # noqa: E402
 from smolgepa.traces.figures import BY_KEY, figures  # noqa: E402

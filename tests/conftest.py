@@ -28,12 +28,12 @@ from support import tally  # noqa: E402
 from support.llama_server import LlamaServer  # noqa: E402
 from support.proxy import FaultPlan, Proxy  # noqa: E402
 
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings  # noqa: E402
-from smolgepa.lm.models import embedded_model_path  # noqa: E402
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings  # noqa: E402
+from smolgepa.lm.local.model_files import embedded_model_path  # noqa: E402
 
 
 # The suite answers from the Q8_0 re-encoding of the shipped file, the file the default student
-# answers from on x86 CPUs without fast BF16 kernels (smolgepa.lm.reencode), loaded with plain settings.
+# answers from on x86 CPUs without fast BF16 kernels (smolgepa.lm.local.reencode), loaded with plain settings.
 # The numerics rehearsal (scripts/test runs it after the whole suite): `SMOLGEPA_TEST_MODEL=q4_1 pytest -m
 # numerics` runs the tests whose answers come from model arithmetic against the shipped Q4_1 file. Its
 # kernels round differently, as another CPU's build would, so an assertion fitted to this machine's exact
@@ -57,7 +57,7 @@ def embedded_path() -> Path:
     shipped = embedded_model_path()
     if rehearsal_model() == "q4_1":
         return shipped
-    from smolgepa.lm.quantize import FTYPE_Q8_0, fast_model_path, gguf_file_type
+    from smolgepa.lm.local.quantize import FTYPE_Q8_0, fast_model_path, gguf_file_type
 
     copy = fast_model_path(shipped)
     if gguf_file_type(copy) != FTYPE_Q8_0:
@@ -67,7 +67,7 @@ def embedded_path() -> Path:
 
 @pytest.fixture(scope="session")
 def default_student_settings() -> EmbeddedSettings:
-    """The settings the default `embedded` student answers with (the probe's re-encoding, smolgepa.lm.reencode)."""
+    """The settings the default `embedded` student answers with (the probe's re-encoding, smolgepa.lm.local.reencode)."""
     from smolgepa.lm.student import Student
 
     return Student("embedded").engine().settings  # type: ignore[attr-defined]

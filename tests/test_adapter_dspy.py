@@ -7,7 +7,7 @@ from typing import Literal
 import dspy
 import pytest
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.lm import make_lm
 
 
@@ -51,7 +51,7 @@ def test_parse_never_raises_on_empty_completion() -> None:
 
 
 def test_examples_block_in_instruction_becomes_chat_turns() -> None:
-    from smolgepa.instruction import Shot, render_instruction
+    from smolgepa.candidate.instruction import Shot, render_instruction
 
     instruction = render_instruction(
         "Classify the sentiment of the text.",

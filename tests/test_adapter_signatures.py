@@ -10,8 +10,8 @@ from typing import Any, Literal
 import dspy
 import pytest
 
-from smolgepa.adapter import RAW_FIELDS, PlainTextAdapter
-from smolgepa.field_parsing import parse_value
+from smolgepa.adapter.plain_text import RAW_FIELDS, PlainTextAdapter
+from smolgepa.adapter.field_parsing import parse_value
 from support.signatures import Mood, Sentiment
 from smolgepa.lm import make_lm
 

@@ -10,11 +10,11 @@ import dspy
 import pytest
 from support.proxy import FaultPlan
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.async_engine import ThreadedAsyncEngine
-from smolgepa.lm.embedded import EmbeddedEngine
-from smolgepa.lm.server_async import AsyncServerEngine
+from smolgepa.lm.local.embedded import EmbeddedEngine
+from smolgepa.lm.servers.server_async import AsyncServerEngine
 
 TEXTS = ("I absolutely love this product!", "This is terrible, it broke after one use.", "The box is brown.")
 

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from support import tally
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.spec import parse_model_spec
+from smolgepa.lm.kinds.base import parse_model_spec
 from smolgepa.optimize.cleaning import clean_reflection
 from smolgepa.optimize.reflection import check_reflection
-from smolgepa.study import load_study
-from smolgepa.traces.model import Trace, parse_trace
+from smolgepa.studies.study_file import load_study
+from smolgepa.traces.trace_model import Trace, parse_trace
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

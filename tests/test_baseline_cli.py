@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from smolgepa.baselines import rule_report
+from smolgepa.evaluation.baselines import rule_report
 from smolgepa.tasks import load_task
 from smolgepa.traces.detector import detect_state
 
@@ -48,7 +48,7 @@ def test_baseline_refuses_text_task() -> None:
 
 
 def test_evidence_and_decision_list_baselines_are_fitted_on_train_and_reported_like_eval() -> None:
-    from smolgepa.baselines import fitted_report
+    from smolgepa.evaluation.baselines import fitted_report
     from smolgepa.traces.figures import figures
     from smolgepa.traces.rules import fit_rules
     from smolgepa.traces.shallow import fit_figures_cv

@@ -25,7 +25,7 @@ def test_prefill_and_trace_lines_compare_the_default_with_plain_llama_cpp() -> N
         "prefill_speed": (">=", 1.5), "prefill_vs_raw": (">=", 0.9), "trace_prefill_efficiency": (">=", 0.7)}
     assert all(float(m["value"]) > 0 and "tok/s" in m["note"] for m in lines.values())
     assert "n=2 agent_monitor-extended test" in lines["trace_prefill_efficiency"]["note"]
-    from smolgepa.lm.reencode import REENCODE_BY_DEFAULT
+    from smolgepa.lm.local.reencode import REENCODE_BY_DEFAULT
 
     if REENCODE_BY_DEFAULT and "flash_attn True" not in lines["prefill_speed"]["note"]:
         pytest.fail(f"the default student is not the re-encoded one: {lines['prefill_speed']['note']}")

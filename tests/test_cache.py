@@ -15,22 +15,21 @@ import pytest
 from dspy.lm15 import Config, Message, Request
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import evaluate
+from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import make_lm
-from smolgepa.lm.cache import (
-    CACHE_ENV,
+from smolgepa.lm.cache_home import CACHE_ENV, cache_dir
+from smolgepa.lm.response_cache import (
     DB_NAME,
     CachedEngine,
     ResponseStore,
-    cache_dir,
     engine_extras,
     engine_identity,
     maybe_cached,
     request_key,
 )
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.models import file_digest
-from smolgepa.lm.server import ServerEngine, ServerSettings
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.local.model_files import file_digest
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 from smolgepa.tasks import load_task
 
 SYSTEM = "Classify the sentiment of the text.\n\nAnswer with one label: positive, negative, neutral."
@@ -180,7 +179,7 @@ WRITER = textwrap.dedent(
     """
     import sys, threading
     from pathlib import Path
-    from smolgepa.lm.cache import ResponseStore
+    from smolgepa.lm.response_cache import ResponseStore
     store, who = ResponseStore(Path(sys.argv[1])), sys.argv[2]
     failed = []
     def work(thread):
@@ -232,7 +231,7 @@ def test_opening_a_cache_another_process_is_writing_waits_instead_of_failing(tmp
 
 def long_system(task_name: str = "sentiment", minimum_words: int = 320) -> str:
     """The seed instruction plus worked train examples: well over 400 tokens."""
-    from smolgepa.program import seed_instruction
+    from smolgepa.adapter.program import seed_instruction
 
     task = load_task(task_name)
     lines = [seed_instruction(task), "", "Examples:"]

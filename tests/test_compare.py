@@ -11,14 +11,21 @@ import dspy
 import numpy as np
 import pytest
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.compare import CompareConfig, MethodResult, benchmark_line, compare, parse_methods, static_demos
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.evaluation.dspy_compare import (
+    CompareConfig,
+    MethodResult,
+    benchmark_line,
+    compare,
+    parse_methods,
+    static_demos,
+)
 from smolgepa.errors import SmolgepaError
-from smolgepa.instruction import Shot, render_instruction, split_instruction
+from smolgepa.candidate.instruction import Shot, render_instruction, split_instruction
 from smolgepa.lm import StudentOptions, make_lm
-from smolgepa.program import make_program
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
-from smolgepa.tfidf import TfidfEmbedder
+from smolgepa.evaluation.tfidf import TfidfEmbedder
 
 CONFIG = CompareConfig(max_labeled_demos=3, max_bootstrapped_demos=1, num_candidate_programs=1, knn_demos=2)
 
@@ -123,7 +130,7 @@ def test_tfidf_ranks_shared_rare_words_first() -> None:
 
 def test_methods_and_budgets_are_checked() -> None:
     from smolgepa.cli.compare import DEFAULT_METHODS
-    from smolgepa.compare import METHODS
+    from smolgepa.evaluation.dspy_compare import METHODS
 
     assert parse_methods(DEFAULT_METHODS) == METHODS
     assert parse_methods("dspy_knn, labeled,knn") == ("knn", "labeled")

@@ -14,7 +14,7 @@ import pytest
 from dspy.lm15 import Config, Message, Request
 
 from smolgepa.errors import ContextOverflowError
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.overflow import parse_overflow
 from smolgepa.optimize import OptimizeConfig, optimize, show
 from smolgepa.optimize.rundir import read_jsonl

@@ -12,17 +12,16 @@ from hypothesis import strategies as st
 from smolgepa.cli import main
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm import StudentOptions
-from smolgepa.lm.decode import (
+from smolgepa.lm.readings.scores import (
     calibration_key,
-    check_decode,
     choose_label,
     content_free_messages,
     content_free_prior,
-    gbnf_literal,
-    label_gbnf,
     softmax,
 )
-from smolgepa.lm.decode_server import (
+from smolgepa.lm.readings.reading import check_decode
+from smolgepa.lm.readings.constrained import gbnf_literal, label_gbnf
+from smolgepa.lm.servers.payloads import (
     LabelLogprob,
     TokenStep,
     check_answer,
@@ -41,7 +40,7 @@ from smolgepa.lm.decode_server import (
     scored_payload,
     server_content_free_prior,
 )
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 
 SENTIMENT = ("positive", "negative", "neutral")
 MONITOR = ("doom_loop", "api_confusion", "verbose_thinking", "making_progress")
@@ -290,8 +289,8 @@ def test_calibrated_choices_with_a_bound_are_flagged_uncertain() -> None:
 
 
 def test_label_list_echo_is_counted_only_without_an_answer() -> None:
-    from smolgepa.diagnostics import diagnose, labels_named
-    from smolgepa.evaluation import Prediction
+    from smolgepa.evaluation.diagnostics import diagnose, labels_named
+    from smolgepa.evaluation.evaluate import Prediction
 
     assert labels_named("Doom loop, API-confusion or making_progress", MONITOR) == {
         "doom_loop", "api_confusion", "making_progress"

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from llama_cpp import Llama
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.evaluation import evaluate
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import StudentOptions, make_lm
-from smolgepa.lm.decode import label_grammar
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.scoring import LabelScorer, chat_prompt_tokens
-from smolgepa.program import make_program
+from smolgepa.lm.readings.constrained import label_grammar
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.local.label_scorer import LabelScorer, chat_prompt_tokens
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 from support.fresh_answer import fresh_answer
 

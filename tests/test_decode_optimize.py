@@ -12,7 +12,8 @@ import pytest
 
 from smolgepa.optimize.rundir import RunDir, read_jsonl
 from smolgepa.report.layout import read_manifest
-from smolgepa.study import load_study, run_study
+from smolgepa.studies.study_file import load_study
+from smolgepa.studies.study_run import run_study
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 SENTIMENT = {"positive", "negative", "neutral"}

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.lm.decode import label_grammar
-from smolgepa.lm.decode_server import constrained_payload, read_constrained, read_scored, scored_payload
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.program import make_program
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.lm.readings.constrained import label_grammar
+from smolgepa.lm.servers.payloads import constrained_payload, read_constrained, read_scored, scored_payload
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 

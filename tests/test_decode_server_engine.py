@@ -18,14 +18,14 @@ import httpx
 import pytest
 from dspy.lm15 import Config, Message, Request
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.cache import engine_extras, request_key
-from smolgepa.lm.decode import label_gbnf
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.probe import is_local_url, probe_server_kind
-from smolgepa.lm.server import ServerEngine, ServerSettings
-from smolgepa.program import make_program
+from smolgepa.lm.response_cache import engine_extras, request_key
+from smolgepa.lm.readings.constrained import label_gbnf
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.servers.identify import is_local_url, probe_server_kind
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]

@@ -16,9 +16,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
-# Written on another branch for the new module layout; the README links to it already. Remove this
-# exception once that branch is merged and docs/architecture.md exists.
-NOT_YET_MERGED = {DOCS / "architecture.md"}
 
 
 def pages() -> list[Path]:
@@ -58,8 +55,6 @@ def test_every_relative_link_in_the_readme_and_docs_points_to_a_file() -> None:
         for target in relative_links(page.read_text(encoding="utf-8")):
             file, _, anchor = unquote(target).partition("#")
             path = (page.parent / file).resolve()
-            if path in NOT_YET_MERGED:
-                continue
             if not path.exists() or (anchor and path.suffix == ".md" and anchor not in anchors(path)):
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert broken == []

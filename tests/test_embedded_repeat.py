@@ -1,15 +1,15 @@
 """The embedded student's answer depends only on the messages, not on what it was asked before:
 an exact repeat of the last prompt gives the first answer again (llama.cpp evaluates a lone token
-with other kernels than a batch; see smolgepa.lm.embedded.forget_prompt_end)."""
+with other kernels than a batch; see smolgepa.lm.local.embedded.forget_prompt_end)."""
 
 from __future__ import annotations
 
 import pytest
 from dspy.lm15 import Config, Message, Request
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.lm.embedded import EmbeddedEngine
-from smolgepa.program import make_program
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.lm.local.embedded import EmbeddedEngine
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 pytestmark = pytest.mark.numerics  # answers come from model arithmetic: rehearsed on Q8_0

@@ -9,9 +9,9 @@ import sys
 import pytest
 from support.near_tie import NEAR_TIE_NATS, divergence_gap
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.lm.embedded import EmbeddedEngine
-from smolgepa.program import make_program
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.lm.local.embedded import EmbeddedEngine
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from smolgepa.evaluation import Prediction, report_from_predictions
+from smolgepa.evaluation.evaluate import Prediction, report_from_predictions
 from smolgepa.optimize.evidence.acceptance import EvidenceAcceptance, is_structural
 from smolgepa.optimize.evidence.final_pick import pick_final
 from smolgepa.optimize.evidence.paired_test import ACCEPT, REJECT, UNDECIDED, SequentialPairedTest

@@ -18,7 +18,7 @@ from support.llama_server import LlamaServer
 from support.proxy import FAULT_KINDS, FaultPlan
 from support.sentiment_chat import chat
 
-from smolgepa.lm.server import ServerEngine, ServerSettings
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 
 TEXTS = [
     "I absolutely love this product!",
@@ -93,7 +93,7 @@ def test_seeded_faults_lose_no_results(llama_server, make_proxy) -> None:  # noq
 
 def test_server_restart_mid_run(embedded_path: Path, tmp_path: Path, caplog) -> None:  # noqa: ANN001
     """The server dies with a request in flight and comes back on the same port: nothing is lost."""
-    caplog.set_level(logging.WARNING, logger="smolgepa.lm.server")
+    caplog.set_level(logging.WARNING, logger="smolgepa.lm.servers.server_engine")
     with LlamaServer(embedded_path, tmp_path / "server.log", n_ctx=2048) as server:
         engine = engine_for(server.base_url, backoff=0.25, retries=10, timeout=30.0, concurrency=2)
         texts = TEXTS[:3]

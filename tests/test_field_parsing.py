@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smolgepa.adapter import PARSE_METHODS, RAW_FIELD, RAW_FIELDS, PlainTextAdapter, is_label_signature
-from smolgepa.field_layout import FieldDialog, split_fields
-from smolgepa.field_parsing import parse_value
+from smolgepa.adapter.plain_text import PARSE_METHODS, RAW_FIELD, RAW_FIELDS, PlainTextAdapter, is_label_signature
+from smolgepa.adapter.field_layout import FieldDialog, split_fields
+from smolgepa.adapter.field_parsing import parse_value
 from support.signatures import Mood, Sentiment
 
 

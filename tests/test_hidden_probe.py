@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode_server import check_server_decode
-from smolgepa.lm.hidden_probe import fit_state_probe
-from smolgepa.lm.hidden_states import HiddenStates
-from smolgepa.lm.scoring import chat_prompt_tokens
-from smolgepa.reading import READINGS, reading
+from smolgepa.lm.servers.payloads import check_server_decode
+from smolgepa.lm.readings.hidden import fit_state_probe
+from smolgepa.lm.local.hidden_states import HiddenStates
+from smolgepa.lm.local.label_scorer import chat_prompt_tokens
+from smolgepa.candidate.reading_line import READINGS, reading
 from smolgepa.tasks.model import Example, Task
 from test_scoring_methods import make_engine, messages_for
 

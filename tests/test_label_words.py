@@ -10,19 +10,19 @@ import numpy as np
 import pytest
 from dspy.lm15 import Message, Request
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
-from smolgepa.header import split_header, take_header
-from smolgepa.label_words import label_words_of, parse_label_words, with_label_words
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.factory import train_pairs
-from smolgepa.lm.server import ServerEngine, ServerSettings
+from smolgepa.candidate.header import split_header, take_header
+from smolgepa.candidate.label_words import label_words_of, parse_label_words, with_label_words
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.options import train_pairs
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.optimize.label_word_search import LabelWordSearch, model_words, synonyms, word_sets
-from smolgepa.optimize.proposers import ProposalGate
-from smolgepa.parts import changed_parts
-from smolgepa.program import make_program
-from smolgepa.reading import split_reading, with_reading
+from smolgepa.optimize.offline_proposer import ProposalGate
+from smolgepa.candidate.candidate_parts import changed_parts
+from smolgepa.adapter.program import make_program
+from smolgepa.candidate.reading_line import split_reading, with_reading
 from smolgepa.tasks import load_task
 from test_optimize_units import make_journal, reflective
 

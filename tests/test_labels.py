@@ -2,7 +2,7 @@
 
 import pytest
 
-from smolgepa.labels import parse_label
+from smolgepa.evaluation.labels import parse_label
 
 SENTIMENT = ["positive", "negative", "neutral"]
 MONITOR = ["doom_loop", "api_confusion", "verbose_thinking", "making_progress"]

@@ -15,8 +15,8 @@ import pytest
 import smolgepa
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm import StudentOptions
-from smolgepa.plain_proposer import PlainTextProposer, instruction_from
-from smolgepa.program import seed_instruction
+from smolgepa.optimize.plain_proposer import PlainTextProposer, instruction_from
+from smolgepa.adapter.program import seed_instruction
 from smolgepa.proposers import FewShot, Rules
 from smolgepa.tasks import load_task
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.linear import softmax
-from smolgepa.lm.decode_server import check_server_decode
-from smolgepa.lm.knn import make_anchors
-from smolgepa.lm.linear_probe import fit_probe
-from smolgepa.reading import PROPOSAL_ORDER
+from smolgepa.lm.readings.linear import softmax
+from smolgepa.lm.servers.payloads import check_server_decode
+from smolgepa.lm.readings.knn import make_anchors
+from smolgepa.lm.readings.probe import fit_probe
+from smolgepa.candidate.reading_line import PROPOSAL_ORDER
 from smolgepa.tasks import load_task
 from test_scoring_methods import make_engine, messages_for
 

@@ -1,4 +1,4 @@
-"""llama.cpp's log lines at their own levels (smolgepa.lm.native_log), through the real library:
+"""llama.cpp's log lines at their own levels (smolgepa.lm.local.native_log), through the real library:
 warnings stay off stderr, errors are logged as errors."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smolgepa.lm.native_log import native_line, route_native_logs
+from smolgepa.lm.local.native_log import native_line, route_native_logs
 
 
 def test_levels_follow_ggml_numbering(capsys, caplog) -> None:  # noqa: ANN001
@@ -59,7 +59,7 @@ def test_counting_tokens_with_the_vocabulary_alone_prints_nothing(embedded_path:
     import subprocess
     import sys
 
-    code = ("import sys; from smolgepa.lm.kinds.local import GgufTokenCounter; "
+    code = ("import sys; from smolgepa.lm.kinds.embedded_kinds import GgufTokenCounter; "
             "print(GgufTokenCounter(sys.argv[1])('hello world'))")
     result = subprocess.run([sys.executable, "-c", code, str(embedded_path)], capture_output=True, text=True,
                             timeout=120)

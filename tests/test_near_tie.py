@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from support.near_tie import NEAR_TIE_NATS, divergence_gap
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.lm.embedded import EmbeddedEngine
-from smolgepa.lm.scoring import chat_prompt_tokens
-from smolgepa.program import make_program
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.lm.local.embedded import EmbeddedEngine
+from smolgepa.lm.local.label_scorer import chat_prompt_tokens
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 pytestmark = pytest.mark.numerics

@@ -17,7 +17,7 @@ import pytest
 
 from smolgepa.optimize import OptimizeConfig, optimize, show
 from smolgepa.optimize.rundir import read_jsonl
-from smolgepa.program import make_program
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 SCRIPT = Path(__file__).parent / "scripts" / "reflector.py"

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from smolgepa.diagnostics import diagnose
+from smolgepa.evaluation.diagnostics import diagnose
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import Prediction
+from smolgepa.evaluation.evaluate import Prediction
 from smolgepa.optimize.config import OptimizeConfig, check_resume_compatible
 from smolgepa.optimize.feedback import feedback_text, make_metric
 from smolgepa.optimize.fewshot import FewshotProposer, Shot, render_instruction, split_instruction
 from smolgepa.optimize.journal import Journal
-from smolgepa.optimize.proposers import ProposalGate
+from smolgepa.optimize.offline_proposer import ProposalGate
 from smolgepa.optimize.rundir import JsonlAppender, Redactor, RunDir, read_jsonl
 from smolgepa.optimize.tables import render_run
 from smolgepa.tasks import load_task

@@ -13,12 +13,12 @@ import pytest
 from dspy.teleprompt.gepa.instruction_proposal import InstructionProposer
 
 import smolgepa
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.optimize.program_diagnostics import label_output, program_diagnostics
 from smolgepa.optimize.program_gepa import gepa_metric
-from smolgepa.plain_proposer import PlainTextProposer, instruction_from
+from smolgepa.optimize.plain_proposer import PlainTextProposer, instruction_from
 
 DATA = [("I love it", "positive"), ("I hate it", "negative"), ("It is a box", "neutral"),
         ("Wonderful day", "positive"), ("Awful service", "negative"), ("The car is red", "neutral")]

@@ -11,11 +11,11 @@ from pathlib import Path
 import dspy
 import pytest
 
-from smolgepa.evaluation import evaluate
+from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import StudentOptions, make_lm
-from smolgepa.lm.models import embedded_model_path, file_digest
-from smolgepa.lm.quantize import FTYPE_Q8_0, converted_path, fast_model_path, gguf_file_type
-from smolgepa.lm.spec import ModelSpec
+from smolgepa.lm.local.model_files import embedded_model_path, file_digest
+from smolgepa.lm.local.quantize import FTYPE_Q8_0, converted_path, fast_model_path, gguf_file_type
+from smolgepa.lm.kinds.base import ModelSpec
 from smolgepa.tasks import load_task
 
 FTYPE_Q4_1 = 3
@@ -72,7 +72,7 @@ def test_failure_warns_and_falls_back_to_the_original(shipped_path: Path, tmp_pa
 CONVERT = textwrap.dedent(
     """
     import sys
-    from smolgepa.lm.quantize import fast_model_path
+    from smolgepa.lm.local.quantize import fast_model_path
     print(fast_model_path(sys.argv[1], sys.argv[2]))
     """
 )
@@ -112,7 +112,7 @@ def test_labels_mostly_agree_after_conversion(
     the 22 sentiment labels differ with either decode mode. A broken conversion agrees far less."""
     options = StudentOptions()
     if decode != "free":
-        pytest.importorskip("smolgepa.lm.decode")
+        pytest.importorskip("smolgepa.lm.readings.reading")
         labels = tuple(load_task("sentiment").labels)
         options = StudentOptions(decode="scored", labels=labels, calibrate=True)  # type: ignore[call-arg]
     monkeypatch.setenv("SMOLGEPA_CACHE_DIR", str(tmp_path))  # never answered from an earlier run's cache

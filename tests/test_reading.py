@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from dspy.lm15 import Message, Request
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.student import train_pairs
-from smolgepa.lm.server import ServerEngine, ServerSettings
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.options import train_pairs
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.optimize.fewshot import FewshotProposer, split_instruction
-from smolgepa.optimize.proposers import ProposalGate
-from smolgepa.program import make_program
-from smolgepa.reading import (
+from smolgepa.optimize.offline_proposer import ProposalGate
+from smolgepa.adapter.program import make_program
+from smolgepa.candidate.reading_line import (
     PROPOSAL_ORDER,
     reading,
     reading_moves,

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import evaluate
-from smolgepa.lm import reencode
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.models import embedded_model_path, file_digest
-from smolgepa.lm.models import sha256_of as file_sha256
-from smolgepa.lm.quantize import TARGET_FTYPES, converted_path, copy_is_intact, gguf_file_type, reencoded
-from smolgepa.lm.student import Student, StudentOptions
+from smolgepa.evaluation.evaluate import evaluate
+from smolgepa.lm.local import reencode
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.local.model_files import embedded_model_path, file_digest
+from smolgepa.lm.local.model_files import sha256_of as file_sha256
+from smolgepa.lm.local.quantize import TARGET_FTYPES, converted_path, copy_is_intact, gguf_file_type, reencoded
+from smolgepa.lm.student import Student
+from smolgepa.lm.options import StudentOptions
 from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.tasks import load_task
 

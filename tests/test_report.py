@@ -20,7 +20,7 @@ import pytest
 from smolgepa.optimize import OptimizeConfig, optimize
 from smolgepa.optimize.rundir import RunDir
 from smolgepa.report import build_report, render_html, render_markdown, write_html
-from smolgepa.stats import format_accuracy
+from smolgepa.evaluation.stats import format_accuracy
 
 pytestmark = pytest.mark.slow  # one real optimization run for the module's session fixture
 

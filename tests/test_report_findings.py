@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smolgepa.evaluation import Prediction, report_from_predictions
+from smolgepa.evaluation.evaluate import Prediction, report_from_predictions
 from smolgepa.optimize import OptimizeConfig
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.journal import IterationRecord, report_examples, report_summary
@@ -19,7 +19,7 @@ from smolgepa.report import build_report, render_html, render_markdown
 from smolgepa.report.findings import example_count, run_findings
 from smolgepa.report.layout import CellEntry, Manifest, read_study_output, write_manifest
 from smolgepa.report.rundata import confusion, distribution, load_run
-from smolgepa.stats import format_accuracy, mean_and_spread
+from smolgepa.evaluation.stats import format_accuracy, mean_and_spread
 from smolgepa.tasks import load_task
 
 TASK = load_task("sentiment")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from dspy.lm15 import Config, Message, Request
 
-from smolgepa.lm.cache import CachedEngine
-from smolgepa.lm.student import Student, StudentOptions
+from smolgepa.lm.response_cache import CachedEngine
+from smolgepa.lm.student import Student
+from smolgepa.lm.options import StudentOptions
 from smolgepa.optimize import optimize
 from smolgepa.optimize.cache import JsonlCache, RunCache
 from smolgepa.optimize.config import load_saved_config

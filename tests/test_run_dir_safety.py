@@ -23,7 +23,7 @@ ARGS = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8"
 TIMEOUT = 900
 HOLD_LOCK = """
 import sys, time
-from smolgepa.optimize.runlock import RunLock
+from smolgepa.locks import RunLock
 lock = RunLock(sys.argv[1]); lock.acquire(); print("held", flush=True); time.sleep(600)
 """
 

@@ -11,7 +11,7 @@ import pytest
 from smolgepa.errors import RunDirReplacedError
 from smolgepa.jsonfiles import JsonlAppender, Redactor, read_jsonl
 from smolgepa.optimize.rundir import RunDir
-from smolgepa.optimize.runlock import RunLock
+from smolgepa.locks import RunLock
 
 
 def test_the_guard_passes_while_the_directory_is_the_one_locked(tmp_path: Path) -> None:

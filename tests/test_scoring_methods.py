@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from llama_cpp import Llama
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.evaluation import evaluate
-from smolgepa.instruction import Shot, render_instruction
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.evaluation.evaluate import evaluate
+from smolgepa.candidate.instruction import Shot, render_instruction
 from smolgepa.lm import StudentOptions, make_lm
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.student import train_pairs
-from smolgepa.lm.scoring import chat_prompt_tokens, log_softmax
-from smolgepa.program import make_program
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.options import train_pairs
+from smolgepa.lm.local.label_scorer import chat_prompt_tokens, log_softmax
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
 N_VAL = 6
@@ -117,8 +117,8 @@ def test_channel_scores_are_the_text_likelihood_given_the_label(embedded_path: P
 
 
 def test_channel_turns_the_instruction_demos_round(embedded_path: Path, task) -> None:
-    from smolgepa.lm.channel import channel_messages
-    from smolgepa.lm.turns import read_prompt
+    from smolgepa.lm.readings.channel import channel_messages
+    from smolgepa.lm.readings.turns import read_prompt
 
     instruction = render_instruction("Classify the sentiment.", [Shot("I loved it", "positive")])
     messages = messages_for(task, "It broke.", instruction)
@@ -214,7 +214,7 @@ def test_ensemble_is_the_mean_of_one_shot_runs(embedded_path: Path, task) -> Non
 
 
 def test_ensemble_without_demos_takes_balanced_training_examples(task) -> None:
-    from smolgepa.lm.ensemble import balanced_shots
+    from smolgepa.lm.readings.ensemble import balanced_shots
 
     train = train_pairs(task)
     picked = balanced_shots(train, task.labels, 6, seed=0)
@@ -254,7 +254,7 @@ def test_calibrate_train_offsets_move_answers_off_the_favoured_label(embedded_pa
 
 
 def test_fit_offsets_recovers_a_constant_bias() -> None:
-    from smolgepa.lm.train_calibration import fit_offsets
+    from smolgepa.lm.readings.train_calibration import fit_offsets
 
     rng = np.random.default_rng(0)
     gold = rng.integers(0, 3, size=300)
@@ -268,7 +268,7 @@ def test_fit_offsets_recovers_a_constant_bias() -> None:
 
 
 def test_vote_breaks_ties_by_the_nearest_neighbour() -> None:
-    from smolgepa.lm.knn import vote
+    from smolgepa.lm.readings.knn import vote
 
     labels = ("positive", "negative", "neutral")
     assert vote(labels, ["negative", "positive", "positive", "negative"], [0.1, 0.2, 0.3, 0.4])[0] == "negative"
@@ -281,7 +281,7 @@ def test_log_softmax_is_normalised() -> None:
 
 
 def test_train_calibration_fits_on_a_balanced_capped_subset() -> None:
-    from smolgepa.lm.train_calibration import TrainCalibrated, fit_subset
+    from smolgepa.lm.readings.train_calibration import TrainCalibrated, fit_subset
 
     train = [(f"p{i}", "positive") for i in range(50)] + [(f"n{i}", "negative") for i in range(5)]
     chosen = fit_subset(train, per_label=30)

@@ -9,10 +9,10 @@ import pytest
 from smolgepa.cli import main
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm import StudentOptions
-from smolgepa.lm.cache import engine_extras
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.response_cache import engine_extras
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.optimize.config import OptimizeConfig
-from smolgepa.study import load_study
+from smolgepa.studies.study_file import load_study
 
 LABELS = ("positive", "negative", "neutral")
 TRAIN = (("great", "positive"), ("awful", "negative"), ("it is blue", "neutral"))

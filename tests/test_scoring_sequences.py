@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from smolgepa.adapter import PlainTextAdapter
-from smolgepa.lm.channel import channel_messages, text_reply
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.scoring import LabelScorer
-from smolgepa.lm.sequences import KEPT, sequence_count
-from smolgepa.lm.turns import make_turn, read_prompt
-from smolgepa.program import make_program
+from smolgepa.adapter.plain_text import PlainTextAdapter
+from smolgepa.lm.readings.channel import channel_messages, text_reply
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.local.label_scorer import LabelScorer
+from smolgepa.lm.local.sequences import KEPT, sequence_count
+from smolgepa.lm.readings.turns import make_turn, read_prompt
+from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 from smolgepa.tasks.loader import rendered
 from support.fresh_answer import fresh_answer
@@ -142,7 +142,7 @@ def test_free_answer_after_batched_scoring_is_a_fresh_engines(embedded_path: Pat
 def test_one_forward_pass_per_answer_and_kept_prompts_reused(engine, monitor, sentiment, monkeypatch) -> None:
     """The speed the sequences are for: four multi-token labels cost one llama_decode call; the second
     query over the same one-shot prompts evaluates only the query's tokens, in one call."""
-    import smolgepa.lm.scoring as scoring
+    import smolgepa.lm.local.label_scorer as scoring
 
     calls: list[int] = []
     real = scoring.decode

@@ -14,7 +14,7 @@ from support.llama_server import free_port
 from support.proxy import FaultPlan
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
-from smolgepa.lm.server import ServerEngine, ServerSettings, server_identity
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings, server_identity
 from support.sentiment_chat import INSTRUCTION
 from support.sentiment_chat import TEXTS as SENTIMENT_TEXTS
 

@@ -15,7 +15,8 @@ from smolgepa.cli import build_parser, student_options
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm import make_lm
 from smolgepa.optimize.config import OptimizeConfig, check_resume_compatible
-from smolgepa.study import cell_state, load_study
+from smolgepa.studies.study_run import cell_state
+from smolgepa.studies.study_file import load_study
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 SERVER = "llamacpp:http://127.0.0.1:9/v1"

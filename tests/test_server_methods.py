@@ -19,18 +19,18 @@ import numpy as np
 import pytest
 from dspy.lm15 import Message, Request
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode import LabelScores
-from smolgepa.lm.decode_server import server_readings
-from smolgepa.lm.embedded import EmbeddedEngine, EmbeddedSettings
-from smolgepa.lm.factory import train_pairs
-from smolgepa.lm.knn import TopLogprobs, top_kl
-from smolgepa.lm.server import ServerEngine, ServerSettings
-from smolgepa.lm.server_methods import KNN_TOP_LOGPROBS, ServerTokenizer, forced_tokens_payload, token_ids
+from smolgepa.lm.readings.scores import LabelScores
+from smolgepa.lm.servers.payloads import server_readings
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
+from smolgepa.lm.options import train_pairs
+from smolgepa.lm.readings.knn import TopLogprobs, top_kl
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
+from smolgepa.lm.servers.server_label_scoring import KNN_TOP_LOGPROBS, ServerTokenizer, forced_tokens_payload, token_ids
 from smolgepa.optimize.config import OptimizeConfig
-from smolgepa.program import make_program
-from smolgepa.reading import READINGS, with_reading
+from smolgepa.adapter.program import make_program
+from smolgepa.candidate.reading_line import READINGS, with_reading
 from smolgepa.tasks import load_task
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]

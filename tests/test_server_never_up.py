@@ -1,5 +1,5 @@
 """A server that was never up fails in one line within seconds; a server that answered and restarts is
-waited for (`smolgepa.lm.server_reach`), through the CLI and against a real llama.cpp server."""
+waited for (`smolgepa.lm.servers.reach`), through the CLI and against a real llama.cpp server."""
 
 from __future__ import annotations
 

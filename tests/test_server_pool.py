@@ -1,4 +1,4 @@
-"""Several real llama.cpp servers behind one student (`smolgepa.lm.server_pool`)."""
+"""Several real llama.cpp servers behind one student (`smolgepa.lm.servers.pool`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from support.llama_server import LlamaServer
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.spec import parse_model_spec
-from smolgepa.lm.server import ServerEngine, ServerSettings
-from smolgepa.lm.server_pool import ServerPool, split_urls
+from smolgepa.lm.kinds.base import parse_model_spec
+from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
+from smolgepa.lm.servers.pool import ServerPool, split_urls
 from support.sentiment_chat import TEXTS, chat
 
 

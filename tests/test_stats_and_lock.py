@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from smolgepa.stats import format_accuracy, wilson_interval
+from smolgepa.evaluation.stats import format_accuracy, wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

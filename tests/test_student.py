@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import lm_decode_settings
-from smolgepa.lm.decode import DecodeSettings
-from smolgepa.lm.student import Student, StudentOptions, server_overrides
+from smolgepa.evaluation.evaluate import lm_decode_settings
+from smolgepa.lm.readings.reading import Reading as DecodeSettings
+from smolgepa.lm.student import Student, server_overrides
+from smolgepa.lm.options import StudentOptions
 from smolgepa.optimize.config import OptimizeConfig
 
 SENTIMENT = ("positive", "negative", "neutral")

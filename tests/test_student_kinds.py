@@ -14,7 +14,7 @@ import pytest
 from smolgepa.cli import main
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.kinds import spec_forms, student_kinds, unregister_student_kind
-from smolgepa.lm.spec import parse_model_spec
+from smolgepa.lm.kinds.base import parse_model_spec
 from smolgepa.optimize import OptimizeConfig, optimize
 from smolgepa.tasks import load_task
 
@@ -86,7 +86,7 @@ def test_a_registered_reflection_kind_is_read_by_specs_studies_and_messages(tmp_
     from smolgepa.optimize.cache import ReflectionReply
     from smolgepa.optimize.reflection import (ReflectionKind, ReflectionSettings, make_backend, reflection_forms,
                                               register_reflection_kind, unregister_reflection_kind)
-    from smolgepa.study import load_study
+    from smolgepa.studies.study_file import load_study
 
     class EchoKind(ReflectionKind):  # `echo:TEXT`: always proposes TEXT
         name, forms = "echo", ("echo:TEXT",)

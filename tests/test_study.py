@@ -18,7 +18,8 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.optimize import OptimizeConfig
 from smolgepa.optimize.rundir import RunDir
 from smolgepa.report.layout import read_manifest
-from smolgepa.study import cell_state, load_study, run_study
+from smolgepa.studies.study_run import cell_state, run_study
+from smolgepa.studies.study_file import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]

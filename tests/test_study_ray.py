@@ -1,6 +1,6 @@
 """`smolgepa study --ray` on a real local Ray cluster (a head and two worker nodes on loopback):
 the cells' tables equal a local run's, cell by cell, also when a worker is killed mid-cell.
-Shipping run directories back and forth (`smolgepa.study_cell`) is checked without Ray."""
+Shipping run directories back and forth (`smolgepa.studies.study_cell`) is checked without Ray."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from support.ray_cluster import RayCluster, cluster_environment
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.optimize.run import show
-from smolgepa.study import load_study, run_study
-from smolgepa.study_cell import install, pack
+from smolgepa.studies.study_file import load_study
+from smolgepa.studies.study_run import run_study
+from smolgepa.studies.study_cell import install, pack
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 STUDY = """name: tiny-grid

@@ -10,7 +10,8 @@ import pytest
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.optimize.run import task_fingerprint
-from smolgepa.study import load_study, run_study
+from smolgepa.studies.study_file import load_study
+from smolgepa.studies.study_run import run_study
 from smolgepa.tasks import load_task
 
 STUDY = """name: renders

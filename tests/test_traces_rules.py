@@ -12,13 +12,13 @@ import pytest
 from smolgepa.optimize import OptimizeConfig
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.optimize.journal import Journal
-from smolgepa.optimize.proposers import ProposalGate
+from smolgepa.optimize.offline_proposer import ProposalGate
 from smolgepa.optimize.rules_proposer import RulesProposer, strip_rules
 from smolgepa.optimize.rundir import RunDir
-from smolgepa.reading import PROPOSAL_ORDER
-from smolgepa.instruction import split_instruction
+from smolgepa.candidate.reading_line import PROPOSAL_ORDER
+from smolgepa.candidate.instruction import split_instruction
 from smolgepa.tasks import load_task
-from smolgepa.token_count import approx_tokens
+from smolgepa.lm.token_count import approx_tokens
 from smolgepa.traces import Message, ToolCall, ToolResult, Trace
 from smolgepa.traces.figures import BY_LINE, figures
 from smolgepa.traces.rules import RULES_HEADER, Rule, RuleList, parse_rules, rules_text
@@ -150,7 +150,7 @@ def test_default_offline_proposer_is_rules_for_traces_and_fewshot_for_text() -> 
     assert OptimizeConfig(task="x", reflection="rules").offline_proposer("text") == "rules"
     assert OptimizeConfig(task="x", reflection="fewshot").offline_proposer("trace") == "fewshot"
     assert OptimizeConfig(task="x", reflection="embedded").offline_proposer("trace") is None
-    from smolgepa.study import _check_reflection
+    from smolgepa.studies.study_file import _check_reflection
 
     assert _check_reflection("rules", "study.yaml:3") == "rules"  # a study cell may name it too
 

@@ -16,15 +16,15 @@ from smolgepa.errors import SmolgepaError  # noqa: E402
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from smolgepa.classifier import Classifier
+    from smolgepa.use.classifier import Classifier
 
 __version__ = "0.1.0"
 __all__ = ["PlainTextAdapter", "PlainTextProposer", "SmolgepaError", "__version__", "gepa", "load", "make_lm"]
 
 # The DSPy-facing names, imported on first use: `import smolgepa` stays light (no DSPy, no model).
 _LAZY = {
-    "PlainTextAdapter": "smolgepa.adapter",
-    "PlainTextProposer": "smolgepa.plain_proposer",
+    "PlainTextAdapter": "smolgepa.adapter.plain_text",
+    "PlainTextProposer": "smolgepa.optimize.plain_proposer",
     "gepa": "smolgepa.optimize.program_gepa",
     "make_lm": "smolgepa.lm.student",
 }
@@ -40,7 +40,7 @@ def __getattr__(name: str) -> Any:
 
 def load(path: "str | Path", task: "str | Path | None" = None, **settings: Any) -> "Classifier":
     """A classifier from a run directory or program.json: `load(RUN_DIR)("text")` is the label
-    (`smolgepa.classifier`). Nothing is imported or loaded until this is called."""
-    from smolgepa.classifier import load as load_classifier
+    (`smolgepa.use.classifier`). Nothing is imported or loaded until this is called."""
+    from smolgepa.use.classifier import load as load_classifier
 
     return load_classifier(path, task, **settings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from smolgepa.stats import format_accuracy
+from smolgepa.evaluation.stats import format_accuracy
 
 if TYPE_CHECKING:
     from smolgepa.runrecord import Evaluation, Iteration
@@ -50,7 +50,7 @@ def minibatch_text(record: Iteration) -> str:
 
 def decode_text(config: dict[str, Any]) -> str:
     """A run configuration's decode mode as printed (`free` for runs from before the setting existed)."""
-    from smolgepa.lm.decode import describe_decode
+    from smolgepa.lm.readings.reading import Reading
 
     decode = str(config.get("decode") or "free")
-    return describe_decode(decode, bool(config.get("calibrate")), str(config.get("calibration") or "content-free"))
+    return Reading(decode, bool(config.get("calibrate")), str(config.get("calibration") or "content-free")).text

@@ -84,7 +84,7 @@ class Progress:
             self._line_above(self.prefix + line)
 
     def counter(self, desc: str, unit: str = "ex") -> Callable[[int, int], None]:
-        """A `(done, total)` callback (smolgepa.evaluation.predict) counting one stage named `desc`."""
+        """A `(done, total)` callback (smolgepa.evaluation.evaluate.predict) counting one stage named `desc`."""
         started = False
 
         def report(done: int, total: int) -> None:

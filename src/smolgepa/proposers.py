@@ -22,11 +22,11 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.optimize.journal import Journal
 from smolgepa.optimize.light_journal import LightJournal, ProposalNote
-from smolgepa.optimize.proposers import OfflineProposer, ProposalGate
+from smolgepa.optimize.offline_proposer import OfflineProposer, ProposalGate
 from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Task
-from smolgepa.token_count import approx_tokens
+from smolgepa.lm.token_count import approx_tokens
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,13 @@ than this one is refused. `optimize/tables.py` (`smolgepa show`) and `report/` r
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import Prediction
+from smolgepa.evaluation.evaluate import Prediction
 from smolgepa.jsonfiles import read_jsonl
 
 SCHEMA_VERSION = 1
@@ -75,16 +76,19 @@ class Candidate:
         return {**asdict(self), "val": self.val.to_json() if self.val else None}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Iteration:
-    """One GEPA iteration as summarized: the proposal (or why none), its scores and its fate."""
+    """One GEPA iteration: the proposal it made (or why none), its scores and its fate. The run's
+    journal fills one in as the iteration goes (`smolgepa.optimize.journal`) and writes it with
+    `to_json` (events.jsonl with `val_examples`, summary.json without); readers get it back with
+    `from_json` (sequences as tuples, `val` as an `Evaluation`)."""
 
     iteration: int
     parent: int | None = None
     parent_sha: str | None = None
-    minibatch_ids: tuple[str, ...] = ()
-    before: tuple[float, ...] | None = None
-    after: tuple[float, ...] | None = None
+    minibatch_ids: Sequence[str] = ()
+    before: Sequence[float] | None = None
+    after: Sequence[float] | None = None
     status: str | None = None  # accepted | rejected | failed | duplicate | too_long | invalid | exhausted | skipped
     reason: str = ""
     text: str | None = None
@@ -92,15 +96,22 @@ class Iteration:
     tokens: int | None = None
     candidate_idx: int | None = None
     val: Evaluation | None = None
+    val_examples: list[dict[str, Any]] | None = None  # written to events.jsonl only (`recorded_example`)
     new_best: bool = False
     proposer: str = ""
     move: str | None = None
+    parts: Sequence[str] = ()  # the parts of its parent the proposal changed (smolgepa.candidate.candidate_parts)
     reflection: dict[str, Any] | None = None
-    metric_calls: int = 0
-    seconds: float = 0.0
-    parts: tuple[str, ...] = ()  # the parts of its parent the proposal changed (smolgepa.parts)
-    screen: tuple[dict[str, Any], ...] = ()  # structural options screened from the parent (optimize.evidence)
+    screen: Sequence[dict[str, Any]] | None = None  # structural options screened from the parent (optimize.evidence)
     evidence: dict[str, Any] | None = None  # a structural proposal's paired verdict against its parent
+    metric_calls: int = 0  # used by the run when this iteration ended
+    seconds: float = 0.0  # wall time of the iteration when it was first run
+    started: float = field(default=0.0, repr=False)  # never written
+
+    @property
+    def is_proposal(self) -> bool:
+        """Whether the iteration got as far as asking for a proposal (skipped ones did not)."""
+        return self.status not in (None, "skipped")
 
     def note(self) -> str:
         """What the iteration's table row says: for a scored proposal, the parts it changed and its move
@@ -110,18 +121,36 @@ class Iteration:
         changed = f"[{', '.join(self.parts)}] " if self.parts else ""
         return changed + (self.move or "")
 
+    def to_json(self, with_examples: bool = True) -> dict[str, Any]:
+        """The record as written: events.jsonl `with_examples`, summary.json without them (and without
+        the reflection's raw answer). A `val` given as its JSON is written as given."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "started"}
+        data.update(minibatch_ids=list(self.minibatch_ids), parts=list(self.parts),
+                    before=None if self.before is None else list(self.before),
+                    after=None if self.after is None else list(self.after),
+                    val=self.val.to_json() if isinstance(self.val, Evaluation) else self.val,
+                    screen=None if self.screen is None else list(self.screen))
+        # screen and evidence are absent, not null, when there was none: older records stay alike
+        data = {k: v for k, v in data.items() if v is not None or k not in ("screen", "evidence")}
+        if not with_examples:
+            data.pop("val_examples")
+            if data.get("reflection"):
+                data["reflection"] = {k: v for k, v in data["reflection"].items() if k != "raw"}
+        return data
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Iteration:
         before, after = data.get("before"), data.get("after")
         return cls(
-            int(data["iteration"]), data.get("parent"), data.get("parent_sha"),
-            tuple(data.get("minibatch_ids") or ()), None if before is None else tuple(before),
-            None if after is None else tuple(after), data.get("status"), str(data.get("reason") or ""),
-            data.get("text"), data.get("instruction_sha"), data.get("tokens"), data.get("candidate_idx"),
-            Evaluation.from_json(data.get("val")), bool(data.get("new_best")), str(data.get("proposer") or ""),
-            data.get("move"), data.get("reflection"), int(data.get("metric_calls") or 0),
-            float(data.get("seconds") or 0.0), tuple(data.get("parts") or ()),
-            tuple(data.get("screen") or ()), data.get("evidence"),
+            iteration=int(data["iteration"]), parent=data.get("parent"), parent_sha=data.get("parent_sha"),
+            minibatch_ids=tuple(data.get("minibatch_ids") or ()), before=None if before is None else tuple(before),
+            after=None if after is None else tuple(after), status=data.get("status"),
+            reason=str(data.get("reason") or ""), text=data.get("text"), instruction_sha=data.get("instruction_sha"),
+            tokens=data.get("tokens"), candidate_idx=data.get("candidate_idx"), val=Evaluation.from_json(data.get("val")),
+            new_best=bool(data.get("new_best")), proposer=str(data.get("proposer") or ""), move=data.get("move"),
+            parts=tuple(data.get("parts") or ()), reflection=data.get("reflection"),
+            screen=tuple(data["screen"]) if data.get("screen") else None, evidence=data.get("evidence"),
+            metric_calls=int(data.get("metric_calls") or 0), seconds=float(data.get("seconds") or 0.0),
         )
 
 
@@ -144,12 +173,23 @@ class CallCount:
     seconds: float = 0.0
     context_overflows: int = 0
 
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {"calls": self.calls, "cached": self.cached, "seconds": self.seconds}
+        if self.context_overflows:
+            counts["context_overflows"] = self.context_overflows
+        return counts
+
 
 @dataclass(frozen=True)
 class Calls:
     student: CallCount | None = None
     reflection: CallCount | None = None
     wall_seconds_this_process: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"student": self.student.to_json() if self.student else None,
+                "reflection": self.reflection.to_json() if self.reflection else None,
+                "wall_seconds_this_process": self.wall_seconds_this_process}
 
 
 @dataclass(frozen=True)
@@ -164,6 +204,9 @@ class TaskInfo:
     name: str = ""
     labels: tuple[str, ...] = ()
     n: dict[str, int] = field(default_factory=dict)  # examples per split
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "labels": list(self.labels), "n": dict(self.n)}
 
 
 @dataclass(frozen=True)
@@ -199,6 +242,31 @@ class RunSummary:
     @property
     def task_name(self) -> str:
         return self.task.name or str(self.config.get("task", "?"))
+
+    def to_json(self) -> dict[str, Any]:
+        """summary.json as written. The run's facts (config to test) are written only with a
+        configuration (a journal used on its own has none); `model_file` and `test` only when known."""
+        data: dict[str, Any] = {
+            "schema_version": self.schema_version,
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "seed": self.seed.to_json() if self.seed else None,
+            "best": self.best.to_json() if self.best else None,
+            "iterations": [record.to_json(with_examples=False) for record in self.iterations],
+            "candidates": [candidate.to_json() for candidate in self.candidates],
+            "pareto_front": list(self.pareto_front),
+            "counts": asdict(self.counts),
+            "capacity": {**asdict(self.capacity), "evidence": list(self.capacity.evidence)},
+        }
+        if self.config:
+            data.update(config=self.config, task=self.task.to_json(), proposer=self.proposer,
+                        proposer_note=self.proposer_note, token_count=self.token_count, machine=self.machine)
+            if self.model_file:
+                data["model_file"] = self.model_file
+            data["calls"] = self.calls.to_json()
+            if self.test:
+                data["test"] = {which: result.to_json() for which, result in self.test.items()}
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunSummary:
@@ -247,9 +315,6 @@ def _calls(data: dict[str, Any] | None) -> Calls:
     student, reflection = data.get("student"), data.get("reflection")
     return Calls(_known(CallCount, student) if student else None, _known(CallCount, reflection) if reflection else None,
                  float(data.get("wall_seconds_this_process") or 0.0))
-
-
-# ---------------------------------------------------------------------------------------- events
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 class StudentSettings:
     """How to run the student, as given (None: not given, the library default applies).
 
-    `cache` turns on the disk response cache (smolgepa.lm.cache; the CLI does unless `--no-cache`),
+    `cache` turns on the disk response cache (smolgepa.lm.response_cache; the CLI does unless `--no-cache`),
     `exact_model` answers from the model file as given (the embedded default is a faster re-encoding of
-    the shipped file, `smolgepa.lm.reencode`), `model_format` pins that re-encoding's format instead of
+    the shipped file, `smolgepa.lm.local.reencode`), `model_format` pins that re-encoding's format instead of
     the one this CPU's probe chooses, `fast_model` (deprecated) re-encodes a gguf:PATH student too,
     `threads` is the number of requests in flight for a server student. Example: `StudentSettings("embedded", decode="scored").options(task.labels)`.
     """
@@ -41,7 +41,7 @@ class StudentSettings:
     def server(self) -> dict[str, Any]:
         """ServerSettings overrides (empty for an in-process student); raises for bad values and for
         server settings given to an in-process student."""
-        from smolgepa.lm.server_options import server_overrides
+        from smolgepa.lm.student import server_overrides
 
         return server_overrides(self.student, timeout=self.timeout, retries=self.retries, backoff=self.backoff,
                                 api_key_env=self.api_key_env, concurrency=self.threads)

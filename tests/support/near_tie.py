@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from smolgepa.lm.embedded import EmbeddedEngine
-from smolgepa.lm.scoring import chat_prompt_tokens
+from smolgepa.lm.local.embedded import EmbeddedEngine
+from smolgepa.lm.local.label_scorer import chat_prompt_tokens
 
 # Measured: llama.cpp's quantized kernels move a log-probability by up to ~0.3 nats between batch
 # splits of the same prompt on one CPU (see tests/test_decode_server_engine.py); another CPU's kernels

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from smolgepa.baselines import METHODS, fitted_report, rule_report
+from smolgepa.evaluation.baselines import METHODS, fitted_report, rule_report
 from smolgepa.cli.common import print_json
 
 
 def cmd_baseline(args: argparse.Namespace) -> None:
-    from smolgepa.display import render_report
+    from smolgepa.evaluation.display import render_report
 
     method = args.method
     report = rule_report(args.task, args.split) if method == "rules" else fitted_report(args.task, args.split, method)

@@ -11,17 +11,17 @@ from smolgepa.cli.eval import add_task_flags
 from smolgepa.cli.student_flags import add_student_flags, student_options
 
 if TYPE_CHECKING:
-    from smolgepa.compare import MethodResult
+    from smolgepa.evaluation.dspy_compare import MethodResult
 
-# smolgepa.compare.METHODS, written out so that building the parser does not import DSPy.
+# smolgepa.evaluation.dspy_compare.METHODS, written out so that building the parser does not import DSPy.
 DEFAULT_METHODS = "labeled,bootstrap_rs,knn"
 
 
 def render_results(task: str, student: str, decode: str, results: Sequence[MethodResult], cache: bool = True) -> str:
     """The comparison table, then one benchmark line per method. Seconds are compile plus test answers;
     with the response cache on, answers seen before cost nothing (time with --no-cache)."""
-    from smolgepa.compare import benchmark_line
-    from smolgepa.display import table
+    from smolgepa.evaluation.dspy_compare import benchmark_line
+    from smolgepa.evaluation.display import table
 
     rows = []
     for result in results:
@@ -45,7 +45,7 @@ def render_results(task: str, student: str, decode: str, results: Sequence[Metho
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from smolgepa.compare import CompareConfig, compare, config_json, parse_methods
+    from smolgepa.evaluation.dspy_compare import CompareConfig, compare, config_json, parse_methods
     from smolgepa.lm import make_lm
     from smolgepa.tasks import load_task
 

@@ -29,8 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from smolgepa.display import render_report
-    from smolgepa.evaluation import evaluate
+    from smolgepa.evaluation.display import render_report
+    from smolgepa.evaluation.evaluate import evaluate
     from smolgepa.lm import make_lm, train_pairs
     from smolgepa.tasks import load_task
 

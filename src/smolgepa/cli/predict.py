@@ -28,8 +28,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from smolgepa.classifier import load
-    from smolgepa.predict_stream import predict_lines
+    from smolgepa.use.classifier import load
+    from smolgepa.use.predict_stream import predict_lines
 
     classifier = load(args.source, args.task, **given_student_settings(args))
     progress = command_progress(args)

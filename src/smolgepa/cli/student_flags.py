@@ -43,14 +43,15 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, resp
     given"), so that `optimize --resume` can tell the flags a user gave from the settings saved in the run directory. Without
     `response_cache` there is no `--no-cache`: `optimize` answers from its run directory's own cache
     (exact resume) and uses the disk response cache only when its `response_cache` setting says so."""
-    from smolgepa.lm.decode import DECODE_MODES
-    from smolgepa.lm.reencode import CANDIDATES
+    from smolgepa.lm.readings.reading import DECODE_MODES
+    from smolgepa.lm.local.reencode import CANDIDATES
 
     add = parser.add_argument
     flag = {"action": "store_const", "const": True, "default": None} if unset else {"action": "store_true"}
     add("--student", default=None if unset else "embedded", help=STUDENT_HELP)
     add("--max-tokens", type=int, default=None, help="completion token limit for the student")
-    add("--decode", choices=list(DECODE_MODES), default=None if unset else "free", help=DECODE_HELP)
+    add("--reading", "--decode", dest="decode", choices=list(DECODE_MODES), default=None if unset else "free",
+        help="how the student's answer is read (--decode is the same flag): " + DECODE_HELP)
     add("--calibrate", nargs="?", const="content-free", choices=["content-free", "train"], default=None,
         help=CALIBRATE_HELP)
     add("--knn-k", type=int, default=None, metavar="K", help=KNN_K_HELP)
@@ -65,7 +66,7 @@ def add_student_flags(parser: argparse.ArgumentParser, unset: bool = False, resp
 
 def add_server_flags(parser: argparse.ArgumentParser) -> None:
     """`--timeout`, `--retries`, `--backoff` and `--api-key-env` for a student behind a server (default None: not
-    given). Concurrency is `--threads`; see smolgepa.lm.server_options."""
+    given). Concurrency is `--threads`; see smolgepa.lm.student."""
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="server students: seconds to wait for one answer before retrying (default 120)")
     parser.add_argument("--retries", type=int, default=None, metavar="N",

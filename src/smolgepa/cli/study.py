@@ -26,11 +26,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_study(args: argparse.Namespace) -> None:
-    from smolgepa.study import load_study, run_study
+    from smolgepa.studies.study_file import load_study
+    from smolgepa.studies.study_run import run_study
 
     study = load_study(args.file)
     if args.ray is not None:
-        from smolgepa.study_ray import run_study_ray
+        from smolgepa.studies.study_ray import run_study_ray
 
         result = run_study_ray(study, args.out, args.ray or None, progress=command_progress(args),
                                report=not args.no_report)

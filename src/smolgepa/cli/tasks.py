@@ -15,7 +15,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
-    from smolgepa.display import table
+    from smolgepa.evaluation.display import table
     from smolgepa.tasks import builtin_task_names, load_task
 
     rows, data = [], []

@@ -14,7 +14,7 @@ from typing import Any
 
 from dspy.lm15 import Request, Response, response_to_events
 
-from smolgepa.protocols import Engine
+from smolgepa.lm.engines import Engine
 
 
 class ThreadedAsyncEngine:
@@ -45,17 +45,17 @@ class ThreadedAsyncEngine:
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> ThreadedAsyncEngine:
-        from smolgepa.lm.cache import _smolgepa_class
+        from smolgepa.lm.engines import smolgepa_class
 
-        return cls(_smolgepa_class(str(state.get("inner_class", ""))).load_state(state["inner_state"]))
+        return cls(smolgepa_class(str(state.get("inner_class", ""))).load_state(state["inner_state"]))
 
 
 def async_engine_for(engine: Engine) -> Any:
     """The async counterpart of `engine`: native httpx for a server student, else a worker thread."""
-    from smolgepa.lm.server import ServerEngine
+    from smolgepa.lm.servers.server_engine import ServerEngine
 
     if isinstance(engine, ServerEngine):
-        from smolgepa.lm.server_async import AsyncServerEngine
+        from smolgepa.lm.servers.server_async import AsyncServerEngine
 
         return AsyncServerEngine(engine)
     return ThreadedAsyncEngine(engine)

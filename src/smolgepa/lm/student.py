@@ -8,115 +8,27 @@ count its tokens, its size class, and makes its engine and its `dspy.LM`. `make_
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode import DecodeSettings, check_decode
-from smolgepa.lm.embedded import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K
-from smolgepa.lm.kinds import StudentKind, student_kind
-from smolgepa.lm.spec import ModelSpec, parse_model_spec
+from smolgepa.lm.kinds import ModelSpec, StudentKind, parse_model_spec, student_kind
+from smolgepa.lm.options import FLAG_NAMES, StudentOptions, check_server_values
+from smolgepa.lm.readings.reading import Reading
 
 if TYPE_CHECKING:
     import dspy
 
-    from smolgepa.protocols import Engine
-    from smolgepa.token_count import TokenCounter
+    from smolgepa.lm.engines import Engine
+    from smolgepa.lm.token_count import TokenCounter
 
-# Label answers are short: a few tokens, one line. Long enough to see an echo for diagnostics.
-DEFAULT_MAX_TOKENS = 24
-DEFAULT_STOP = ("\n\n",)
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# option name in ServerSettings -> the flag that sets it, for messages
-FLAG_NAMES = {"timeout": "--timeout", "retries": "--retries", "backoff": "--backoff", "api_key_env": "--api-key-env",
-              "concurrency": "--threads"}
 SIZE_CLASSES = (
     ("135m", "about 135 million parameters (SmolLM2-135M class): tiny"),
     ("360m", "about 360 million parameters: tiny"),
     ("1.7b", "about 1.7 billion parameters: small"),
     ("0.5b", "about 0.5 billion parameters: tiny"),
 )
-
-
-def check_model_format(model_format: str | None, exact_model: bool) -> None:
-    """A pinned re-encoding format is one the probe chooses from, and not asked for with `exact_model`."""
-    from smolgepa.lm.reencode import CANDIDATES
-
-    if model_format is None:
-        return
-    if model_format not in CANDIDATES:
-        raise SmolgepaError(f"Model format {model_format!r} is not one the embedded student re-encodes to; "
-                            f"use one of {', '.join(CANDIDATES)}.")
-    if exact_model:
-        raise SmolgepaError("--exact-model and --model-format contradict each other: pass one of them.")
-
-
-@dataclass(frozen=True)
-class StudentOptions:
-    """Generation settings for a student.
-
-    `decode`: `free` (parse a label from text), `constrained` (output restricted to `labels`),
-    `scored` (argmax label log-likelihood), or, embedded only, `channel`, `knn`, `ensemble`;
-    `calibrate` adds calibration (`calibration` "content-free" for scored, "train" for scored,
-    channel and ensemble). `train_examples` ((text, label) pairs, `train_pairs(task)`) feed knn,
-    ensemble and calibration "train". `server` holds ServerSettings overrides (`server_overrides`).
-    See `smolgepa.lm.decode`.
-    Example: `StudentOptions(decode="knn", labels=tuple(task.labels), train_examples=train_pairs(task))`.
-    """
-
-    temperature: float = 0.0
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    stop: tuple[str, ...] = DEFAULT_STOP
-    seed: int = 0
-    n_ctx: int = 2048
-    server: dict[str, Any] = field(default_factory=dict)  # extra ServerSettings fields
-    decode: str = "free"
-    labels: tuple[str, ...] = ()
-    calibrate: bool = False
-    cache_enabled: bool = False  # disk response cache (smolgepa.lm.cache); the CLI turns it on
-    cache_dir: str | None = None
-    exact_model: bool = False  # answer from the GGUF file as given (embedded: the shipped Q4_1), not a re-encoding
-    fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
-    # The re-encoding's format, pinned (a resumed run keeps the one it started with, whatever this CPU's
-    # probe would choose); None: the probe's choice (smolgepa.lm.reencode).
-    model_format: str | None = None
-    calibration: str = "content-free"  # with calibrate: "content-free" or "train"
-    train_examples: tuple[tuple[str, str], ...] = ()
-    knn_k: int = DEFAULT_KNN_K
-    ensemble_k: int = DEFAULT_ENSEMBLE_K
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
-        object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
-        self.check_decode()
-        if self.exact_model and self.fast_model:
-            raise SmolgepaError("--exact-model and --fast-model contradict each other: pass one of them.")
-        check_model_format(self.model_format, self.exact_model)
-
-    def check_decode(self, kind: str | None = None) -> None:
-        """The decode settings are consistent (and, given a student kind, within what it can do)."""
-        check_decode(self.decode, self.labels, self.calibrate, self.calibration, self.train_examples,
-                     {"--knn-k": self.knn_k, "ensemble_k": self.ensemble_k}, kind=kind)
-
-    def scoring_fields(self) -> dict[str, Any]:
-        """The settings every engine takes to read its answers (decode mode, labels, calibration, the
-        training examples of knn, probe and ensemble, and the seed)."""
-        return {"decode": self.decode, "labels": self.labels, "calibrate": self.calibrate,
-                "calibration": self.calibration, "train_examples": self.train_examples, "knn_k": self.knn_k,
-                "ensemble_k": self.ensemble_k, "seed": self.seed}
-
-    @property
-    def decode_settings(self) -> DecodeSettings:
-        return DecodeSettings(self.decode, self.calibrate, self.calibration)
-
-
-def train_pairs(task: Any) -> tuple[tuple[str, str], ...]:
-    """The task's train split as (text, label) pairs, for `StudentOptions.train_examples`."""
-    return tuple((example.input, example.label) for example in task.split("train"))
 
 
 class Student:
@@ -130,7 +42,8 @@ class Student:
         self.spec = parse_model_spec(spec) if isinstance(spec, str) else spec
         self.options = options or StudentOptions()
         self.kind: StudentKind = student_kind(self.spec.kind)
-        self.options.check_decode(self.spec.kind)
+        self.options.check_decode()
+        self.kind.check_decode(self.options.decode, self.options.calibrate, self.options.calibration)
         check_server_flags(self.spec, self.kind, self.options.server)
         if self.options.model_format is not None and not self.kind.reencodes(self.options):
             raise SmolgepaError(f"--model-format applies to the embedded student (or gguf:PATH with --fast-model), "
@@ -139,7 +52,7 @@ class Student:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Student({str(self.spec)!r}, decode={self.decode.text!r})"
+        return f"Student({str(self.spec)!r}, reading={self.reading.text!r})"
 
     @property
     def text(self) -> str:
@@ -147,8 +60,14 @@ class Student:
         return str(self.spec)
 
     @property
-    def decode(self) -> DecodeSettings:
-        return self.options.decode_settings
+    def reading(self) -> Reading:
+        """How the student's answer is read."""
+        return self.options.reading
+
+    @property
+    def decode(self) -> Reading:
+        """The same `Reading` (the name the CLI flag `--decode` and config.json's `decode` key keep)."""
+        return self.options.reading
 
     @property
     def is_server(self) -> bool:
@@ -168,7 +87,7 @@ class Student:
 
     def key_extras(self) -> dict[str, Any]:
         """The decode settings that enter every cache key beside the identity."""
-        from smolgepa.lm.cache import engine_extras
+        from smolgepa.lm.response_cache import engine_extras
 
         return engine_extras(self.engine())
 
@@ -177,7 +96,7 @@ class Student:
         path = getattr(getattr(self.engine(), "settings", None), "path", None)
         if self.is_server or not path:
             return None
-        from smolgepa.lm.reencode import model_file_record
+        from smolgepa.lm.local.reencode import model_file_record
 
         return model_file_record(path)
 
@@ -195,7 +114,7 @@ class Student:
         import dspy
 
         from smolgepa.lm.async_engine import async_engine_for
-        from smolgepa.lm.cache import maybe_cached
+        from smolgepa.lm.response_cache import maybe_cached
 
         options = self.options
         engine = maybe_cached(self.engine(), options.cache_enabled, options.cache_dir, lambda: self.identity)
@@ -209,7 +128,7 @@ class Student:
             stop=list(options.stop),
             seed=options.seed,
         )
-        lm.smolgepa_decode = self.decode
+        lm.smolgepa_decode = self.reading
         return lm
 
 
@@ -275,29 +194,3 @@ def server_overrides(
     return given
 
 
-def _is_seconds(value: object) -> bool:
-    """Whether `value` is a finite real number (not a bool)."""
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-
-
-def check_server_values(
-    timeout: float | None = None, retries: int | None = None, api_key_env: str | None = None,
-    backoff: float | None = None,
-) -> None:
-    """Raise SmolgepaError unless timeout > 0 seconds, retries >= 0, backoff >= 0 seconds and api_key_env
-    is a variable name."""
-    if timeout is not None:
-        if not _is_seconds(timeout) or timeout <= 0:
-            raise SmolgepaError(f"--timeout must be a number of seconds above 0, got {timeout!r}.")
-    if retries is not None:
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise SmolgepaError(f"--retries must be a whole number of at least 0, got {retries!r}.")
-    if backoff is not None:
-        if not _is_seconds(backoff) or backoff < 0:
-            raise SmolgepaError(f"--backoff must be a number of seconds of at least 0, got {backoff!r}.")
-    if api_key_env is not None and not (isinstance(api_key_env, str) and ENV_NAME.fullmatch(api_key_env)):
-        # Never echo the value: it may be the key itself, pasted by mistake.
-        raise SmolgepaError(
-            "--api-key-env takes the NAME of an environment variable (letters, digits, underscores), not the "
-            "key itself: export MY_KEY=... and pass --api-key-env MY_KEY."
-        )

@@ -1,7 +1,7 @@
 """Call caches kept in the run directory, so that a resumed run repeats no finished work.
 
 `RunCache` answers repeated student requests from `cache/student.jsonl`. Its key is the response
-cache's own (`smolgepa.lm.cache.request_key`: the student's identity, the messages, every generation
+cache's own (`smolgepa.lm.response_cache.request_key`: the student's identity, the messages, every generation
 setting and the decode settings): the messages hold the instruction and the example's input, so the
 key is in effect "instruction hash + example" and exact. Run directories written before it keyed
 records another way (`legacy_run_key`); a resumed run still finds those. Reflection calls are keyed
@@ -18,19 +18,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dspy.lm15 import Request, Response
 
 from smolgepa.errors import ContextOverflowError
-from smolgepa.lm.cache import request_key
+from smolgepa.lm.response_cache import request_key
 from smolgepa.lm.messages import request_messages, text_response
-from smolgepa.protocols import ClosableEngine
+from smolgepa.lm.engines import ClosableEngine
 from smolgepa.optimize.rundir import JsonlAppender, Redactor, read_jsonl
 
 if TYPE_CHECKING:
     from smolgepa.lm.student import Student
-    from smolgepa.protocols import Engine, ReflectionBackend
+    from smolgepa.lm.engines import Engine
 
 log = logging.getLogger(__name__)
 OVERFLOW_FINISH = "context_overflow"  # finish reason recorded for a prompt that did not fit
@@ -126,7 +126,7 @@ class RunCache:
         return str(getattr(self.inner, "model_name", self.identity))
 
     def key(self, request: Request) -> str:
-        """The response cache's key of `request` (smolgepa.lm.cache.request_key)."""
+        """The response cache's key of `request` (smolgepa.lm.response_cache.request_key)."""
         return request_key(self.identity, request, self.extras)
 
     def _lookup(self, request: Request) -> tuple[str, dict[str, Any] | None]:
@@ -232,7 +232,7 @@ def legacy_run_key(identity: str, request: Request) -> str:
 def legacy_run_identity(student: Student) -> str:
     """The student identity in those earlier keys: the spec (with the file's name and digest for a local
     model), then the decode settings that changed answers."""
-    from smolgepa.lm.models import embedded_model_path, file_digest
+    from smolgepa.lm.local.model_files import embedded_model_path, file_digest
 
     spec, options = student.spec, student.options
     identity = str(spec)
@@ -277,6 +277,17 @@ class ReflectionReply:
             seconds=float(data.get("seconds") or 0.0),
             notes=tuple(data.get("notes") or ()),
         )
+
+
+@runtime_checkable
+class ReflectionBackend(Protocol):
+    """Turns a plain-text reflection prompt into a plain-text answer.
+
+    Contract: never raises for a failed call; the failure is `ReflectionReply(error=...)`, so a failed
+    reflection is a failed proposal, not a crashed run.
+    """
+
+    def __call__(self, prompt: str) -> ReflectionReply: ...
 
 
 class CachedReflector:

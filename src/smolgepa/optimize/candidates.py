@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from smolgepa.diagnostics import Diagnostics
-from smolgepa.evaluation import EvalReport
+from smolgepa.evaluation.diagnostics import Diagnostics
+from smolgepa.evaluation.evaluate import EvalReport
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.iteration import evaluation_of
 from smolgepa.runrecord import Candidate

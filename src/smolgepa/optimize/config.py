@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.decode import SCORING_MODES
-from smolgepa.lm.spec import parse_model_spec
-from smolgepa.lm.student import check_model_format
+from smolgepa.lm.readings.reading import SCORING_MODES
+from smolgepa.lm.kinds.base import parse_model_spec
+from smolgepa.lm.options import check_model_format
 from smolgepa.student_settings import StudentSettings
 
 TEMPLATES = ("tiny", "gepa")
@@ -53,7 +53,7 @@ class OptimizeConfig:
     render: str | None = None
     student_max_tokens: int | None = None
     decode: str = "free"  # the student's decode mode: free, constrained, scored, channel, knn, ensemble
-    calibrate: bool = False  # calibration of the label scores (smolgepa.lm.decode)
+    calibrate: bool = False  # calibration of the label scores (smolgepa.lm.readings.reading)
     calibration: str = "content-free"  # with calibrate: content-free (scored) or train (scored, channel, ensemble)
     knn_k: int = 12  # with decode knn: neighbours that vote (DEFAULT_KNN_K)
     reflection_timeout: float = 300.0
@@ -64,12 +64,12 @@ class OptimizeConfig:
     student_retries: int | None = None  # server students: --retries
     student_backoff: float | None = None  # server students: --backoff (seconds before the first retry)
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
-    readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.reading)
-    label_words: bool = False  # built-in proposers may also change the label words (smolgepa.label_words)
+    readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.candidate.reading_line)
+    label_words: bool = False  # built-in proposers may also change the label words (smolgepa.candidate.label_words)
     exact_model: bool = False  # the model file as given (embedded: the shipped Q4_1), not the faster re-encoding
     fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
     model_format: str | None = None  # the re-encoding's format, instead of this CPU's probe's choice
-    response_cache: bool = False  # also the disk response cache (smolgepa.lm.cache) under the run's own cache
+    response_cache: bool = False  # also the disk response cache (smolgepa.lm.response_cache) under the run's own cache
 
     def __post_init__(self) -> None:
         _positive("budget", self.budget)
@@ -137,17 +137,17 @@ class OptimizeConfig:
     def offered_readings(self) -> tuple[str, ...]:
         """The readings a built-in proposer may write into a candidate (none unless `readings`): those
         the student can score with (a llama.cpp server has no `probe`)."""
-        from smolgepa.lm.decode_server import server_readings
-        from smolgepa.reading import PROPOSAL_ORDER
+        from smolgepa.candidate.reading_line import PROPOSAL_ORDER
+        from smolgepa.lm.kinds import student_kind
 
         if not self.readings:
             return ()
         kind = _server_kind(self.student)
-        return PROPOSAL_ORDER if kind is None else tuple(r for r in PROPOSAL_ORDER if r in server_readings(kind))
+        return PROPOSAL_ORDER if kind is None else tuple(r for r in PROPOSAL_ORDER if r in student_kind(kind).readings())
 
     def own_reading(self) -> str:
         """The reading of a candidate without a `Reading:` line: the student's decode settings."""
-        from smolgepa.reading import reading_name
+        from smolgepa.lm.readings.reading import reading_name
 
         return reading_name(self.decode, self.calibrate, self.calibration)
 
@@ -173,7 +173,7 @@ class OptimizeConfig:
 
     def student_server_settings(self) -> dict[str, Any]:
         """ServerSettings overrides for the student (empty for an in-process student); `threads` is
-        the number of requests in flight (see smolgepa.lm.server_options)."""
+        the number of requests in flight (see smolgepa.lm.student)."""
         return self.student_settings().server()
 
     def to_json(self) -> dict[str, Any]:
@@ -195,11 +195,15 @@ class OptimizeConfig:
 
 def _check_decode(student: str, decode: str, calibrate: bool, calibration: str, knn_k: int) -> None:
     """The decode mode is known, --calibrate comes with a mode that takes it, and the student's kind can
-    do it (smolgepa.lm.decode.check_decode, as for every student; the labels and training examples are
+    do it (smolgepa.lm.readings.reading.check_decode, as for every student; the labels and training examples are
     checked with the task)."""
-    from smolgepa.lm.decode import check_decode
+    from smolgepa.lm.kinds import student_kind
+    from smolgepa.lm.readings.reading import check_decode
 
-    check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k}, kind=_student_kind(student)[0])
+    check_decode(decode, None, calibrate, calibration, counts={"--knn-k": knn_k})
+    kind = _student_kind(student)[0]
+    if kind is not None:
+        student_kind(kind).check_decode(decode, calibrate, calibration)
 
 
 def _student_kind(student: str) -> tuple[str | None, bool]:

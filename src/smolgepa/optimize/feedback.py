@@ -7,9 +7,9 @@ from typing import Any
 
 import dspy
 
-from smolgepa.adapter import PARSE_FIELD, RAW_FIELD
-from smolgepa.diagnostics import Diagnostics, echoes, prohibition_sentences
-from smolgepa.program import OUTPUT_FIELD
+from smolgepa.adapter.plain_text import PARSE_FIELD, RAW_FIELD
+from smolgepa.evaluation.diagnostics import Diagnostics, echoes, prohibition_sentences
+from smolgepa.adapter.program import OUTPUT_FIELD
 from smolgepa.tasks.model import Task
 
 RAW_SHOWN = 300  # characters of a raw completion quoted in feedback

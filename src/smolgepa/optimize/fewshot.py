@@ -19,10 +19,10 @@ from typing import Any
 
 from smolgepa.optimize.journal import Journal
 from smolgepa.optimize.evidence.screen import EvidenceJudge
-from smolgepa.optimize.proposers import OfflineProposer, ProposalGate
-from smolgepa.instruction import Shot, one_line, render_instruction, split_instruction
+from smolgepa.optimize.offline_proposer import OfflineProposer, ProposalGate
+from smolgepa.candidate.instruction import Shot, one_line, render_instruction, split_instruction
 from smolgepa.tasks.model import Task
-from smolgepa.token_count import approx_tokens
+from smolgepa.lm.token_count import approx_tokens
 
 MAX_SHOT_CHARS = 400  # longer training inputs are not used as examples
 # Trace inputs are measured as rendered, in tokens: a `summary` rendering (at most

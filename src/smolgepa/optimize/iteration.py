@@ -1,14 +1,14 @@
-"""One GEPA iteration's record, and the compact forms of an evaluation kept in events and summaries."""
+"""The compact forms of an evaluation kept in events and summaries, and the line printed when an
+iteration ends (the iteration's record is `smolgepa.runrecord.Iteration`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from smolgepa.evaluation import EvalReport
+from smolgepa.evaluation.evaluate import EvalReport
 from smolgepa.formatting import score_text
-from smolgepa.runrecord import Evaluation, recorded_example
-from smolgepa.stats import format_accuracy
+from smolgepa.runrecord import Evaluation, Iteration, recorded_example
+from smolgepa.evaluation.stats import format_accuracy
 
 
 def normalize(text: str) -> str:
@@ -41,61 +41,13 @@ def report_examples(report: EvalReport) -> list[dict[str, Any]]:
     return [recorded_example(p) for p in report.predictions]
 
 
-@dataclass
-class IterationRecord:
-    """One GEPA iteration: the proposal it made (or why none), its scores and its fate
-    (written as `runrecord.Iteration` plus `val_examples`)."""
-
-    iteration: int
-    parent: int | None = None
-    parent_sha: str | None = None
-    minibatch_ids: list[str] = field(default_factory=list)
-    before: list[float] | None = None
-    after: list[float] | None = None
-    status: str | None = None  # accepted | rejected | failed | duplicate | too_long | invalid | exhausted | skipped
-    reason: str = ""
-    text: str | None = None
-    instruction_sha: str | None = None
-    tokens: int | None = None
-    candidate_idx: int | None = None
-    val: dict[str, Any] | None = None
-    val_examples: list[dict[str, Any]] | None = None
-    new_best: bool = False
-    proposer: str = ""
-    move: str | None = None
-    parts: list[str] = field(default_factory=list)  # the parts of the parent it changed (smolgepa.parts)
-    reflection: dict[str, Any] | None = None
-    screen: list[dict[str, Any]] | None = None  # the structural options screened from the parent (evidence.screen)
-    evidence: dict[str, Any] | None = None  # a structural proposal's paired verdict against its parent
-    metric_calls: int = 0  # used by the run when this iteration ended
-    seconds: float = 0.0  # wall time of the iteration when it was first run
-    started: float = field(default=0.0, repr=False)
-
-    @property
-    def is_proposal(self) -> bool:
-        """Whether the iteration got as far as asking for a proposal (skipped ones did not)."""
-        return self.status not in (None, "skipped")
-
-    def to_json(self, with_examples: bool = True) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("started")
-        for key in ("screen", "evidence"):  # absent, not null, when there was none: older records stay alike
-            if data[key] is None:
-                data.pop(key)
-        if not with_examples:
-            data.pop("val_examples")
-            if data.get("reflection"):
-                data["reflection"] = {k: v for k, v in data["reflection"].items() if k != "raw"}
-        return data
-
-
-def progress_line(record: IterationRecord, used: int, budget: int) -> str:
+def progress_line(record: Iteration, used: int, budget: int) -> str:
     """The one line printed when an iteration ends."""
     parts = [f"iteration {record.iteration}: {record.status}"]
     if record.before is not None and record.after is not None:
         parts.append(f"minibatch {score_text(record.before)} -> {score_text(record.after)}")
     if record.val:
-        parts.append(f"val {record.val['text']}" + (" (new best)" if record.new_best else ""))
+        parts.append(f"val {record.val.text}" + (" (new best)" if record.new_best else ""))
     if record.status not in ("accepted", "rejected") and record.reason or record.evidence:
         parts.append(record.reason)
     parts.append(f"[{used}/{budget} metric calls]")

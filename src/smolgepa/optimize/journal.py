@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from smolgepa.diagnostics import Diagnostics
-from smolgepa.evaluation import EvalReport
+from smolgepa.evaluation.diagnostics import Diagnostics
+from smolgepa.evaluation.evaluate import EvalReport
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.candidates import BestTracker, Evaluator
 from smolgepa.optimize.iteration import (  # noqa: F401 - re-exported: the run's records, by their old home
-    IterationRecord,
+    evaluation_of,
     normalize,
     progress_line,
     report_examples,
@@ -26,11 +26,12 @@ from smolgepa.optimize.iteration import (  # noqa: F401 - re-exported: the run's
 from smolgepa.optimize.recorder import EventRecorder
 from smolgepa.optimize.rundir import RunDir
 from smolgepa.optimize.stopping import StopRules
-from smolgepa.optimize.summary import RunFacts, build_summary
-from smolgepa.parts import changed_parts
+from smolgepa.optimize.run_summary import RunFacts, build_summary
+from smolgepa.candidate.candidate_parts import changed_parts
 from smolgepa.progress import Progress, as_progress
 from smolgepa.formatting import score_text
 from smolgepa.runrecord import Candidate
+from smolgepa.runrecord import Iteration as IterationRecord
 from smolgepa.tasks.model import Example
 
 RAW_KEPT = 20_000  # characters of a reflection answer kept in the iteration record
@@ -187,7 +188,7 @@ class Journal:
             return
         record = self._record()
         record.candidate_idx = index
-        record.val = candidate.val.to_json()  # type: ignore[union-attr]
+        record.val = candidate.val
         record.val_examples = report_examples(report)
         if self.tracker.take_if_better(index, report):
             record.new_best = True
@@ -243,7 +244,7 @@ class Journal:
         if self.eval_every_proposal and record.text:
             report = self.tracker.evaluate(record.text)
             self.extra_metric_calls += report.n
-            record.val = report_summary(report)
+            record.val = evaluation_of(report)
             record.val_examples = report_examples(report)
         elif record.text:
             key = normalize(record.text)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.label_words import LabelWords, check_label_words
+from smolgepa.candidate.label_words import LabelWords, check_label_words
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "positive": ("great", "good", "happy"),
@@ -109,8 +109,8 @@ class LabelWordSearch:
         return self._sets
 
     def found(self) -> dict[str, list[str]]:
-        from smolgepa.adapter import PlainTextAdapter
-        from smolgepa.program import make_signature
+        from smolgepa.adapter.plain_text import PlainTextAdapter
+        from smolgepa.adapter.program import make_signature
 
         signature = make_signature(self.task, self.instruction)
         field = next(iter(signature.input_fields))

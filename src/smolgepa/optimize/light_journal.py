@@ -13,7 +13,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from smolgepa.diagnostics import Diagnostics
+from smolgepa.evaluation.diagnostics import Diagnostics
 from smolgepa.optimize.iteration import normalize
 
 log = logging.getLogger(__name__)

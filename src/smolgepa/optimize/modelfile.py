@@ -14,7 +14,7 @@ KEY = "model_file"
 def started_format(run_dir: RunDir) -> str | None:
     """The format of the re-encoded copy a run started with (`Q8_0`, `BF16`), so that its resume answers
     from the same format on a CPU whose probe would choose another; None for any other file."""
-    from smolgepa.lm.reencode import CANDIDATES
+    from smolgepa.lm.local.reencode import CANDIDATES
 
     saved = json.loads(run_dir.config_file.read_text(encoding="utf-8")).get(KEY) or {}
     return saved.get("format") if saved.get("format") in CANDIDATES else None

@@ -12,8 +12,8 @@ from typing import Any
 
 import dspy
 
-from smolgepa.adapter import RAW_FIELD
-from smolgepa.diagnostics import Diagnostics, diagnose
+from smolgepa.adapter.plain_text import RAW_FIELD
+from smolgepa.evaluation.diagnostics import Diagnostics, diagnose
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from typing import Any
 
 import dspy
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.errors import SmolgepaError
 from smolgepa.optimize.program_diagnostics import program_diagnostics
 from smolgepa.optimize.program_record import write_program_run
-from smolgepa.plain_proposer import PlainTextProposer
+from smolgepa.optimize.plain_proposer import PlainTextProposer
 
 
 def gepa_metric(metric: Callable[..., Any]) -> Callable[..., Any]:

@@ -19,11 +19,11 @@ from typing import Any
 
 import dspy
 
-from smolgepa.diagnostics import Diagnostics
+from smolgepa.evaluation.diagnostics import Diagnostics
 from smolgepa.jsonfiles import Redactor, dumps, write_json_atomic, write_text_atomic
-from smolgepa.plain_proposer import ProposalRecord
+from smolgepa.optimize.plain_proposer import ProposalRecord
 from smolgepa.runrecord import SCHEMA_VERSION
-from smolgepa.stats import format_accuracy, wilson_interval
+from smolgepa.evaluation.stats import format_accuracy, wilson_interval
 
 
 def instructions_of(program: dspy.Module) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from smolgepa.optimize.iteration import IterationRecord
+from smolgepa.runrecord import Iteration
 from smolgepa.optimize.rundir import JsonlAppender, RunDir, read_jsonl
 from smolgepa.runrecord import SCHEMA_VERSION
 
@@ -39,7 +39,7 @@ class EventRecorder:
         earlier = self.recorded.get(iteration)
         return earlier["seconds"] if earlier else None
 
-    def iteration(self, record: IterationRecord) -> None:
+    def iteration(self, record: Iteration) -> None:
         """Record a finished iteration, unless an earlier process did."""
         if record.iteration not in self.recorded:
             self.emit("iteration", **record.to_json())

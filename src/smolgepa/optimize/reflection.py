@@ -23,11 +23,11 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.kinds import spec_forms, student_kind, student_kinds
-from smolgepa.lm.server_reach import ServerNotUpError
-from smolgepa.lm.spec import parse_model_spec
-from smolgepa.optimize.cache import ReflectionReply
+from smolgepa.lm.kinds.base import parse_model_spec
+from smolgepa.lm.servers.reach import ServerNotUpError
+from smolgepa.optimize.cache import ReflectionBackend, ReflectionReply
 from smolgepa.optimize.command import CommandBackend, parse_command
-from smolgepa.protocols import Engine, ReflectionBackend
+from smolgepa.lm.engines import Engine
 
 SYSTEM_PROMPT = "You write instructions (system prompts) for small language models. Answer in plain text."
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from smolgepa.diagnostics import Diagnostics
+from smolgepa.evaluation.diagnostics import Diagnostics
 from smolgepa.tasks.model import Task
 
 INPUT_SHOWN = 1200  # characters of an example input quoted in the reflection prompt
@@ -73,7 +73,7 @@ class PromptContext:
 
 def render_parts(context: PromptContext) -> str:
     """The paragraph that explains a candidate's parts (the readings and label words only when offered)."""
-    from smolgepa.program import input_prefix
+    from smolgepa.adapter.program import input_prefix
 
     reading = READING_TEXT.format(methods=", ".join(context.readings)) if context.readings else ""
     return PARTS_TEXT.format(prefix=input_prefix(context.task).rstrip(":"), reading=reading.rstrip("\n"),

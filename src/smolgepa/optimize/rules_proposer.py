@@ -24,13 +24,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any
 
-from smolgepa.instruction import one_line, render_instruction, split_instruction
+from smolgepa.candidate.instruction import one_line, render_instruction, split_instruction
 from smolgepa.optimize.journal import Journal
 from smolgepa.optimize.evidence.screen import EvidenceJudge
-from smolgepa.optimize.proposers import OfflineProposer, ProposalGate
+from smolgepa.optimize.offline_proposer import OfflineProposer, ProposalGate
 from smolgepa.tasks.model import Task
 from smolgepa.traces.figures import BY_KEY, figures
-from smolgepa.traces.model import Trace
+from smolgepa.traces.trace_model import Trace
 from smolgepa.traces.rules import RULES_HEADER, Figures, RuleList, fit_rules, parse_rules, rules_text
 
 Failure = tuple[Figures, str, str]  # (figures, gold label, the student's answer)

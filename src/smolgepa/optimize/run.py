@@ -17,11 +17,12 @@ from typing import Any
 
 import dspy
 
-from smolgepa.adapter import PlainTextAdapter
+from smolgepa.adapter.plain_text import PlainTextAdapter
 from smolgepa.errors import DiskFullError, RunDirReplacedError, SmolgepaError
-from smolgepa.evaluation import EvalReport, evaluate
+from smolgepa.evaluation.evaluate import EvalReport, evaluate
 from smolgepa.lm.async_engine import async_engine_for
-from smolgepa.lm.student import Student, train_pairs
+from smolgepa.lm.student import Student
+from smolgepa.lm.options import train_pairs
 from smolgepa.optimize.cache import CachedReflector, JsonlCache, RunCache
 from smolgepa.optimize.modelfile import check_model_file_record, started_format
 from smolgepa.optimize.evidence.acceptance import EvidenceAcceptance, evidence_reason, is_structural
@@ -33,14 +34,14 @@ from smolgepa.machine import cpu_description
 from smolgepa.optimize.iteration import report_examples, report_summary
 from smolgepa.optimize.journal import Journal
 from smolgepa.optimize.label_word_search import LabelWordSearch
-from smolgepa.optimize.summary import RunFacts
-from smolgepa.optimize.proposers import ProposalGate, ReflectionProposer
+from smolgepa.optimize.run_summary import RunFacts
+from smolgepa.optimize.offline_proposer import ProposalGate, ReflectionProposer
 from smolgepa.optimize.reflection import ReflectionSettings, describe_reflection, make_backend
 from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.optimize.rundir import Redactor, RunDir
-from smolgepa.optimize.runlock import RunLock
+from smolgepa.locks import RunLock
 from smolgepa.optimize.tables import render_run
-from smolgepa.program import make_program, seed_instruction
+from smolgepa.adapter.program import make_program, seed_instruction
 from smolgepa.jsonfiles import disk_full_errors
 from smolgepa.progress import Progress
 from smolgepa.runrecord import RunSummary

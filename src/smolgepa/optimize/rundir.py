@@ -27,8 +27,8 @@ from smolgepa.jsonfiles import (  # noqa: F401 - the run directory's writers, im
     write_json_atomic,
     write_text_atomic,
 )
-from smolgepa.optimize.runlock import LOCK_NAME
-from smolgepa.runrecord import SCHEMA_VERSION, TOOL, run_config_json, summary_json
+from smolgepa.locks import LOCK_NAME
+from smolgepa.runrecord import SCHEMA_VERSION, TOOL, RunSummary, run_config_json, summary_json
 
 
 class RunDir:
@@ -76,9 +76,11 @@ class RunDir:
         self.guard()
         write_json_atomic(self.config_file, data, self.redact)
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
+    def write_summary(self, summary: RunSummary | dict[str, Any]) -> None:
+        """summary.json: a `RunSummary` as it writes itself (a dict is written with the schema version)."""
         self.guard()
-        write_json_atomic(self.summary_file, {"schema_version": SCHEMA_VERSION, **summary}, self.redact)
+        data = summary.to_json() if isinstance(summary, RunSummary) else {"schema_version": SCHEMA_VERSION, **summary}
+        write_json_atomic(self.summary_file, data, self.redact)
 
     def read_summary(self) -> dict[str, Any]:
         """summary.json as written (see smolgepa.runrecord for the typed form)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smolgepa.optimize.config import OFFLINE_PROPOSERS
-from smolgepa.optimize.iteration import IterationRecord
+from smolgepa.runrecord import Iteration
 
 MAX_CONSECUTIVE_REFLECTION_FAILURES = 5
 MAX_CONSECUTIVE_EXHAUSTED = 3  # a built-in proposer found nothing new this many times in a row
@@ -37,7 +37,7 @@ class StopRules:
         """A proposal beat the best on validation: reset patience after counting it."""
         self.since_improvement = -1
 
-    def iteration_recorded(self, record: IterationRecord) -> None:
+    def iteration_recorded(self, record: Iteration) -> None:
         if not record.is_proposal:
             return
         self.since_improvement += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smolgepa.display import shorten, table
+from smolgepa.evaluation.display import shorten, table
 from smolgepa.formatting import change, decode_text, minibatch_text, percent, recorded_accuracy
 from smolgepa.optimize.evidence.paired_test import PairedVerdict
 from smolgepa.optimize.evidence.screen import Measured, OptionScreen
@@ -113,7 +113,7 @@ def _calls_lines(student: CallCount | None, reflection: CallCount | None) -> lis
 
 def model_file_line(record: dict[str, Any]) -> str:
     """Which GGUF file answered, and for a re-encoded copy the flag that answers from its format elsewhere."""
-    from smolgepa.lm.reencode import CANDIDATES
+    from smolgepa.lm.local.reencode import CANDIDATES
 
     name = Path(str(record.get("path", "?"))).name
     line = f"Model file: {name} ({record.get('format') or '?'}, sha256 {str(record.get('sha256', '?'))[:12]})"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from smolgepa.lm.kinds.local import GgufTokenCounter
-from smolgepa.lm.spec import ModelSpec
-from smolgepa.token_count import TokenCounter
+from smolgepa.lm.kinds.embedded_kinds import GgufTokenCounter
+from smolgepa.lm.kinds.base import ModelSpec
+from smolgepa.lm.token_count import TokenCounter
 
 __all__ = ["GgufTokenCounter", "TokenCounter", "student_size_class", "student_token_counter"]
 

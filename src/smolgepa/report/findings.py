@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from smolgepa.formatting import minibatch_text
 from smolgepa.report.rundata import Evaluated, RunData
 from smolgepa.runrecord import Evaluation, Iteration
-from smolgepa.stats import wilson_interval
+from smolgepa.evaluation.stats import wilson_interval
 
 SHORT = {
     "unfinished": "run not finished",

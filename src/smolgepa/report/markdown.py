@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from smolgepa.display import table
+from smolgepa.evaluation.display import table
 from smolgepa.report.parts import Bullets, Code, Diff, Image, Paragraph, Part, Report, Table
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
 
-from smolgepa.stats import mean_and_spread
+from smolgepa.evaluation.stats import mean_and_spread
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from smolgepa.evaluation import NO_LABEL, Prediction
+from smolgepa.evaluation.evaluate import NO_LABEL, Prediction
 from smolgepa.report.rundata import RunData, confusion, distribution
 from smolgepa.runrecord import Evaluation
-from smolgepa.stats import wilson_interval
+from smolgepa.evaluation.stats import wilson_interval
 
 DPI = 100
 COLORS = {"seed": "#444444", "accepted": "#2e7d32", "rejected": "#c62828", "refused": "#9e9e9e",

@@ -10,7 +10,7 @@ from typing import Any
 
 from smolgepa.report.layout import StudyData, StudyRun
 from smolgepa.report.parts import Section, Table
-from smolgepa.stats import format_accuracy
+from smolgepa.evaluation.stats import format_accuracy
 
 SKIPPED = {"render", "seed", "run_dir", "resume", "threads"}
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smolgepa.diagnostics import Diagnostics, diagnose
+from smolgepa.evaluation.diagnostics import Diagnostics, diagnose
 from smolgepa.errors import SmolgepaError
-from smolgepa.evaluation import NO_LABEL, Prediction
+from smolgepa.evaluation.evaluate import NO_LABEL, Prediction
 from smolgepa.runrecord import Candidate, Evaluation, Iteration, RunEvents, RunSummary, read_events, read_summary
 
 

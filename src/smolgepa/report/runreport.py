@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 
-from smolgepa.evaluation import Prediction
+from smolgepa.evaluation.evaluate import Prediction
 from smolgepa.formatting import accuracy, change, decode_text, minibatch_text, percent
 from smolgepa.report import plots
 from smolgepa.report.findings import Finding, run_findings

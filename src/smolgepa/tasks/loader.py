@@ -247,7 +247,7 @@ def _example(task: Task, row: Any, path: Path, line: int) -> Example:
 
 def _check_lengths(examples: list[Example], rows: list[tuple[int, Any]], path: Path, budget: int) -> None:
     """Refuse text inputs longer than the task's token budget (traces are shortened by their renderer)."""
-    from smolgepa.token_count import approx_tokens
+    from smolgepa.lm.token_count import approx_tokens
 
     for example, (line, _) in zip(examples, rows):
         tokens = approx_tokens(example.input)

@@ -2,9 +2,9 @@
 
 from smolgepa.traces.detector import STATES, Detection, detect, detect_state, rule_predictions
 from smolgepa.traces.evidence import Evidence, collect_evidence, describe_evidence
-from smolgepa.traces.model import Message, ToolCall, ToolResult, Trace, Turn, parse_trace
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn, parse_trace
 from smolgepa.traces.render import render_trace
-from smolgepa.token_count import approx_tokens
+from smolgepa.lm.token_count import approx_tokens
 
 __all__ = [
     "STATES",

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.traces.model import Message, ToolCall, ToolResult, Trace, Turn
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn
 from smolgepa.traces.tool_errors import looks_like_error
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from smolgepa.errors import SmolgepaError
 from smolgepa.tasks.model import Example, Task
 from smolgepa.traces.evidence import call_key, error_key, exact_key, longest_message_run, monologue_words
-from smolgepa.traces.model import Message, ToolCall, ToolResult, Trace
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace
 
 STATES = ("doom_loop", "api_confusion", "verbose_thinking", "making_progress")
 VERBOSE_MIN_WORDS = 150

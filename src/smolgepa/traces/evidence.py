@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from smolgepa.traces.model import Message, ToolCall, ToolResult, Trace
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace
 
 _NUMBERING = re.compile(
     r"[\s(\[#-]*\b(?:attempt|try|retry|take|again)\b\s*(?:no\.?|number|#)?\s*\d+\s*[)\]]?"

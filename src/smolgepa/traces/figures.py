@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smolgepa.traces.evidence import Evidence, collect_evidence
-from smolgepa.traces.model import ToolCall, Trace
+from smolgepa.traces.trace_model import ToolCall, Trace
 
 
 @dataclass(frozen=True)

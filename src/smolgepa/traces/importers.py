@@ -15,7 +15,7 @@ from typing import Any
 from smolgepa.errors import SmolgepaError
 from smolgepa.traces.anthropic_messages import from_anthropic
 from smolgepa.traces.conversations import Conversation, read_conversations
-from smolgepa.traces.model import Trace, parse_trace
+from smolgepa.traces.trace_model import Trace, parse_trace
 from smolgepa.traces.openai_chat import from_openai_chat
 
 Converter = Callable[[Conversation], Trace]

@@ -17,7 +17,7 @@ from typing import Any
 from smolgepa.errors import SmolgepaError
 from smolgepa.traces.building import TraceBuilder, text_of
 from smolgepa.traces.conversations import Conversation
-from smolgepa.traces.model import Trace
+from smolgepa.traces.trace_model import Trace
 
 SKIPPED_ROLES = ("system", "developer")
 

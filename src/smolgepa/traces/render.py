@@ -15,8 +15,8 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.traces.evidence import collect_evidence, describe_evidence
-from smolgepa.traces.model import Message, ToolCall, ToolResult, Trace, Turn
-from smolgepa.token_count import TokenCounter, approx_tokens
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn
+from smolgepa.lm.token_count import TokenCounter, approx_tokens
 
 MODES = ("plain", "annotated", "summary")
 # Field caps tried in order (characters per thought, output, message or argument list).

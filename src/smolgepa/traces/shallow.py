@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from smolgepa.linear import softmax_regression
-from smolgepa.traces.model import Trace
+from smolgepa.lm.readings.linear import softmax_regression
+from smolgepa.traces.trace_model import Trace
 from smolgepa.traces.render import render_trace
 
 LENGTH_UNITS = ("turns", "characters")
@@ -264,17 +264,6 @@ def _figure_matrix(traces: Sequence[Trace], keys: Sequence[str]):  # -> numpy ar
 
     rows = [figures(trace) for trace in traces]
     return np.log1p(np.array([[max(0.0, float(row[key])) for key in keys] for row in rows]))
-
-
-def fit_figures(
-    train: Sequence[tuple[Trace, str]], val: Sequence[tuple[Trace, str]],
-    l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
-) -> FiguresClassifier:
-    """Fit on train (trace, label) pairs for each L2 strength and keep the best on val (first wins ties)."""
-    return best_on_validation(
-        lambda l2: FiguresClassifier.fit([t for t, _ in train], [y for _, y in train], l2=l2),
-        lambda model, traces: model.predict(traces), val, l2_grid,
-    )
 
 
 def fit_figures_cv(train: Sequence[tuple[Trace, str]], l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),

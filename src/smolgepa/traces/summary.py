@@ -20,8 +20,8 @@ import json
 
 from smolgepa.traces.evidence import Evidence, collect_evidence
 from smolgepa.traces.figures import BY_KEY, figures
-from smolgepa.traces.model import ToolCall, Trace
-from smolgepa.token_count import TokenCounter, approx_tokens
+from smolgepa.traces.trace_model import ToolCall, Trace
+from smolgepa.lm.token_count import TokenCounter, approx_tokens
 
 SUMMARY_MAX_TOKENS = 100  # the project's approximate count; SmolLM2's own count is about 10% lower (mean 86 on val)
 # (task, call arguments, error text, tool names, called tool) caps in characters, tried in order.

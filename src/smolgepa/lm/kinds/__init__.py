@@ -2,16 +2,18 @@
 your own is registered the same way, with `register_student_kind(MyKind())` (see the README)."""
 
 from smolgepa.lm.kinds.base import (
+    ModelSpec,
     StudentKind,
     register_student_kind,
     spec_forms,
     student_kind,
     student_kinds,
     unknown_spec,
+    parse_model_spec,
     unregister_student_kind,
 )
-from smolgepa.lm.kinds.local import EmbeddedKind, GgufKind
-from smolgepa.lm.kinds.server import ServerKind
+from smolgepa.lm.kinds.embedded_kinds import EmbeddedKind, GgufKind
+from smolgepa.lm.kinds.server_kinds import ServerKind
 
 register_student_kind(EmbeddedKind())  # embedded
 register_student_kind(GgufKind())  # gguf:PATH
@@ -22,7 +24,9 @@ register_student_kind(ServerKind("llamacpp"))  # llamacpp:BASE_URL
 register_student_kind(ServerKind("vllm"))  # vllm:MODEL@BASE_URL
 
 __all__ = [
+    "ModelSpec",
     "StudentKind",
+    "parse_model_spec",
     "register_student_kind",
     "spec_forms",
     "student_kind",

@@ -1,5 +1,8 @@
 """A student kind and the one registry of them: every spec, error message and CLI path reads it.
 
+A model spec (`embedded`, `gguf:PATH`, `lmstudio:MODEL`, `openai:MODEL@URL`) is read here only: the
+text before the first `:` names a student kind, and that kind parses the rest (`parse_model_spec`).
+
 A kind parses the part of its spec after `NAME:`, says which decode modes it can do and whether
 the server flags apply, and builds the DSPy engine. Built-in kinds are registered exactly as a
 user's own (see `smolgepa.lm.kinds` and the README's "Adding a student kind").
@@ -7,17 +10,41 @@ user's own (see `smolgepa.lm.kinds` and the README's "Adding a student kind").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.lm.spec import ModelSpec
-from smolgepa.token_count import TokenCounter, approx_tokens
+from smolgepa.lm.token_count import TokenCounter, approx_tokens
 
 if TYPE_CHECKING:
-    from smolgepa.lm.student import StudentOptions
-    from smolgepa.protocols import Engine
+    from smolgepa.lm.engines import Engine
+    from smolgepa.lm.options import StudentOptions
 
 _KINDS: dict[str, StudentKind] = {}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model spec. `kind` names a registered student kind (`embedded`, `gguf`, a server flavour, ...)."""
+
+    kind: str
+    model: str = ""
+    base_url: str = ""
+    path: str = ""
+
+    @property
+    def is_server(self) -> bool:
+        """True for a student behind a server: `--timeout`, `--retries` and `--api-key-env` apply."""
+        return student_kind(self.kind).server
+
+    def __str__(self) -> str:
+        if self.kind == "embedded":
+            return "embedded"
+        if self.path:
+            return f"{self.kind}:{self.path}"
+        if self.base_url:
+            return f"{self.kind}:{self.model}@{self.base_url}"
+        return f"{self.kind}:{self.model}"
 
 
 class StudentKind:
@@ -46,6 +73,20 @@ class StudentKind:
                 f"{flag} is not available for {self.name} students; they can do: {', '.join(self.decode_modes)}."
             )
 
+    def readings(self) -> tuple[str, ...]:
+        """The readings a candidate's `Reading:` line may name for this kind's students
+        (`smolgepa.candidate.reading_line.READINGS` names): those `check_decode` lets through."""
+        from smolgepa.candidate.reading_line import READINGS
+
+        supported = []
+        for name, (mode, calibrate, calibration) in READINGS.items():
+            try:
+                self.check_decode(mode, calibrate, calibration)
+            except SmolgepaError:
+                continue
+            supported.append(name)
+        return tuple(supported)
+
     def reencodes(self, options: StudentOptions) -> bool:
         """Whether the student answers from a re-encoding of its model file (so a pinned `model_format` applies)."""
         return False
@@ -56,14 +97,14 @@ class StudentKind:
 
     def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int) -> Engine:
         """The engine when this spec is the reflection model (default: the student engine)."""
-        from smolgepa.lm.student import StudentOptions
+        from smolgepa.lm.options import StudentOptions
 
         return self.engine(spec, StudentOptions(seed=seed))
 
     def identity(self, spec: ModelSpec, engine: Engine) -> str:
         """The model's identity in cache keys: what the engine tells (a model file's digest, a server's
-        URL; `smolgepa.lm.cache.engine_identity`), else the spec itself."""
-        from smolgepa.lm.cache import engine_identity
+        URL; `smolgepa.lm.response_cache.engine_identity`), else the spec itself."""
+        from smolgepa.lm.response_cache import engine_identity
 
         return engine_identity(engine, default=str(spec))
 
@@ -113,3 +154,10 @@ def student_kind(name: str, text: str | None = None, role: str = "student") -> S
     if kind is None:
         raise unknown_spec(name if text is None else text, role)
     return kind
+
+
+def parse_model_spec(text: str, role: str = "student") -> ModelSpec:
+    """Parse a student (or reflection) spec; an unknown one lists the forms that exist."""
+    text = text.strip()
+    name, _, rest = text.partition(":")
+    return student_kind(name, text, role).parse(rest, text, role)

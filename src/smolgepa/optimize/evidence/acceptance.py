@@ -1,6 +1,6 @@
 """GEPA's acceptance criterion for smolgepa runs: structural moves on evidence, text moves on the minibatch.
 
-A proposal that changes how the answer is read or the label words (`smolgepa.parts`) is accepted only
+A proposal that changes how the answer is read or the label words (`smolgepa.candidate.candidate_parts`) is accepted only
 when the paired sequential test, on the screen's training sample and validation, says it reads better
 than its parent (`EvidenceJudge.compare`); the 3-example minibatch has no say, since it cannot tell
 apart readings 10 points apart. Every other proposal (instruction, examples, rules) keeps GEPA's rule:
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from smolgepa.optimize.evidence.screen import Comparison, EvidenceJudge
-from smolgepa.parts import changed_parts
+from smolgepa.candidate.candidate_parts import changed_parts
 
 STRUCTURAL_PARTS = frozenset({"reading", "label words"})
 

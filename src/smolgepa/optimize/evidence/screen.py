@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from smolgepa.evaluation import EvalReport
+from smolgepa.evaluation.evaluate import EvalReport
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.evidence.paired_test import PairedVerdict, SequentialPairedTest
-from smolgepa.stats import format_accuracy, wilson_interval
+from smolgepa.evaluation.stats import format_accuracy, wilson_interval
 from smolgepa.tasks.model import Example, Task
 
 Evaluate = Callable[[str, Sequence[Example], str], EvalReport]  # (instruction, examples, split name)
