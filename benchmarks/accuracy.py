@@ -4,6 +4,7 @@ GEPA, beside DSPy's own optimizers and baselines that use no language model.
     python benchmarks/accuracy.py                     # every built-in extended task, 2 seeds
     python benchmarks/accuracy.py --quick             # the best configuration per task (1 seed) + no-LM rows
     python benchmarks/accuracy.py --task sentiment-extended --out studies/accuracy
+    python benchmarks/accuracy.py --task clinc_domains --gepa readings --budget 240 --no-peers   # a real task
 
 One line per cell, for programs to read:
 
@@ -44,17 +45,20 @@ from smolgepa.tasks import load_task  # noqa: E402
 from smolgepa.tasks.loader import rendered  # noqa: E402
 from smolgepa.tasks.model import Task  # noqa: E402
 
-TASKS = ("sentiment-extended", "agent_monitor-extended")
+TASKS = ("sentiment-extended", "agent_monitor-extended")  # the default: the built-in extended tasks
+REAL_TASKS = ("financial_phrasebank", "clinc_domains")  # public data this project did not write (--task)
+SINGLE_READINGS = ("scored", "scored+calibrate", "scored+calibrate-train", "channel", "knn", "probe", "hidden",
+                   "ensemble+calibrate-train")
 # Scoring methods read with the seed instruction, per task (names as in smolgepa.candidate.reading_line). Left out on
 # validation evidence, to keep a full run near an hour on 2 cores: plain `ensemble` (below
 # `ensemble+calibrate-train` on val) and `channel+calibrate-train` (below `channel` on val).
 FIXED_METHODS = {
-    "sentiment-extended": ("scored", "scored+calibrate", "scored+calibrate-train", "channel", "knn", "probe",
-                           "hidden", "ensemble+calibrate-train"),
+    "sentiment-extended": (*SINGLE_READINGS, "stack"),
+    **{name: (*SINGLE_READINGS, "stack") for name in REAL_TASKS},
     # every rendering x scoring method (issue 15's ablation grid); the bare names read `TRACE_RENDER`
     "agent_monitor-extended": tuple(f"{reading}{suffix}" for suffix in ("", "@plain", "@annotated")
                                     for reading in ("scored", "scored+calibrate-train", "channel", "knn", "ensemble",
-                                                    "probe", "hidden")),
+                                                    "probe", "hidden", "stack")),
 }
 RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos of a prompt without any
 # GEPA rows: name -> study cell settings. `readings`: the built-in proposer may change how the answer is
@@ -63,7 +67,8 @@ GEPA_METHODS = {"readings": {"decode": "scored", "readings": True}, "probe": {"d
                 "hidden": {"decode": "hidden"}}
 GEPA_BUDGET = {"sentiment-extended": 400, "agent_monitor-extended": 300}
 # What --quick runs per task: the best configuration measured here (see docs/measurements/).
-QUICK = {"sentiment-extended": ("gepa", "readings"), "agent_monitor-extended": ("fixed", "hidden@plain")}
+QUICK = {"sentiment-extended": ("gepa", "readings"), "agent_monitor-extended": ("fixed", "hidden@plain"),
+         **{name: ("gepa", "readings") for name in REAL_TASKS}}
 PEERS = ("labeled", "bootstrap_rs", "knn")
 TRACE_RENDER = "summary"  # the LM rows on trace tasks read the short evidence rendering (plain: ~700 tokens)
 # unless the method names another: "hidden@plain" is the `hidden` reading on the plain rendering
@@ -119,6 +124,21 @@ def recall_note(cell: Cell) -> str:
             recalls.setdefault(label, []).append(row["recall"] or 0.0)
     listed = " ".join(f"{label}={sum(v) / len(v):.3f}" for label, v in recalls.items())
     return f"# recall method={cell.method} {listed} seconds={cell.seconds:.0f}"
+
+
+def gepa_notes(cell: Cell) -> list[str]:
+    """Comment lines, one per GEPA run: the seed's test accuracy, the reading it ended on, its wall time."""
+    from smolgepa.candidate.reading_line import split_reading
+    from smolgepa.runrecord import read_summary
+
+    notes = []
+    for run_dir, report in zip(cell.run_dirs, cell.reports):
+        summary = read_summary(run_dir)
+        reading = split_reading(summary.best.instruction if summary.best else "")[0] or "(seed's)"
+        seconds = summary.calls.wall_seconds_this_process if summary.calls else 0.0
+        notes.append(f"# gepa method={cell.method} run={Path(run_dir).name} acc={report.accuracy:.3f} "
+                     f"reading={reading} seconds={seconds:.0f}")
+    return notes
 
 
 def say(text: str) -> None:
@@ -301,6 +321,8 @@ def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequ
         for cell in gepa_cells(task, gepa, seeds, out):
             chosen.append(cell)
             say(cell.line())
+            for note in gepa_notes(cell):
+                say(note)
         if peers and task.input_format != "trace":  # DSPy's demos are whole inputs: traces do not fit several
             for cell in peer_cells(task, seeds, "scored", dspy_knn):
                 chosen.append(cell)
@@ -312,9 +334,14 @@ def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequ
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global TRACE_RENDER
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the best configuration per task, one seed, and the no-LM rows")
-    parser.add_argument("--task", choices=TASKS, help="one task only")
+    parser.add_argument("--task", choices=(*TASKS, *REAL_TASKS), help="one task only")
+    parser.add_argument("--budget", type=int, help="GEPA's metric-call budget (default: "
+                        + ", ".join(f"{k} {v}" for k, v in GEPA_BUDGET.items()) + ", otherwise 300)")
+    parser.add_argument("--trace-render", choices=("summary", "plain", "annotated"), default=TRACE_RENDER,
+                        help=f"the rendering of trace tasks for the LM rows and GEPA (default {TRACE_RENDER})")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per randomized cell (default 2)")
     parser.add_argument("--out", default="studies/accuracy", help="where the GEPA runs go (resumable)")
     parser.add_argument("--gepa", default=",".join(GEPA_METHODS),
@@ -325,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-dspy-knn", action="store_true",
                         help="skip DSPy's KNNFewShot (it bootstraps again for every input: ~5 s per answer here)")
     args = parser.parse_args(argv)
+    TRACE_RENDER = args.trace_render
+    if args.budget:
+        GEPA_BUDGET.update(dict.fromkeys((*TASKS, *REAL_TASKS), args.budget))
     started = time.perf_counter()
     say(f"# {time.strftime('%Y-%m-%d')}, {cpu_description()}")
     seeds = list(range(args.seeds))

@@ -175,13 +175,13 @@ def test_knn_leaves_the_query_out_and_computes_anchors_once_per_instruction(embe
         chosen, distances = method.neighbours(messages_for(task, own_text))
         assert int(np.argmin(distances)) == 0 and distances[0] == pytest.approx(0.0, abs=1e-3)  # it is nearest
         assert 0 not in chosen and len(chosen) == 1  # but left out
-        assert method.forward_calls == len(small_train) + 1
+        assert method.forward_calls == len(small_train)  # a training text is read from its anchor
 
         for example in task.split("val")[:3]:
             eng.score_messages(messages_for(task, example.input))
-        assert method.forward_calls == len(small_train) + 4  # same instruction: anchors reused
+        assert method.forward_calls == len(small_train) + 3  # same instruction: anchors reused
         eng.score_messages(messages_for(task, task.split("val")[0].input, instruction="Is the writer happy?"))
-        assert method.forward_calls == 2 * len(small_train) + 5  # another instruction: new anchors
+        assert method.forward_calls == 2 * len(small_train) + 4  # another instruction: new anchors
     finally:
         eng.close()
 

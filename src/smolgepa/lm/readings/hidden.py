@@ -39,6 +39,10 @@ class StateRows:
     labels: tuple[str, ...]
     rows: np.ndarray
 
+    def row(self, index: int) -> np.ndarray:
+        """Anchor `index`'s feature row."""
+        return self.rows[index]
+
 
 def state_rows(train: Sequence[tuple[str, str]], rows: Sequence[np.ndarray]) -> StateRows:
     """The anchors of `AnchorMemory` for this reading: the training pairs and their feature rows."""

@@ -23,6 +23,8 @@ matched the embedded student's full-vocabulary kNN (top 1000: 19 of 20; top 200:
 
 from __future__ import annotations
 
+import json
+
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +54,10 @@ class Anchors:
     probs: np.ndarray | None
     logprobs: np.ndarray | None
     tops: tuple[TopLogprobs, ...] = ()
+
+    def row(self, index: int) -> np.ndarray | TopLogprobs:
+        """Anchor `index`'s distribution, as its forward pass gave it."""
+        return self.logprobs[index] if self.logprobs is not None else self.tops[index]
 
 
 def kl_to_query(anchors: Anchors, query_logprobs: np.ndarray) -> np.ndarray:
@@ -120,6 +126,9 @@ class AnchorMemory:
         self.build = build or make_anchors
         self.forward_calls = 0  # model evaluations (anchors and queries), for tests and timing
         self._anchors: dict[tuple[Any, ...], Anchors] = {}
+        # an anchor's exact prompt -> (its anchors' key, its index): a training example asked as a query
+        # is read from its anchor, not run again (what makes out-of-fold training answers cost nothing)
+        self._anchor_prompts: dict[str, tuple[tuple[Any, ...], int]] = {}
         self._lock = threading.RLock()
 
     def anchors_for(self, messages: list[dict[str, str]]) -> Any:
@@ -128,14 +137,28 @@ class AnchorMemory:
         key = calibration_key(messages, self.labels)
         with self._lock:  # server students score from many threads: build each prompt's anchors once
             if key not in self._anchors:
-                rows = [self.distribution(content_free_messages(messages, text)) for text, _ in self.train]
+                prompts = [content_free_messages(messages, text) for text, _ in self.train]
+                rows = [self._forward(prompt) for prompt in prompts]
                 self._anchors[key] = self.build(self.train, rows)
+                self._anchor_prompts.update((_prompt_key(p), (key, i)) for i, p in enumerate(prompts))
             return self._anchors[key]
 
     def distribution(self, messages: list[dict[str, str]]) -> Any:
-        """What `read` gives for these messages (one forward pass): the answer-position distribution."""
+        """What `read` gives for these messages: the answer-position distribution (one forward pass, or
+        none when they are exactly a training example's anchor prompt)."""
+        with self._lock:
+            known = self._anchor_prompts.get(_prompt_key(messages))
+            if known is not None:
+                return self._anchors[known[0]].row(known[1])
+        return self._forward(messages)
+
+    def _forward(self, messages: list[dict[str, str]]) -> Any:
         self.forward_calls += 1
         return self.read(messages)
+
+
+def _prompt_key(messages: Sequence[Mapping[str, str]]) -> str:
+    return json.dumps([[m.get("role"), m.get("content")] for m in messages])
 
 
 class KnnMethod:
