@@ -300,6 +300,9 @@ def _pick_final(journal: Journal, judge: EvidenceJudge, facts: RunFacts) -> None
     candidates = [(i, kept[i]) for i in indices if i in kept]
     if len(candidates) < 2 or not any(is_structural(candidates[0][1], text) for _, text in candidates[1:]):
         return  # front candidates that differ only in text: validation's choice stands, as in plain GEPA
+    best = kept[journal.best.idx]
+    if len(candidates) == 2 and any(judge.proven(text, best) for _, text in candidates if text != best):
+        return  # validation's best already won the paired test against the other: nothing left to pick
     pick = pick_final(judge, candidates, journal.best.idx)
     journal.tracker.best_idx = pick.chosen
     facts.final_pick = pick.to_json()

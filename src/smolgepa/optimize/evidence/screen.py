@@ -149,6 +149,11 @@ class EvidenceJudge:
             self._comparisons[key] = Comparison(old, new)
         return self._comparisons[key]
 
+    def proven(self, old: str, new: str) -> bool:
+        """Whether a comparison already made found `new` better than `old` (paired test accepted)."""
+        found = self._comparisons.get((instruction_hash(old), instruction_hash(new)))
+        return found is not None and found.option.passed
+
     def paired(self, old: str, new: str, splits: Sequence[str]) -> PairedVerdict:
         """The paired test of `new` against `old` on the sets named, pairs in a seeded order."""
         order = [(split, e.id) for split in splits for e in self.sets[split]]
