@@ -66,9 +66,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     add("--max-instruction-tokens", type=int, help="reject proposals longer than this, in student tokens (default 300)")
     add("--eval-every-proposal", action="store_const", const=True,
         help="evaluate rejected proposals on validation too (they count against the budget)")
-    add("--readings", action="store_const", const=True,
+    add("--readings", nargs="?", const=True, metavar="NAMES",
         help="built-in proposers may also change how the answer is read: a 'Reading:' line in the candidate "
-             "(knn, channel, calibrated scores, ensemble); embedded student with a scoring --decode")
+             "(hidden, probe, stack, knn, channel, calibrated scores), each screened on the training split "
+             "first; NAMES (comma-separated) offers only those; embedded student with a scoring --decode")
     add("--label-words", action="store_const", const=True,
         help="built-in proposers may also change the words the student is shown and scored on for each "
              "label: a 'Label words:' line in the candidate, searched on the train split; embedded student "
@@ -95,6 +96,8 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
     from smolgepa.optimize import OptimizeConfig, load_saved_config
 
     given = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
+    if isinstance(given.get("readings"), str):  # --readings NAMES
+        given.update(readings=True, reading_choices=tuple(n.strip() for n in given["readings"].split(",") if n.strip()))
     if args.calibrate is not None:  # --calibrate [content-free|train]
         given.update(calibrate=True, calibration=args.calibrate)
     if args.resume:

@@ -65,6 +65,7 @@ class OptimizeConfig:
     student_backoff: float | None = None  # server students: --backoff (seconds before the first retry)
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
     readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.candidate.reading_line)
+    reading_choices: tuple[str, ...] = ()  # with `readings`: only these may be proposed (empty: every one offered)
     label_words: bool = False  # built-in proposers may also change the label words (smolgepa.candidate.label_words)
     exact_model: bool = False  # the model file as given (embedded: the shipped Q4_1), not the faster re-encoding
     fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
@@ -109,6 +110,7 @@ class OptimizeConfig:
                 "--student embedded (or gguf:PATH, or a llama.cpp server, llamacpp:URL) and a scoring --decode "
                 f"({', '.join(SCORING_MODES)})."
             )
+        self._check_reading_choices()
         if self.label_words and (self.decode not in SCORING_MODES or _server_kind(self.student) is not None):
             raise SmolgepaError(
                 "--label-words lets proposers change the words the student is scored on: use it with "
@@ -116,6 +118,16 @@ class OptimizeConfig:
             )
         if self.reflection is not None and not self.reflection.strip():
             raise SmolgepaError("--reflection is empty: pass a model spec, cmd:\"COMMAND\", fewshot or rules.")
+
+    def _check_reading_choices(self) -> None:
+        from smolgepa.candidate.reading_line import PROPOSAL_ORDER, READINGS
+
+        if self.reading_choices and not self.readings:
+            raise SmolgepaError("reading_choices names the readings --readings may propose: give it with --readings.")
+        unknown = [name for name in self.reading_choices if name not in READINGS]
+        if unknown:
+            raise SmolgepaError(f"--readings: unknown reading {', '.join(unknown)}; choose from "
+                                f"{', '.join(PROPOSAL_ORDER)} (comma-separated), or give --readings alone for all.")
 
     @property
     def reflection_spec(self) -> str:
@@ -143,7 +155,10 @@ class OptimizeConfig:
         if not self.readings:
             return ()
         kind = _server_kind(self.student)
-        return PROPOSAL_ORDER if kind is None else tuple(r for r in PROPOSAL_ORDER if r in student_kind(kind).readings())
+        order = PROPOSAL_ORDER if not self.reading_choices else tuple(
+            [r for r in PROPOSAL_ORDER if r in self.reading_choices]
+            + [r for r in self.reading_choices if r not in PROPOSAL_ORDER])
+        return order if kind is None else tuple(r for r in order if r in student_kind(kind).readings())
 
     def own_reading(self) -> str:
         """The reading of a candidate without a `Reading:` line: the student's decode settings."""
@@ -183,6 +198,8 @@ class OptimizeConfig:
     def from_json(cls, data: dict[str, Any]) -> OptimizeConfig:
         if "exact_model" not in data:  # saved before the re-encoded default: it answered from the file as given
             data = {**data, "exact_model": not data.get("fast_model", False)}
+        if "reading_choices" in data:  # a JSON list
+            data = {**data, "reading_choices": tuple(data["reading_choices"] or ())}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -4,8 +4,10 @@ plots, and the best instruction with its diff against the seed."""
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from smolgepa.evaluation.evaluate import Prediction
+from smolgepa.evaluation.stats import format_accuracy
 from smolgepa.formatting import accuracy, change, decode_text, minibatch_text, percent
 from smolgepa.report import plots
 from smolgepa.report.findings import Finding, run_findings
@@ -71,6 +73,41 @@ def iteration_table(run: RunData) -> Table:
     return Table(("iter", "parent", "status", "minibatch", "val accuracy", "tokens", "note"), tuple(rows),
                  "Every iteration: parent candidate, fate, minibatch score before -> after, validation accuracy "
                  "with n and 95% interval, instruction length in student tokens.", "iterations")
+
+
+def _measured(data: dict[str, Any] | None) -> str:
+    return format_accuracy(int(data["correct"]), int(data["n"])) if data else "-"
+
+
+def _verdict(data: dict[str, Any] | None) -> str:
+    if not data:
+        return "-"
+    return f"{data['decision']} ({data['wins']} wins, {data['losses']} losses in {data['looked']} of {data['available']})"
+
+
+def evidence_tables(run: RunData) -> list[Part]:
+    """The screens of structural moves recorded with the proposals, and the final pick among the front
+    (`optimize.evidence`), as tables; none for runs that made no structural move."""
+    parts: list[Part] = []
+    for record in run.summary.iterations:
+        if not record.screen:
+            continue
+        rows = tuple((row["move"], _measured(row.get("train")), _measured(row.get("val")),
+                      _verdict(row.get("verdict")), "yes" if row.get("passed") else "")
+                     for row in record.screen)
+        parts.append(Table(("option", "train sample", "validation", "paired test against the parent", "passed"),
+                           rows, f"Screen of iteration {record.iteration}'s parent (candidate {record.parent})",
+                           f"screen-{record.iteration}"))
+    pick = run.summary.final_pick
+    if pick:
+        rows = tuple((f"candidate {row['idx']}" + (" (picked)" if row["idx"] == pick["chosen"] else ""),
+                      _measured(row.get("train")), _measured(row.get("val")), _measured(row.get("pooled")))
+                     for row in pick.get("rows") or ())
+        noise = " The two best are within noise of each other." if pick.get("within_noise") else ""
+        parts.append(Table(("candidate", "training split (out of fold)", "validation", "pooled"), rows,
+                           f"Final pick among the Pareto front; against the runner-up: {_verdict(pick.get('verdict'))}.{noise}",
+                           "final-pick"))
+    return parts
 
 
 def summary_table(run: RunData) -> Table:
@@ -140,6 +177,9 @@ def run_sections(run: RunData, title: str, level: int = 1, findings: list[Findin
                 anchor + "-iterations"),
         Section("Baseline | After | Change", sub, (summary_table(run),), anchor + "-summary"),
     ]
+    evidence = evidence_tables(run)
+    if evidence:
+        sections.append(Section("Choosing by evidence", sub, tuple(evidence), anchor + "-evidence"))
     pictures: list[Part] = [Image(anchor + "-length", "Instruction length vs accuracy", plots.length_vs_accuracy(run))]
     split, seed_outcomes, best_outcomes = _split_for_predictions(run)
     if split:
