@@ -245,11 +245,11 @@ def gepa_cells(task: Task, methods: Sequence[str], seeds: Sequence[int], out: Pa
         directory.mkdir(parents=True, exist_ok=True)
         study_file = directory / "study.yaml"
         settings = {k: v for k, v in GEPA_METHODS[method].items() if k != "decode"}
-        if task.input_format == "trace":
-            settings["render"] = TRACE_RENDER
+        render = {"render": TRACE_RENDER} if task.input_format == "trace" else {}
         study_file.write_text(yaml.safe_dump({
             "name": f"accuracy-{task.name}-gepa-{method}",
             "tasks": [task.name],
+            **render,
             "students": ["embedded"],
             "decodes": [GEPA_METHODS[method]["decode"]],
             "seeds": list(seeds),
