@@ -130,3 +130,16 @@ def test_the_final_pick_pools_training_answers_and_says_when_it_is_within_noise(
     alone = pick_final(judge, [(3, "a")], val_best=3)
     assert alone.chosen == 3 and not alone.within_noise
     assert Measured(3, 4).to_json()["accuracy"] == 0.75
+
+
+def test_readings_names_offer_only_those_in_proposal_order_and_typos_are_refused() -> None:
+    from smolgepa.errors import SmolgepaError
+    from smolgepa.optimize import OptimizeConfig
+
+    config = OptimizeConfig(task="sentiment", decode="scored", readings=True, reading_choices=("knn", "hidden"))
+    assert config.offered_readings() == ("hidden", "knn")
+    assert OptimizeConfig.from_json(config.to_json()).offered_readings() == ("hidden", "knn")  # saved and resumed
+    with pytest.raises(SmolgepaError, match="unknown reading hiden; choose from hidden, probe"):
+        OptimizeConfig(task="sentiment", decode="scored", readings=True, reading_choices=("hiden",))
+    with pytest.raises(SmolgepaError, match="give it with --readings"):
+        OptimizeConfig(task="sentiment", decode="scored", reading_choices=("knn",))
