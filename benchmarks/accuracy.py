@@ -234,7 +234,8 @@ def peer_cells(task: Task, seeds: Sequence[int], decode_method: str, dspy_knn: b
 # --- GEPA -------------------------------------------------------------------------------------------
 
 
-def gepa_cells(task: Task, methods: Sequence[str], seeds: Sequence[int], out: Path) -> list[Cell]:
+def gepa_cells(task: Task, methods: Sequence[str], seeds: Sequence[int], out: Path, render: str = TRACE_RENDER,
+               budget: int | None = None) -> list[Cell]:
     """GEPA with the built-in offline proposer, one study per method (resumable: run again to continue)."""
     from smolgepa.studies.study_file import load_study
     from smolgepa.studies.study_run import run_study
@@ -245,15 +246,15 @@ def gepa_cells(task: Task, methods: Sequence[str], seeds: Sequence[int], out: Pa
         directory.mkdir(parents=True, exist_ok=True)
         study_file = directory / "study.yaml"
         settings = {k: v for k, v in GEPA_METHODS[method].items() if k != "decode"}
-        render = {"render": TRACE_RENDER} if task.input_format == "trace" else {}
+        rendering = {"render": render} if task.input_format == "trace" else {}
         study_file.write_text(yaml.safe_dump({
             "name": f"accuracy-{task.name}-gepa-{method}",
             "tasks": [task.name],
-            **render,
+            **rendering,
             "students": ["embedded"],
             "decodes": [GEPA_METHODS[method]["decode"]],
             "seeds": list(seeds),
-            "budget": GEPA_BUDGET.get(task.name, 300),
+            "budget": budget or GEPA_BUDGET.get(task.name, 300),
             "settings": settings,
         }, sort_keys=False))
         study = load_study(study_file)
@@ -300,16 +301,17 @@ def best_gepa(cells: Sequence[Cell]) -> tuple[Cell, str] | None:
 
 
 def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequence[str],
-             peers: bool = True, dspy_knn: bool = True, fixed: Sequence[str] | None = None) -> list[Cell]:
+             peers: bool = True, dspy_knn: bool = True, fixed: Sequence[str] | None = None,
+             render: str = TRACE_RENDER, budget: int | None = None) -> list[Cell]:
     task = load_task(name)
     if task.input_format == "trace":
-        task = load_task(name, render=TRACE_RENDER)
+        task = load_task(name, render=render)
     cells = no_lm_cells(task)
     for cell in cells:
         say(cell.line())
     if quick:
         kind, method = QUICK[name]
-        chosen = gepa_cells(task, [method], seeds[:1], out) if kind == "gepa" else [fixed_cell(task, method, seeds[:1])]
+        chosen = gepa_cells(task, [method], seeds[:1], out, render, budget) if kind == "gepa" else [fixed_cell(task, method, seeds[:1])]
         for cell in chosen:
             say(cell.line())
     else:
@@ -318,7 +320,7 @@ def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequ
             chosen.append(fixed_cell(task, method, seeds))
             say(chosen[-1].line())
             say(recall_note(chosen[-1]))
-        for cell in gepa_cells(task, gepa, seeds, out):
+        for cell in gepa_cells(task, gepa, seeds, out, render, budget):
             chosen.append(cell)
             say(cell.line())
             for note in gepa_notes(cell):
@@ -334,7 +336,6 @@ def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequ
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global TRACE_RENDER
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the best configuration per task, one seed, and the no-LM rows")
     parser.add_argument("--task", choices=(*TASKS, *REAL_TASKS), help="one task only")
@@ -352,9 +353,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-dspy-knn", action="store_true",
                         help="skip DSPy's KNNFewShot (it bootstraps again for every input: ~5 s per answer here)")
     args = parser.parse_args(argv)
-    TRACE_RENDER = args.trace_render
-    if args.budget:
-        GEPA_BUDGET.update(dict.fromkeys((*TASKS, *REAL_TASKS), args.budget))
     started = time.perf_counter()
     say(f"# {time.strftime('%Y-%m-%d')}, {cpu_description()}")
     seeds = list(range(args.seeds))
@@ -365,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown --gepa {', '.join(unknown)}; choose from {', '.join(GEPA_METHODS)}")
         fixed = None if args.fixed is None else [m for m in args.fixed.split(",") if m]
         run_task(name, args.quick, seeds, Path(args.out), gepa, peers=not args.no_peers, dspy_knn=not args.no_dspy_knn,
-                 fixed=fixed)
+                 fixed=fixed, render=args.trace_render, budget=args.budget)
     say(f"# took {time.perf_counter() - started:.0f}s")
     return 0
 

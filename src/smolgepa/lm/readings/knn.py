@@ -24,7 +24,6 @@ matched the embedded student's full-vocabulary kNN (top 1000: 19 of 20; top 200:
 from __future__ import annotations
 
 import json
-
 import math
 import threading
 from collections import OrderedDict

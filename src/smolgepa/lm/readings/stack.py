@@ -86,7 +86,7 @@ class StackMethod:
                 rows = {}
                 for i, text in enumerate(texts):
                     query = content_free_messages(messages, self.train[i][0])
-                    rows[text] = self.base_row(_anchor_row(distributions, i), states.rows[i], text, query)
+                    rows[text] = self.base_row(distributions.row(i), states.row(i), text, query)
                 x = np.stack([rows[t] for t in texts])
                 mean, scale = standardizer(x)
                 fit = FoldedFit(with_bias((x - mean) / scale), [y for _, y in self.train], texts, self.labels,
@@ -105,8 +105,3 @@ class StackMethod:
         by_label = {label: float(p) for label, p in zip(self.labels, probs)}
         label = max(self.labels, key=lambda name: by_label[name])
         return LabelScores(label, {k: math.log(v) if v > 0 else -math.inf for k, v in by_label.items()}, by_label)
-
-
-def _anchor_row(anchors: Any, index: int) -> Any:
-    """One anchor's answer distribution as kNN and the probe read it (dense row or listed tokens)."""
-    return anchors.logprobs[index] if anchors.logprobs is not None else anchors.tops[index]
