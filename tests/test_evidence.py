@@ -57,6 +57,9 @@ def test_a_clear_winner_stops_early_and_a_tie_is_never_accepted() -> None:
     assert worse.decision == REJECT and not worse.accepted
     tie = test.decide([(True, True), (False, False)] * 100 + [(False, True), (True, False)] * 5)
     assert tie.decision == UNDECIDED and not tie.accepted and tie.looked == tie.available
+    small = test.decide([(False, True)] * 10 + [(True, False)] + [(True, True)] * 5)  # a 16-example task
+    assert small.decision == ACCEPT and small.looked == small.available == 16  # the sign test at the cap
+    assert test.decide([(False, True)] * 5 + [(True, False)] * 2).decision == UNDECIDED  # p = 0.23
     with pytest.raises(ValueError, match="p_better"):
         SequentialPairedTest(p_better=0.5)
 
