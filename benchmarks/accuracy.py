@@ -63,8 +63,10 @@ FIXED_METHODS = {
 RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos of a prompt without any
 # GEPA rows: name -> study cell settings. `readings`: the built-in proposer may change how the answer is
 # read as well as the examples (fewshot) or counting rules (traces); the run starts from `scored`.
-GEPA_METHODS = {"readings": {"decode": "scored", "readings": True}, "probe": {"decode": "probe"}, "knn": {"decode": "knn"},
-                "hidden": {"decode": "hidden"}}
+# `readings-evidence`: the same, with text moves accepted by the paired test as well (--text-moves evidence).
+GEPA_METHODS = {"readings": {"decode": "scored", "readings": True},
+                "readings-evidence": {"decode": "scored", "readings": True, "text_moves": "evidence"},
+                "probe": {"decode": "probe"}, "knn": {"decode": "knn"}, "hidden": {"decode": "hidden"}}
 GEPA_BUDGET = {"sentiment-extended": 400, "agent_monitor-extended": 300}
 # What --quick runs per task: the best configuration measured here (see docs/measurements/).
 QUICK = {"sentiment-extended": ("gepa", "readings"), "agent_monitor-extended": ("fixed", "hidden@plain"),

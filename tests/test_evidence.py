@@ -11,6 +11,7 @@ import pytest
 
 from smolgepa.evaluation.evaluate import Prediction, report_from_predictions
 from smolgepa.optimize.evidence.acceptance import EvidenceAcceptance, is_structural
+from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.evidence.final_pick import pick_final
 from smolgepa.optimize.evidence.paired_test import ACCEPT, REJECT, UNDECIDED, SequentialPairedTest
 from smolgepa.optimize.evidence.screen import EvidenceJudge, Measured, OptionScreen
@@ -121,6 +122,44 @@ def test_structural_moves_are_accepted_on_evidence_and_text_moves_on_the_minibat
     assert len(judged) == 2  # text moves never reach the judge
     assert is_structural("Classify.", "Label words: positive=good\n\nClassify.")
     assert not is_structural("Classify.", "Classify!")
+
+
+def test_text_moves_on_evidence_go_to_the_paired_test_and_an_unknown_rule_is_refused() -> None:
+    accuracy = {"Classify.": 0.35, "Classify the text.": 0.70, "Classify it.": 0.36}
+    judged: list[object] = []
+    criterion = EvidenceAcceptance(EvidenceJudge(TASK, scripted_evaluate(accuracy, [])), judged.append, "evidence")
+    state = SimpleNamespace(program_candidates=[{"self": "Classify."}])
+
+    def proposal(text: str, before: list[float], after: list[float]) -> SimpleNamespace:
+        return SimpleNamespace(candidate={"self": text}, parent_program_ids=[0],
+                               subsample_scores_before=before, subsample_scores_after=after)
+
+    assert criterion.should_accept(proposal("Classify the text.", [1, 1, 0], [1, 0, 0]), state)  # minibatch worse
+    assert not criterion.should_accept(proposal("Classify it.", [0, 0, 0], [1, 1, 1]), state)  # minibatch lucky
+    assert len(judged) == 2 and "paired test" in criterion.reject_reason(
+        proposal("Classify it.", [0, 0, 0], [1, 1, 1]), state)
+    with pytest.raises(ValueError, match="text_rule"):
+        EvidenceAcceptance(criterion.judge, text_rule="vibes")
+    from smolgepa.errors import SmolgepaError
+    from smolgepa.optimize.config import OptimizeConfig
+
+    assert OptimizeConfig.from_json(OptimizeConfig("sentiment", text_moves="evidence").to_json()).text_moves == "evidence"
+    with pytest.raises(SmolgepaError, match="--text-moves"):
+        OptimizeConfig("sentiment", text_moves="vibes")
+
+
+def test_examples_shown_in_a_prompt_are_left_out_of_the_paired_test() -> None:
+    from smolgepa.candidate.instruction import Shot, render_instruction
+
+    judge = EvidenceJudge(TASK, scripted_evaluate({}, []))
+    shown = judge.sets["train"][:2] + judge.sets["val"][:1]
+    with_shots = render_instruction("Classify.", [Shot(e.input, e.label) for e in shown])
+    # shown examples answer right, every other one wrong: only the shown ones could make a win
+    judge._answers = {  # noqa: SLF001 - the answers a run would have cached
+        (instruction_hash(text), split): {e.id: (text == with_shots and e in shown) for e in judge.sets[split]}
+        for text in ("Classify.", with_shots) for split in ("train", "val")}
+    verdict = judge.paired("Classify.", with_shots, ("train", "val"))
+    assert verdict.wins == 0 and verdict.available == len(judge.sets["train"]) + len(judge.sets["val"]) - 3
 
 
 def test_the_final_pick_pools_training_answers_and_says_when_it_is_within_noise() -> None:

@@ -28,6 +28,7 @@ FLAGS: dict[str, str] = {
     "eval_every_proposal": "eval_every_proposal",
     "readings": "readings",
     "label_words": "label_words",
+    "text_moves": "text_moves",
     "seed": "seed",
     "minibatch_size": "minibatch_size",
     "run_dir": "run_dir",
@@ -74,6 +75,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="built-in proposers may also change the words the student is shown and scored on for each "
              "label: a 'Label words:' line in the candidate, searched on the train split; embedded student "
              "with a scoring --decode")
+    add("--text-moves", choices=["minibatch", "evidence"],
+        help="how a new instruction, examples or rules are accepted: minibatch (GEPA's rule, default) or "
+             "evidence (the paired test on the training sample and validation that structural moves get)")
     add("--seed", type=int, help="random seed (default 0)")
     add("--minibatch-size", type=int, help="training examples per reflection round (default 3)")
     add("--candidate-selection", choices=["pareto", "current_best"], help="which candidate to improve next")

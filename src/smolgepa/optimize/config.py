@@ -17,6 +17,7 @@ CANDIDATE_SELECTION = ("pareto", "current_best")
 FEWSHOT = "fewshot"
 RULES = "rules"
 OFFLINE_PROPOSERS = (FEWSHOT, RULES)  # built in, no LLM
+TEXT_MOVE_RULES = ("minibatch", "evidence")  # smolgepa.optimize.evidence.acceptance.TEXT_RULES
 # Settings that may change when a run is resumed: they decide when to stop, or how to reach the
 # student's server (not what it answers).
 SERVER_SETTINGS = ("student_timeout", "student_retries", "student_backoff", "student_api_key_env")
@@ -66,6 +67,7 @@ class OptimizeConfig:
     student_api_key_env: str | None = None  # server students: --api-key-env (the variable's name, never the key)
     readings: bool = False  # built-in proposers may also change how the answer is read (smolgepa.candidate.reading_line)
     reading_choices: tuple[str, ...] = ()  # with `readings`: only these may be proposed (empty: every one offered)
+    text_moves: str = "minibatch"  # how text moves are accepted: GEPA's minibatch or the paired test (evidence)
     label_words: bool = False  # built-in proposers may also change the label words (smolgepa.candidate.label_words)
     exact_model: bool = False  # the model file as given (embedded: the shipped Q4_1), not the faster re-encoding
     fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
@@ -111,6 +113,8 @@ class OptimizeConfig:
                 f"({', '.join(SCORING_MODES)})."
             )
         self._check_reading_choices()
+        if self.text_moves not in TEXT_MOVE_RULES:
+            raise SmolgepaError(f"Unknown --text-moves rule {self.text_moves!r}. Available: {', '.join(TEXT_MOVE_RULES)}.")
         if self.label_words and (self.decode not in SCORING_MODES or _server_kind(self.student) is not None):
             raise SmolgepaError(
                 "--label-words lets proposers change the words the student is scored on: use it with "

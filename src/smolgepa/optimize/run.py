@@ -287,7 +287,7 @@ def _gepa(config: OptimizeConfig, task: Task, journal: Journal, proposer: Any, j
         warn_on_score_mismatch=False,
         seed=config.seed,
         gepa_kwargs={"callbacks": [journal], "stop_callbacks": [journal],
-                     "acceptance_criterion": EvidenceAcceptance(judge, judged)},
+                     "acceptance_criterion": EvidenceAcceptance(judge, judged, config.text_moves)},
     )
 
 

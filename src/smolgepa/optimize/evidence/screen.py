@@ -21,6 +21,7 @@ from smolgepa.evaluation.evaluate import EvalReport
 from smolgepa.optimize.cache import instruction_hash
 from smolgepa.optimize.evidence.paired_test import PairedVerdict, SequentialPairedTest
 from smolgepa.evaluation.stats import format_accuracy, wilson_interval
+from smolgepa.candidate.instruction import one_line, split_instruction
 from smolgepa.tasks.model import Example, Task
 
 Evaluate = Callable[[str, Sequence[Example], str], EvalReport]  # (instruction, examples, split name)
@@ -155,8 +156,10 @@ class EvidenceJudge:
         return found is not None and found.option.passed
 
     def paired(self, old: str, new: str, splits: Sequence[str]) -> PairedVerdict:
-        """The paired test of `new` against `old` on the sets named, pairs in a seeded order."""
-        order = [(split, e.id) for split in splits for e in self.sets[split]]
+        """The paired test of `new` against `old` on the sets named, pairs in a seeded order. An example
+        shown in either prompt (a few-shot example) is left out: its answer is read off the prompt."""
+        shown = _shown_inputs(old) | _shown_inputs(new)
+        order = [(split, e.id) for split in splits for e in self.sets[split] if one_line(e.input) not in shown]
         random.Random(f"pairs-{self.seed}-{'-'.join(splits)}").shuffle(order)
         answers = {split: (self.answers(old, split), self.answers(new, split)) for split in splits}
         return self.test.decide((answers[split][0][i], answers[split][1][i]) for split, i in order)
@@ -178,6 +181,11 @@ class EvidenceJudge:
 
     def parent_screen(self, parent: str) -> OptionScreen:
         return self.measure("parent", parent, with_val=True)
+
+
+def _shown_inputs(prompt: str) -> set[str]:
+    """The inputs of the prompt's few-shot examples, on one line each."""
+    return {shot.input for shot in split_instruction(prompt)[1]}
 
 
 def _measured(answers: dict[str, bool]) -> Measured:
