@@ -73,6 +73,10 @@ def test_builtin_names_include_the_sentiment_tasks() -> None:
     assert names == sorted(names)
 
 
+# Labelled real data: a rare state may be missing from a split (agent_monitor-real has 2 api_confusion windows).
+REAL_SPARSE_TASKS = {"agent_monitor-real"}
+
+
 @pytest.mark.parametrize("name", builtin_task_names())
 def test_every_builtin_task_loads_with_unique_ids_and_every_label_in_every_split(name: str) -> None:
     task = load_task(name)
@@ -81,7 +85,13 @@ def test_every_builtin_task_loads_with_unique_ids_and_every_label_in_every_split
     assert len(ids) == len(set(ids))
     for split, counts in task.label_counts().items():
         missing = [label for label, count in counts.items() if count == 0]
+        if name in REAL_SPARSE_TASKS:  # real data holds as many of a state as it holds (provenance file)
+            assert counts and sum(counts.values()), f"{name}: split {split} is empty"
+            continue
         assert not missing, f"{name}: split {split} has no examples of {missing}"
+    if name in REAL_SPARSE_TASKS:
+        overall = {label: sum(c[label] for c in task.label_counts().values()) for label in task.labels}
+        assert all(overall.values()), f"{name}: a label with no example at all: {overall}"
     assert all(example.split in SPLITS for example in task.examples)
     assert all(example.input.strip() == example.input and example.input for example in task.examples)
     assert all(description for description in task.labels.values()), "every label has a one-line description"

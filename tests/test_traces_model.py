@@ -9,7 +9,7 @@ import pytest
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.tasks import load_task
-from smolgepa.traces import Message, ToolCall, ToolResult, Trace, parse_trace
+from smolgepa.traces import Message, ToolCall, ToolResult, Trace, UserMessage, parse_trace
 
 GOOD = {
     "task": "Fix the failing test",
@@ -43,6 +43,13 @@ def test_error_flag_defaults_to_false_and_args_to_empty() -> None:
     assert trace.turns == (ToolCall("ls", {}), ToolResult("ls", "", False))
 
 
+def test_a_later_user_message_is_a_turn_and_round_trips() -> None:
+    value = {"task": "t", "turns": [{"role": "user", "content": "also the docs"}, {"role": "assistant", "tool": "ls", "args": {}}]}
+    trace = parse_trace(value, "x")
+    assert trace.turns[0] == UserMessage("also the docs")
+    assert trace.to_dict() == value
+
+
 def _with_turn(turn: object, index: int = 1) -> dict:
     turns = list(GOOD["turns"])
     turns[index] = turn
@@ -52,7 +59,8 @@ def _with_turn(turn: object, index: int = 1) -> dict:
 @pytest.mark.parametrize(
     ("turn", "message"),
     [
-        ({"role": "user", "content": "hi"}, "'role' must be \"assistant\" or \"tool\""),
+        ({"role": "system", "content": "hi"}, "'role' must be \"assistant\", \"tool\" or \"user\""),
+        ({"role": "user", "content": ""}, "a user turn needs 'content'"),
         ({"role": "tool", "output": "x", "error": False}, "needs 'name'"),
         ({"role": "tool", "name": "ls", "error": False}, "needs 'output'"),
         ({"role": "tool", "name": "ls", "output": {"rows": 3}}, "'output' must be a string"),

@@ -1,4 +1,4 @@
-"""`smolgepa traces import --from FORMAT FILE`: agent logs (OpenAI chat, Anthropic messages) as trace JSONL."""
+"""`smolgepa traces import --from FORMAT FILE`: agent logs (OpenAI chat, Anthropic messages, ATIF, SWE-agent) as trace JSONL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from smolgepa.cli.common import add_quiet_flag
 
 # smolgepa.traces.importers.FORMATS, written out so that building the parser stays light.
-LOG_FORMATS = ("openai-chat", "anthropic")
+LOG_FORMATS = ("openai-chat", "anthropic", "atif", "swe-agent")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -20,19 +20,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     imports.add_argument("file", help="a JSON file (one conversation, or a list) or JSONL (one conversation a line)")
     imports.add_argument("--from", dest="log_format", required=True, choices=LOG_FORMATS,
                          help="openai-chat: messages with tool_calls and tool results; anthropic: messages with "
-                              "tool_use and tool_result blocks")
+                              "tool_use and tool_result blocks; atif: Harbor's trajectory.json (steps); swe-agent: "
+                              "a SWE-agent .traj file")
+    imports.add_argument("--messages-key", metavar="KEY",
+                         help="the key that holds each conversation's messages, when it is not the format's own "
+                              "(openai-chat and anthropic look under 'messages', then 'traj')")
     imports.add_argument("--label", help="write this label on every line (a task's data file)")
     add_quiet_flag(imports)
     imports.set_defaults(func=cmd_import)
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    from smolgepa.traces import ToolResult
+    from smolgepa.traces import ToolCall, ToolResult
     from smolgepa.traces.importers import import_traces
 
-    traces = import_traces(args.file, args.log_format)
+    traces = import_traces(args.file, args.log_format, args.messages_key)
     for item in traces:
         sys.stdout.write(json.dumps(item.to_json(args.label), ensure_ascii=False) + "\n")
     if not args.quiet:
-        errors = sum(turn.error for item in traces for turn in item.trace.turns if isinstance(turn, ToolResult))
-        print(f"imported {len(traces)} traces from {args.file} ({errors} failed tool calls found)", file=sys.stderr)
+        turns = [turn for item in traces for turn in item.trace.turns]
+        calls = sum(isinstance(turn, ToolCall) for turn in turns)
+        errors = sum(turn.error for turn in turns if isinstance(turn, ToolResult))
+        print(f"imported {len(traces)} traces from {args.file} ({calls} tool calls, {errors} failed)", file=sys.stderr)

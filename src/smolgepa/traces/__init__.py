@@ -2,7 +2,7 @@
 
 from smolgepa.traces.detector import STATES, Detection, detect, detect_state, rule_predictions
 from smolgepa.traces.evidence import Evidence, collect_evidence, describe_evidence
-from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn, parse_trace
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn, UserMessage, parse_trace
 from smolgepa.traces.render import render_trace
 from smolgepa.lm.token_count import approx_tokens
 
@@ -15,6 +15,7 @@ __all__ = [
     "ToolResult",
     "Trace",
     "Turn",
+    "UserMessage",
     "approx_tokens",
     "collect_evidence",
     "describe_evidence",

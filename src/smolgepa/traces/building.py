@@ -1,4 +1,4 @@
-"""Build a Trace turn by turn, as the log-format converters (`openai_chat.py`, `anthropic_messages.py`) read it."""
+"""Build a Trace turn by turn, as the log-format converters (`openai_chat.py`, `anthropic_messages.py`, ...) read it."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 from typing import Any
 
 from smolgepa.errors import SmolgepaError
-from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn, UserMessage
 from smolgepa.traces.tool_errors import looks_like_error
 
 
 class TraceBuilder:
-    """The user's first request becomes the trace's task; calls, results and messages become turns.
-    A result names its tool through the id of the call it answers."""
+    """The user's first request becomes the trace's task; calls, results, messages and later user
+    messages become turns. A result names its tool through the id of the call it answers."""
 
     def __init__(self, where: str) -> None:
         self.where = where
@@ -21,9 +21,19 @@ class TraceBuilder:
         self._tools: dict[str, str] = {}  # call id -> tool name
 
     def user(self, text: str) -> None:
-        """A user message: the first non-empty one is the request; later ones are not part of a trace."""
-        if not self.task and text.strip():
-            self.task = text.strip()
+        """A user message: the first is the request (text before the agent's first turn joins it);
+        later ones are turns."""
+        text = text.strip()
+        if not text:
+            return
+        if not self.turns:
+            self.task = f"{self.task}\n{text}" if self.task else text
+        else:
+            self.turns.append(UserMessage(text))
+
+    def know_calls(self, tools: dict[str, str]) -> None:
+        """Call ids and their tools, for logs that write a result before the call it answers."""
+        self._tools.update({key: name.strip() for key, name in tools.items() if name.strip()})
 
     def call(self, name: str, args: Any, thought: str = "", call_id: str | None = None) -> None:
         if not name.strip():
@@ -32,12 +42,15 @@ class TraceBuilder:
             self._tools[call_id] = name.strip()
         self.turns.append(ToolCall(name.strip(), tool_args(args), thought.strip()))
 
-    def result(self, output: str, call_id: str | None = None, name: str | None = None,
+    def result(self, output: str, call_id: str | list[str] | None = None, name: str | None = None,
                error: bool | None = None) -> None:
-        """A tool's output; `error` None means: read it from the output (`tool_errors.looks_like_error`)."""
-        tool = name or self._tools.get(call_id or "") or self._last_tool()
+        """A tool's output; `error` None means: read it from the output (`tool_errors.looks_like_error`).
+        An output answering a list of call ids is the result of each of those calls."""
         failed = looks_like_error(output) if error is None else error or looks_like_error(output)
-        self.turns.append(ToolResult(tool, output.strip(), failed))
+        ids = [str(key) for key in call_id] if isinstance(call_id, list) else [call_id or ""]
+        for key in ids or [""]:
+            tool = name or self._tools.get(key) or self._last_tool()
+            self.turns.append(ToolResult(tool, output.strip(), failed))
 
     def message(self, text: str) -> None:
         if text.strip():

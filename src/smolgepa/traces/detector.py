@@ -69,6 +69,8 @@ def detect(trace: Trace, near_identical: bool = False) -> Detection:
         elif isinstance(turn, ToolResult):
             results.append((_result_key(turn, near_identical), turn.error))
             messages_in_a_row = 0
+        else:  # a later user message breaks a run of agent messages
+            messages_in_a_row = 0
         detection = _check(actions, results, messages_in_a_row, number)
         if detection is not None:
             return detection

@@ -14,12 +14,29 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.traces.anthropic_messages import from_anthropic
-from smolgepa.traces.conversations import Conversation, read_conversations
-from smolgepa.traces.trace_model import Trace, parse_trace
+from smolgepa.traces.atif import from_atif
+from smolgepa.traces.conversations import CHAT_KEYS, Conversation, read_conversations
 from smolgepa.traces.openai_chat import from_openai_chat
+from smolgepa.traces.swe_agent import from_swe_agent
+from smolgepa.traces.trace_model import Trace, parse_trace
 
 Converter = Callable[[Conversation], Trace]
-FORMATS: dict[str, Converter] = {"openai-chat": from_openai_chat, "anthropic": from_anthropic}
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """A converter and the keys under which its files hold a conversation's messages (or steps)."""
+
+    convert: Converter
+    keys: tuple[str, ...]
+
+
+FORMATS: dict[str, LogFormat] = {
+    "openai-chat": LogFormat(from_openai_chat, CHAT_KEYS),
+    "anthropic": LogFormat(from_anthropic, CHAT_KEYS),
+    "atif": LogFormat(from_atif, ("steps",)),
+    "swe-agent": LogFormat(from_swe_agent, ("trajectory",)),
+}
 
 
 @dataclass(frozen=True)
@@ -38,14 +55,16 @@ class ImportedTrace:
         return line
 
 
-def import_traces(path: str | Path, log_format: str) -> list[ImportedTrace]:
-    """Every conversation of `path` in `log_format` (a key of FORMATS) as a validated trace."""
-    convert = FORMATS.get(log_format)
-    if convert is None:
+def import_traces(path: str | Path, log_format: str, messages_key: str | None = None) -> list[ImportedTrace]:
+    """Every conversation of `path` in `log_format` (a key of FORMATS) as a validated trace;
+    `messages_key` names the key holding each conversation's messages when it is not the format's own."""
+    chosen = FORMATS.get(log_format)
+    if chosen is None:
         raise SmolgepaError(f"Unknown log format {log_format!r}. Available: {', '.join(FORMATS)}.")
+    keys = (messages_key,) if messages_key else chosen.keys
     result = []
-    for conversation in read_conversations(path):
-        trace = convert(conversation)
+    for conversation in read_conversations(path, keys):
+        trace = chosen.convert(conversation)
         parse_trace(trace.to_dict(), conversation.where)  # what a task file would refuse is refused here
         result.append(ImportedTrace(conversation.id, trace))
     return result

@@ -15,7 +15,7 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.traces.evidence import collect_evidence, describe_evidence
-from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Turn, UserMessage
 from smolgepa.lm.token_count import TokenCounter, approx_tokens
 
 MODES = ("plain", "annotated", "summary")
@@ -69,6 +69,8 @@ def render_turn(number: int, turn: Turn, cap: int | None = None) -> str:
         return f"{number}. {turn.name} returned: {clip(turn.output, cap)}"
     if isinstance(turn, Message):
         return f"{number}. agent says: {clip(turn.content, cap)}"
+    if isinstance(turn, UserMessage):
+        return f"{number}. user says: {clip(turn.content, cap)}"
     raise TypeError(f"not a trace turn: {turn!r}")
 
 

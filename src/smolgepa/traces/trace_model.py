@@ -1,12 +1,13 @@
 """The agent-trace data model and its validating parser.
 
-A trace is what an agent did for one user request: a list of turns, each a tool call, a tool result
-or a plain assistant message. In a task's JSONL file it is a JSON object:
+A trace is what an agent did for one user request: a list of turns, each a tool call, a tool result,
+a plain assistant message or a later user message. In a task's JSONL file it is a JSON object:
 
     {"task": "<the user's request>", "turns": [
         {"role": "assistant", "thought": "<optional>", "tool": "<name>", "args": {...}},
         {"role": "tool", "name": "<name>", "output": "<text>", "error": false},
-        {"role": "assistant", "content": "<text>"}]}
+        {"role": "assistant", "content": "<text>"},
+        {"role": "user", "content": "<a later user message>"}]}
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ FORMAT_HINT = (
     "Each turn is one of "
     '{"role": "assistant", "thought": "...", "tool": "NAME", "args": {...}}, '
     '{"role": "tool", "name": "NAME", "output": "TEXT", "error": false} or '
-    '{"role": "assistant", "content": "TEXT"}.'
+    '{"role": "assistant", "content": "TEXT"} or '
+    '{"role": "user", "content": "TEXT"} (a user message after the request).'
 )
 
 
@@ -49,7 +51,14 @@ class Message:
     content: str
 
 
-Turn = Union[ToolCall, ToolResult, Message]
+@dataclass(frozen=True)
+class UserMessage:
+    """A user message after the request: a follow-up, a correction, or the framework speaking as the user."""
+
+    content: str
+
+
+Turn = Union[ToolCall, ToolResult, Message, UserMessage]
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,8 @@ def _turn_to_dict(turn: Turn) -> dict[str, Any]:
         return data
     if isinstance(turn, ToolResult):
         return {"role": "tool", "name": turn.name, "output": turn.output, "error": turn.error}
+    if isinstance(turn, UserMessage):
+        return {"role": "user", "content": turn.content}
     return {"role": "assistant", "content": turn.content}
 
 
@@ -109,11 +120,13 @@ def _parse_turn(turn: Any, where: str) -> Turn:
     role = turn.get("role")
     if role == "tool":
         return _parse_result(turn, where)
+    if role == "user":
+        return _parse_user(turn, where)
     if role == "assistant":
         if "tool" in turn or "args" in turn:
             return _parse_call(turn, where)
         return _parse_message(turn, where)
-    raise SmolgepaError(f"{where}: 'role' must be \"assistant\" or \"tool\", got {role!r}. {FORMAT_HINT}")
+    raise SmolgepaError(f"{where}: 'role' must be \"assistant\", \"tool\" or \"user\", got {role!r}. {FORMAT_HINT}")
 
 
 def _parse_call(turn: dict[str, Any], where: str) -> ToolCall:
@@ -162,6 +175,14 @@ def _parse_message(turn: dict[str, Any], where: str) -> Message:
     if not isinstance(content, str) or not content.strip():
         raise SmolgepaError(f"{where}: 'content' must be a non-empty string, got {_kind(content)}.")
     return Message(content=content.strip())
+
+
+def _parse_user(turn: dict[str, Any], where: str) -> UserMessage:
+    _check_keys(turn, _MESSAGE_KEYS, where, "a user message")
+    content = turn.get("content")
+    if not isinstance(content, str) or not content.strip():
+        raise SmolgepaError(f"{where}: a user turn needs 'content', a non-empty string, got {_kind(content)}.")
+    return UserMessage(content=content.strip())
 
 
 def _check_keys(turn: dict[str, Any], allowed: set[str], where: str, what: str, extra: str = "") -> None:

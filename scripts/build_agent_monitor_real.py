@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Rebuild the built-in task `agent_monitor-real` from real, published agent trajectories.
+
+    python scripts/build_agent_monitor_real.py windows \
+        --mini-swe-agent /work/.mirror/SWE-agent+mini-swe-agent/repo \
+        --swe-agent /work/.mirror/SWE-agent+SWE-agent/repo \
+        --openagents /work/.mirror/OpenAgentsInc+openagents/repo > windows.jsonl
+    python scripts/build_agent_monitor_real.py build --windows windows.jsonl
+
+`windows` reads every trajectory at the pinned commits below with `git show`, imports it through
+`smolgepa traces import`'s converters, and cuts it into windows of at most WINDOW_CALLS tool calls that
+do not overlap (a window starts at a tool call; a last piece with fewer than MIN_CALLS calls is left
+out); long tool outputs and thoughts are clipped with a marker. `build` joins the windows with the
+hand labels in scripts/agent_monitor_real_labels.jsonl (`{"id", "label", "reason"}`; the labelling
+guide is docs/agent-labelling.md), splits them train/val/test stratified by label with a fixed seed,
+and writes src/smolgepa/tasks/data/agent_monitor-real.jsonl, its provenance file and the ids of a
+seeded random sample of 50 windows for a second, independent labelling pass. Needs git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from smolgepa.traces.importers import import_traces  # noqa: E402
+from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, UserMessage  # noqa: E402
+
+DATA = ROOT / "src" / "smolgepa" / "tasks" / "data"
+LABELS = ROOT / "scripts" / "agent_monitor_real_labels.jsonl"
+SECOND_PASS = ROOT / "scripts" / "agent_monitor_real_second_pass_ids.txt"
+SEED = 20261205
+WINDOW_CALLS = 10
+MIN_CALLS = 4
+OUTPUT_CAP = 300
+THOUGHT_CAP = 4000
+TASK_CAP = 800
+ARGS_CAP = 300
+SPLIT_SHARE = {"train": 0.5, "val": 0.2, "test": 0.3}
+SOURCES = {
+    "msa": {
+        "repository": "https://github.com/SWE-agent/mini-swe-agent",
+        "commit": "ec0e8e849fea5b1619deb1753007201000904672",
+        "glob": "output/",
+        "suffix": ".traj.json",
+        "format": "openai-chat",
+        "licence": "MIT (LICENSE.md at that commit)",
+        "what": "mini-swe-agent 2.2.7 runs of DeepSeek-chat and DeepSeek-reasoner on SWE-bench Lite/dev "
+                "instances (tool-calling bash agent), committed by a contributor (XieZhiliang-code) as "
+                "'DeepSeek evaluation artifacts'",
+    },
+    "swe": {
+        "repository": "https://github.com/SWE-agent/SWE-agent",
+        "commit": "3ea751c087f32b16e039a2233dd6eefecef325d5",
+        "glob": "",
+        "suffix": ".traj",
+        "format": "swe-agent",
+        "licence": "MIT (LICENSE at that commit)",
+        "what": "trajectories shipped with SWE-agent: its test data (GPT-4 runs on SWE-bench and a test "
+                "repository) and its demonstrations (CTF challenges and a SWE-bench issue, curated by the "
+                "SWE-agent authors as examples for the model; the marshmallow-1867 demonstration replayed "
+                "under several interface configurations, so those windows are near-duplicates)",
+    },
+    "oa": {
+        "repository": "https://github.com/OpenAgentsInc/openagents",
+        "commit": "c526259e8742c0adce7feca87639b8439a2b49d7",
+        "glob": "results/trajectories/",
+        "suffix": "trajectory.json",
+        "format": "atif",
+        "licence": "MIT (LICENSE of the repository)",
+        "what": "a Claude Code run on the Terminal-Bench task regex-log, logged as ATIF 1.4",
+    },
+}
+
+
+def git(repo: Path, *args: str) -> bytes:
+    git_dir = repo / ".git" if (repo / ".git").exists() else repo
+    return subprocess.run(["git", "--git-dir", str(git_dir), *args], check=True, capture_output=True).stdout
+
+
+def source_files(repo: Path, spec: dict[str, str]) -> list[str]:
+    names = git(repo, "ls-tree", "-r", "--name-only", spec["commit"]).decode().splitlines()
+    return sorted(n for n in names if n.startswith(spec["glob"]) and n.endswith(spec["suffix"]))
+
+
+def run_id(source: str, path: str) -> str:
+    parts = Path(path).parts
+    if source == "msa":  # output/<run set>/<instance>/<instance>.traj.json
+        return f"msa-{parts[1].replace('deepseek_', 'ds-')}-{parts[2]}"
+    if source == "oa":
+        return f"oa-{parts[2]}"
+    if "demonstrations/replay" not in path:
+        return "swe-" + Path(path).stem
+    variant = parts[-2].split("marshmallow-1867__", 1)[-1]  # the configuration the demonstration was replayed with
+    return "swe-replay-mm1867-" + re.sub(r"[^A-Za-z0-9]+", "-", variant).strip("-")
+
+
+def clipped(trace_turns: list[Any]) -> list[Any]:
+    result = []
+    for turn in trace_turns:
+        if isinstance(turn, ToolResult) and len(turn.output) > OUTPUT_CAP:
+            turn = ToolResult(turn.name, cut(turn.output, OUTPUT_CAP), turn.error)
+        elif isinstance(turn, ToolCall) and len(turn.thought) > THOUGHT_CAP:
+            turn = ToolCall(turn.tool, turn.args, cut(turn.thought, THOUGHT_CAP))
+        if isinstance(turn, ToolCall) and len(json.dumps(turn.args)) > ARGS_CAP:
+            turn = ToolCall(turn.tool, {k: cut(str(v), ARGS_CAP) if len(str(v)) > ARGS_CAP else v
+                                        for k, v in turn.args.items()}, turn.thought)
+        result.append(turn)
+    return result
+
+
+def short_task(task: str) -> str:
+    """The issue text alone: mini-swe-agent's PR wrapper and its instructions, and SWE-agent's
+    instance prompt around the issue, are left out; then clipped to TASK_CAP."""
+    if "<pr_description>" in task:
+        task = task.split("</pr_description>")[0].split("<pr_description>")[-1]
+        task = task.replace("Consider the following PR description:", "")
+    if "ISSUE:" in task and "INSTRUCTIONS:" in task:
+        task = task.split("ISSUE:", 1)[1].split("INSTRUCTIONS:", 1)[0]
+    if "INSTRUCTIONS:" in task:
+        task = task.split("INSTRUCTIONS:", 1)[0]
+    task = task.strip()
+    return cut(task, TASK_CAP) if len(task) > TASK_CAP else task
+
+
+def cut(text: str, cap: int) -> str:
+    return f"{text[:cap].rstrip()} [... {len(text) - cap} more characters]"
+
+
+def windows_of(trace: Trace) -> list[tuple[int, list[Any]]]:
+    """Non-overlapping windows of at most WINDOW_CALLS calls, each starting at a call (or a message)."""
+    starts = [i for i, turn in enumerate(trace.turns) if isinstance(turn, (ToolCall, Message))
+              and (i == 0 or not isinstance(trace.turns[i - 1], ToolCall))]
+    calls_seen, pieces, begin = 0, [], 0
+    for i in starts:
+        calls_in = sum(isinstance(t, ToolCall) for t in trace.turns[begin:i])
+        if calls_in >= WINDOW_CALLS:
+            pieces.append((begin, list(trace.turns[begin:i])))
+            begin = i
+    pieces.append((begin, list(trace.turns[begin:])))
+    return [(b, turns) for b, turns in pieces if sum(isinstance(t, ToolCall) for t in turns) >= MIN_CALLS]
+
+
+def cmd_windows(args: argparse.Namespace) -> None:
+    repos = {"msa": args.mini_swe_agent, "swe": args.swe_agent, "oa": args.openagents}
+    out = sys.stdout
+    with tempfile.TemporaryDirectory() as scratch:
+        for source, spec in SOURCES.items():
+            repo = Path(repos[source])
+            for path in source_files(repo, spec):
+                try:
+                    text = git(repo, "show", f"{spec['commit']}:{path}")
+                except subprocess.CalledProcessError:
+                    print(f"skipped (not in the clone): {path}", file=sys.stderr)
+                    continue
+                if not text.strip():
+                    continue
+                local = Path(scratch) / "log.json"
+                local.write_bytes(text)
+                try:
+                    [item] = import_traces(local, spec["format"])
+                except Exception as exc:  # a run where the agent did nothing, or a demo without a task
+                    print(f"skipped {path}: {str(exc)[:120]}", file=sys.stderr)
+                    continue
+                task = short_task(item.trace.task)
+                for number, (begin, turns) in enumerate(windows_of(item.trace), start=1):
+                    window = Trace(task, tuple(clipped(turns)))
+                    row = {"id": f"{run_id(source, path)}-w{number}", "source": source, "path": path,
+                           "first_turn": begin + 1, "trace": window.to_dict()}
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def stratified_splits(rows: list[dict[str, Any]], rng: random.Random) -> dict[str, str]:
+    """Split by label with fixed shares; all windows of one task (every run on it) go to one split."""
+    runs_by_label: dict[str, list[str]] = defaultdict(list)
+    label_of_run: dict[str, str] = {}
+    for row in rows:  # a task's runs are placed by the rarest label among their windows
+        run = row["trace"]["task"]
+        current = label_of_run.get(run)
+        if current is None or RARITY[row["label"]] < RARITY[current]:
+            label_of_run[run] = row["label"]
+    for run, label in sorted(label_of_run.items()):
+        runs_by_label[label].append(run)
+    split_of_run = {}
+    for label, runs in sorted(runs_by_label.items()):
+        rng.shuffle(runs)
+        n = len(runs)  # a label on two tasks goes to train and test; on three or more, to every split
+        n_test = max(1, round(n * SPLIT_SHARE["test"])) if n >= 2 else 0
+        n_val = max(1, round(n * SPLIT_SHARE["val"])) if n >= 3 else 0
+        for index, run in enumerate(runs):
+            split_of_run[run] = "test" if index < n_test else "val" if index < n_test + n_val else "train"
+    return {row["id"]: split_of_run[row["trace"]["task"]] for row in rows}
+
+
+RARITY = {"verbose_thinking": 0, "api_confusion": 1, "doom_loop": 2, "making_progress": 3}
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    windows = {json.loads(line)["id"]: json.loads(line) for line in Path(args.windows).open(encoding="utf-8")}
+    labels = [json.loads(line) for line in LABELS.open(encoding="utf-8") if line.strip()]
+    rows = []
+    for entry in labels:
+        window = windows[entry["id"]]
+        rows.append({"id": entry["id"], "label": entry["label"], "reason": entry["reason"],
+                     "source": window["source"], "path": window["path"], "first_turn": window["first_turn"],
+                     "trace": window["trace"]})
+    rng = random.Random(SEED)
+    splits = stratified_splits(rows, rng)
+    rows = [{**row, "split": splits[row["id"]]} for row in rows]
+    rows.sort(key=lambda row: ("train val test".split().index(row["split"]), row["id"]))
+    ordered = [{key: row[key] for key in ("id", "label", "split", "reason", "source", "path", "first_turn", "trace")}
+               for row in rows]
+    (DATA / "agent_monitor-real.jsonl").write_text(
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in ordered), encoding="utf-8")
+    sample = sorted(random.Random(SEED + 1).sample([row["id"] for row in rows], min(50, len(rows))))
+    SECOND_PASS.write_text("".join(f"{key}\n" for key in sample), encoding="utf-8")
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        counts[row["split"]][row["label"]] += 1
+    by_source = Counter(row["source"] for row in rows)
+    (DATA / "agent_monitor-real.provenance.md").write_text(provenance(counts, by_source, len(windows)), encoding="utf-8")
+    for split in ("train", "val", "test"):
+        print(split, dict(counts[split]), sum(counts[split].values()))
+    print("by source", dict(by_source))
+
+
+def provenance(counts: dict[str, Counter[str]], by_source: Counter[str], windows: int) -> str:
+    """The provenance file: sources with commit and licence, selection, windows, labels and splits."""
+    labels = ("doom_loop", "api_confusion", "verbose_thinking", "making_progress")
+    table = ["| split | " + " | ".join(labels) + " | total |", "|---" * (len(labels) + 2) + "|"]
+    for split in ("train", "val", "test"):
+        per = counts[split]
+        table.append(f"| {split} | " + " | ".join(str(per[label]) for label in labels) + f" | {sum(per.values())} |")
+    sources = "\n".join(
+        f"- `{key}`: {spec['what']}. Repository {spec['repository']}, commit {spec['commit']}, files "
+        f"`{spec['glob']}**/*{spec['suffix']}`, read with `--from {spec['format']}`; licence {spec['licence']}. "
+        f"Labelled windows: {by_source.get(key, 0)}."
+        for key, spec in SOURCES.items())
+    return PROVENANCE.format(sources=sources, table="\n".join(table), windows=windows,
+                             window_calls=WINDOW_CALLS, min_calls=MIN_CALLS, output_cap=OUTPUT_CAP,
+                             args_cap=ARGS_CAP, task_cap=TASK_CAP, seed=SEED,
+                             total=sum(sum(c.values()) for c in counts.values()))
+
+
+PROVENANCE = """# agent_monitor-real: provenance
+
+Real agent trajectories that smolgepa did not write, cut into windows and labelled by hand into the
+four states. Built by `scripts/build_agent_monitor_real.py` (the `windows` step reads the sources
+below at their pinned commits; the `build` step joins the windows with
+`scripts/agent_monitor_real_labels.jsonl` and writes `agent_monitor-real.jsonl` and this file).
+
+## Sources
+
+{sources}
+
+Every source is MIT-licensed; the MIT notice of each repository covers the trajectories it ships,
+and is reproduced here by naming the licence, its holders being the repositories' authors
+(SWE-agent: Kilian A. Lieret and Carlos E. Jimenez; OpenAgents, Inc.). None of the data comes from
+tau-bench or ToolBench, which are kept apart for an independent check.
+
+## Windows
+
+Each trajectory is imported through `smolgepa traces import`'s converters, then cut into
+non-overlapping windows of at most {window_calls} tool calls, each starting at a tool call; a last
+piece with fewer than {min_calls} calls is left out. {windows} windows in all. Left out: five
+DeepSeek-reasoner runs in which the agent made no call, one run file absent from the fetched clone
+(django__django-13220), and SWE-agent's `function_calling_simple.traj` (a demonstration without a
+trajectory). A window keeps the run's
+task (the issue text only, the agent framework's instructions left out, clipped to {task_cap}
+characters); tool outputs longer than {output_cap} characters and argument values longer than
+{args_cap} are clipped with a "[... N more characters]" marker; thoughts are kept whole (their
+length is evidence of monologue).
+
+## Selection for labelling
+
+Not every window was labelled. Labelled: every window from the SWE-agent and OpenAgents sources;
+from mini-swe-agent, every window that a screen flagged as a possible loop or misuse (the same
+command three or more times in the window, four or more failed calls, or a later user message such
+as "Tool call error"), a seeded random 30 of the windows with at least 80 words of thinking per call,
+and a seeded random 100 of the rest (seed {seed}). This choice was made once, in the labelling
+session, on a first cut of the windows that clipped tool outputs at 1500 and thoughts at 2500
+characters (the screen's counts differ slightly on the shipped cut), so the chosen ids are recorded
+in the labels file rather than recomputed by the script. The screen only chose what to read; every label
+was given by reading the window (docs/agent-labelling.md), and the flagged windows are mostly
+labelled making_progress. The label counts therefore over-represent the rare states relative to all
+windows of these runs.
+
+## Labels and splits
+
+{total} windows, labelled by one annotator (the AI coding agent that built this task, reading each
+window in a compact view: every call, its result's first line, and the words of each thought)
+following docs/agent-labelling.md, each with a one-line reason (the `reason` field). The labels are
+one reading, not a consensus; the reasons let a reviewer check each one. A second, independent
+pass over a seeded random 50 (scripts/agent_monitor_real_second_pass_ids.txt) is still to be done.
+Splits are stratified by label with shares 50/20/30; all windows of one task (every run on the same
+issue) go to one split, so no issue text is in two splits.
+
+{table}
+
+The test split is never used to tune anything.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    windows = verbs.add_parser("windows", help="cut the pinned trajectories into windows (JSONL on stdout)")
+    windows.add_argument("--mini-swe-agent", required=True)
+    windows.add_argument("--swe-agent", required=True)
+    windows.add_argument("--openagents", required=True)
+    windows.set_defaults(func=cmd_windows)
+    build = verbs.add_parser("build", help="join windows and labels into the task file")
+    build.add_argument("--windows", required=True)
+    build.set_defaults(func=cmd_build)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
