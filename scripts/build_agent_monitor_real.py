@@ -222,7 +222,7 @@ def cmd_build(args: argparse.Namespace) -> None:
                for row in rows]
     (DATA / "agent_monitor-real.jsonl").write_text(
         "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in ordered), encoding="utf-8")
-    sample = sorted(random.Random(SEED + 1).sample([row["id"] for row in rows], min(50, len(rows))))
+    sample = second_pass_sample(rows)
     SECOND_PASS.write_text("".join(f"{key}\n" for key in sample), encoding="utf-8")
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
@@ -232,6 +232,18 @@ def cmd_build(args: argparse.Namespace) -> None:
     for split in ("train", "val", "test"):
         print(split, dict(counts[split]), sum(counts[split].values()))
     print("by source", dict(by_source))
+
+
+def second_pass_sample(rows: list[dict], size: int = 50) -> list[str]:
+    """The windows of the second labelling pass: every window not labelled making_progress (a random 50
+    would hold two or three, too few to measure agreement on the rare states) and a seeded random draw of
+    making_progress windows up to `size`, in a seeded order."""
+    rng = random.Random("second-pass-2026-12-05")
+    rare = [row for row in rows if row["label"] != "making_progress"]
+    common = [row for row in rows if row["label"] == "making_progress"]
+    chosen = rare + rng.sample(common, max(0, min(size - len(rare), len(common))))
+    rng.shuffle(chosen)
+    return [row["id"] for row in chosen]
 
 
 def provenance(counts: dict[str, Counter[str]], by_source: Counter[str], windows: int) -> str:
