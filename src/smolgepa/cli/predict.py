@@ -31,8 +31,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from smolgepa.use.classifier import load
     from smolgepa.use.predict_stream import predict_lines
 
-    classifier = load(args.source, args.task, **given_student_settings(args))
     progress = command_progress(args)
+    classifier = load(args.source, args.task, on_note=progress.say, **given_student_settings(args))
     total = _count_lines(args.input) if args.input != "-" else None
     progress.start("predict", total, unit="line")
     stream = _open_input(args.input)

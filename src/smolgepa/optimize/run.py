@@ -30,6 +30,7 @@ from smolgepa.optimize.evidence.final_pick import pick_final
 from smolgepa.optimize.evidence.screen import EvidenceJudge
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
 from smolgepa.optimize.fewshot import FewshotProposer
+from smolgepa.optimize.fit_export import save_best_fit
 from smolgepa.machine import cpu_description
 from smolgepa.optimize.iteration import report_examples, report_summary
 from smolgepa.optimize.journal import Journal
@@ -384,6 +385,7 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
             _pick_final(journal, judge, facts)
             _test_best(task, journal, evaluate_on("test"), facts)
             export(task, journal.best.instruction, run_dir)
+            save_best_fit(task, journal.best.instruction, run_dir.path, student)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -4,7 +4,8 @@
 `Answer` (label, label scores when the decode mode has them, the raw completion, how the label was
 read); `clf.batch(xs)` a list of Answers, in order. `x` is the text for a text task; for a trace task a
 trace (`smolgepa.traces.Trace`, or its JSON object `{"task": ..., "turns": [...]}`), rendered the way
-the run rendered its traces. The model loads on the first answer.
+the run rendered its traces. The model loads on the first answer. What the reading fitted is read from
+beside the run or program.json (`saved_fit`), and saved there after a refit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 from smolgepa.errors import SmolgepaError
 from smolgepa.use.optimized import Optimized, read_optimized
+from smolgepa.lm.fit_file import fit_path
+from smolgepa.use.saved_fit import SavedFit
 from smolgepa.use.score_tap import collecting, label_scores, tapped
 
 
@@ -42,12 +45,14 @@ class Answer:
 class Classifier:
     """The best candidate of a run with its student: a callable from input to label (thread-safe)."""
 
-    def __init__(self, optimized: Optimized) -> None:
+    def __init__(self, optimized: Optimized, on_note: Callable[[str], None] | None = None) -> None:
         from smolgepa.adapter.program import make_program
 
         self.optimized = optimized
         self.task = optimized.task
         self.program = make_program(self.task, optimized.instruction)
+        # what the reading fits (anchors, read-outs, offsets), saved beside the run or program.json
+        self.saved_fit = SavedFit(fit_path(optimized.source), optimized.instruction, on_note)
         self._lm: Any = None
         self._lock = threading.Lock()
 
@@ -76,6 +81,7 @@ class Classifier:
 
         with collecting() as responses, dspy.context(lm=self.lm(), adapter=PlainTextAdapter()):
             output = self.program(input=text)
+        self.saved_fit.save_new()
         return Answer(output.get(OUTPUT_FIELD), label_scores(responses), output.get(RAW_FIELD) or "",
                       output.get(PARSE_FIELD) or "")
 
@@ -124,6 +130,7 @@ class Classifier:
                 settings = self.optimized.settings
                 student = Student(settings.student, settings.options(self.labels, train_pairs(self.task)))
                 self._lm = tapped(student.lm())
+                self.saved_fit.attach(self._lm.engine)
             return self._lm
 
     def close(self) -> None:
@@ -135,7 +142,9 @@ class Classifier:
             closer()
 
 
-def load(path: str | Path, task: str | Path | None = None, **settings: Any) -> Classifier:
+def load(path: str | Path, task: str | Path | None = None, *, on_note: Callable[[str], None] | None = None,
+         **settings: Any) -> Classifier:
     """A Classifier from a run directory or a program.json (see `smolgepa.use.optimized.read_optimized`);
-    `settings` replace the run's student settings (`student=`, `decode=`, `threads=`, `cache=`, ...)."""
-    return Classifier(read_optimized(path, task, **settings))
+    `settings` replace the run's student settings (`student=`, `decode=`, `threads=`, `cache=`, ...).
+    `on_note` hears the one line said when the reading is fitted anew (default: standard error)."""
+    return Classifier(read_optimized(path, task, **settings), on_note)

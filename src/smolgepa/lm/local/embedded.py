@@ -18,6 +18,7 @@ from smolgepa.lm.readings.scores import (
     content_free_messages,
     content_free_prior,
 )
+from smolgepa.lm.readings.fit_memory import FitMemory
 from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
 from smolgepa.lm.readings.constrained import label_grammar
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
@@ -94,6 +95,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
         self._scorer: Any = None
         self._methods: dict[str | None, Any] = {}  # per reading (None: the settings' own method)
         self._memories: dict[tuple[Any, ...], Any] = {}  # the fitted readings' shared anchors (methods.build_method)
+        # what the fitted readings computed per prompt: kept across a reload of the same file, saved with a run
+        self.fits = FitMemory()
         self._method_scorer: Any = None
         self._hidden: Any = None  # HiddenStates, loaded by the first `hidden` reading
         self._priors: dict[tuple[Any, ...], dict[str, float]] = {}
@@ -244,7 +247,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
             if key not in self._methods:
                 settings = self.settings_for(reading, words)
                 self._methods[key] = build_method(settings, scorer, lambda m: self.prior_for(m, settings.labels),
-                                                  self._hidden_features, self._memories)
+                                                  self._hidden_features, self._memories, self.fits)
             return self._methods[key]
 
     def settings_for(self, reading: str | None, words: LabelWords | None = None) -> EmbeddedSettings:

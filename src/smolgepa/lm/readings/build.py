@@ -3,11 +3,10 @@ what of those settings enters cache keys (`method_key_extras`)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from smolgepa.lm.readings.fit_memory import FitMemory, train_digest  # noqa: F401 - train_digest re-exported
 from smolgepa.lm.readings.reading import FITTED_MODES
 from smolgepa.lm.readings.protocol import LabelScoring, Messages, ScoringMethod
 from smolgepa.lm.readings.scored import DirectMethod
@@ -15,15 +14,17 @@ from smolgepa.lm.readings.scored import DirectMethod
 
 def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages], dict[str, float]],
                  hidden: Callable[[Messages], Any] | None = None,
-                 memories: dict[tuple[Any, ...], Any] | None = None) -> ScoringMethod:
+                 memories: dict[tuple[Any, ...], Any] | None = None, fits: FitMemory | None = None) -> ScoringMethod:
     """The method `settings.decode` names (scored, channel, knn, probe, hidden, stack, ensemble), wrapped
     in training-split calibration when `settings.calibrate` and `settings.calibration == "train"`.
     `hidden` gives a prompt's hidden-state features (`local.hidden_states.HiddenStates.features`).
     `memories`, kept by the engine, lets the fitted readings share their anchors: knn, probe and stack
-    read the same answer distributions, hidden and stack the same hidden states, each computed once."""
+    read the same answer distributions, hidden and stack the same hidden states, each computed once.
+    `fits`, kept by the engine too, holds what the readings fit per prompt (anchors, read-outs,
+    offsets), so that it can be saved with a run and restored (`smolgepa.lm.fit_file`)."""
     labels = settings.labels
     train = tuple(settings.train_examples)
-    memory = _shared_memories(memories, scorer, hidden, labels, train)
+    memory = _shared_memories(memories, fits, scorer, hidden, labels, train)
     from_train = settings.calibrate and settings.calibration == "train"
     method: ScoringMethod
     if settings.decode == "scored":
@@ -62,26 +63,29 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
     if from_train:
         from smolgepa.lm.readings.train_calibration import TrainCalibrated
 
-        method = TrainCalibrated(method, labels, train)
+        base = settings.decode if settings.decode != "ensemble" else f"ensemble-{settings.ensemble_k}-{settings.seed}"
+        method = TrainCalibrated(method, labels, train, fits, base)
     return method
 
 
-def _shared_memories(memories: dict[tuple[Any, ...], Any] | None, scorer: Any, hidden: Any,
-                     labels: Sequence[str], train: tuple[tuple[str, str], ...]) -> Callable[[str], Any]:
+def _shared_memories(memories: dict[tuple[Any, ...], Any] | None, fits: FitMemory | None, scorer: Any,
+                     hidden: Any, labels: Sequence[str], train: tuple[tuple[str, str], ...]) -> Callable[[str], Any]:
     """`memory(kind)`: the engine's anchor memory of this kind ("distributions", "states") for these
-    labels and training examples, made on first use; None (each method makes its own) without `memories`."""
+    labels and training examples, made on first use (in `fits`); None (each method makes its own)
+    with neither `memories` nor `fits`."""
 
     def memory(kind: str) -> Any:
-        if memories is None:
+        if memories is None and fits is None:
             return None
-        from smolgepa.lm.readings.hidden import state_rows
+        from smolgepa.lm.readings.hidden import state_memory
         from smolgepa.lm.readings.knn import AnchorMemory
 
         key = (kind, tuple(labels), train_digest(train))
-        if key not in memories:
-            memories[key] = (AnchorMemory(scorer, labels, train) if kind == "distributions"
-                             else AnchorMemory(None, labels, train, read=hidden, build=state_rows))
-        return memories[key]
+        kept = memories if memories is not None else {}
+        if key not in kept:
+            kept[key] = (AnchorMemory(scorer, labels, train, fits=fits) if kind == "distributions"
+                         else state_memory(hidden, labels, train, fits))
+        return kept[key]
 
     return memory
 
@@ -108,8 +112,3 @@ def method_key_extras(settings: Any, extras: Mapping[str, Any], optional: Sequen
         kept["ensemble_k"] = settings.ensemble_k
         kept.update({name: extras[name] for name in optional if name in extras})
     return kept
-
-
-def train_digest(pairs: Sequence[Sequence[str]]) -> str:
-    """sha256 of the (text, label) pairs, for cache keys."""
-    return hashlib.sha256(json.dumps([list(p) for p in pairs], ensure_ascii=False).encode("utf-8")).hexdigest()

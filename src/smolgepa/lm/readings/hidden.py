@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smolgepa.lm.readings.fit_memory import FitMemory
 from smolgepa.lm.readings.linear import FoldedFit, softmax, standardizer, with_bias
 from smolgepa.lm.readings.knn import AnchorMemory
 from smolgepa.lm.readings.probe import ReadoutMethod
@@ -77,5 +78,10 @@ class HiddenProbeMethod(ReadoutMethod):
 
     def __init__(self, features: Callable[[list[dict[str, str]]], np.ndarray], labels: Sequence[str],
                  train: Sequence[tuple[str, str]], memory: AnchorMemory | None = None) -> None:
-        super().__init__(memory or AnchorMemory(None, labels, train, read=features, build=state_rows), labels,
-                         fit_state_probe)
+        super().__init__(memory or state_memory(features, labels, train), labels, fit_state_probe)
+
+
+def state_memory(features: Callable[[list[dict[str, str]]], np.ndarray], labels: Sequence[str],
+                 train: Sequence[tuple[str, str]], fits: FitMemory | None = None) -> AnchorMemory:
+    """The anchor memory of hidden-state features (`StateRows` per prompt), in `fits` when given."""
+    return AnchorMemory(None, labels, train, read=features, build=state_rows, fits=fits, name="states")

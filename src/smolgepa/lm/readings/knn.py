@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from smolgepa.lm.readings.fit_memory import FitMemory, train_digest
 from smolgepa.lm.readings.scores import LabelScores, calibration_key, content_free_messages
 from smolgepa.lm.readings.turns import input_text, same_text
 
@@ -47,14 +48,18 @@ class TopLogprobs:
 
 @dataclass(frozen=True)
 class Anchors:
-    """The training examples' distributions under one prompt: texts, labels, and either probs and
-    log-probs over the vocabulary (n x vocab) or, from a server, each anchor's `TopLogprobs`."""
+    """The training examples' distributions under one prompt: texts, labels, and either log-probs over
+    the vocabulary (n x vocab; `probs` from them) or, from a server, each anchor's `TopLogprobs`."""
 
     texts: tuple[str, ...]
     labels: tuple[str, ...]
-    probs: np.ndarray | None
     logprobs: np.ndarray | None
     tops: tuple[TopLogprobs, ...] = ()
+
+    @cached_property
+    def probs(self) -> np.ndarray | None:
+        """The anchors' probabilities over the vocabulary (None for `TopLogprobs` anchors)."""
+        return None if self.logprobs is None else np.exp(self.logprobs)
 
     def row(self, index: int) -> np.ndarray | TopLogprobs:
         """Anchor `index`'s distribution, as its forward pass gave it."""
@@ -100,9 +105,8 @@ def make_anchors(train: Sequence[tuple[str, str]], rows: Sequence[np.ndarray | T
     texts = tuple(same_text(text) for text, _ in train)
     labels = tuple(label for _, label in train)
     if rows and isinstance(rows[0], TopLogprobs):
-        return Anchors(texts, labels, None, None, tuple(rows))  # type: ignore[arg-type]
-    logprobs = np.stack(rows)  # type: ignore[arg-type]
-    return Anchors(texts, labels, np.exp(logprobs), logprobs)
+        return Anchors(texts, labels, None, tuple(rows))  # type: ignore[arg-type]
+    return Anchors(texts, labels, np.stack(rows))  # type: ignore[arg-type]
 
 
 def vote(labels: Sequence[str], neighbour_labels: Sequence[str], distances: Sequence[float]) -> tuple[str, dict[str, int]]:
@@ -128,7 +132,8 @@ class AnchorMemory:
 
     def __init__(self, scorer: Any, labels: Sequence[str], train: Sequence[tuple[str, str]],
                  read: Callable[[list[dict[str, str]]], Any] | None = None,
-                 build: Callable[[Sequence[tuple[str, str]], Sequence[Any]], Any] | None = None) -> None:
+                 build: Callable[[Sequence[tuple[str, str]], Sequence[Any]], Any] | None = None,
+                 fits: FitMemory | None = None, name: str = "distributions") -> None:
         self.scorer = scorer
         self.labels = tuple(labels)
         self.train = tuple(train)
@@ -136,25 +141,34 @@ class AnchorMemory:
         self.read = read or scorer.answer_logprobs
         self.build = build or make_anchors
         self.forward_calls = 0  # model evaluations (anchors and queries), for tests and timing
-        self._anchors: dict[tuple[Any, ...], Anchors] = {}
-        # an anchor's exact prompt -> (its anchors' key, its index): a training example asked as a query
+        # the anchors live in the engine's fit memory (saved with a run), keyed by this part and the prompt
+        self.fits = fits if fits is not None else FitMemory()
+        self.part: tuple[Any, ...] = ("anchors", name, self.labels, train_digest(self.train))
+        # an anchor's exact prompt -> (its anchors, its index): a training example asked as a query
         # is read from its anchor, not run again (what makes out-of-fold training answers cost nothing)
-        self._anchor_prompts: dict[str, tuple[tuple[Any, ...], int]] = {}
+        self._anchor_prompts: dict[str, tuple[Any, int]] = {}
+        self._registered: set[tuple[Any, ...]] = set()
         # the last queries' rows: readings sharing this memory (knn, probe, stack) ask for the same ones
         self._queries: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.RLock()
 
     def anchors_for(self, messages: list[dict[str, str]]) -> Any:
         """The anchors under these messages' prompt (`Anchors`, or what `build` makes); computed on
-        first use, then cached."""
+        first use (or restored from a saved fit), then kept."""
         key = calibration_key(messages, self.labels)
-        with self._lock:  # server students score from many threads: build each prompt's anchors once
-            if key not in self._anchors:
-                prompts = [content_free_messages(messages, text) for text, _ in self.train]
-                rows = [self._forward(prompt) for prompt in prompts]
-                self._anchors[key] = self.build(self.train, rows)
-                self._anchor_prompts.update((_prompt_key(p), (key, i)) for i, p in enumerate(prompts))
-            return self._anchors[key]
+        # the fit memory's lock makes each prompt's anchors once (server students score from many
+        # threads); this memory's own lock is not held meanwhile, so the two locks never nest this way
+        anchors = self.fits.get((*self.part, key),
+                                lambda: self.build(self.train, [self._forward(p) for p in self._prompts(messages)]))
+        with self._lock:
+            if key not in self._registered:
+                self._anchor_prompts.update((_prompt_key(p), (anchors, i)) for i, p in enumerate(self._prompts(messages)))
+                self._registered.add(key)
+        return anchors
+
+    def _prompts(self, messages: list[dict[str, str]]) -> list[list[dict[str, str]]]:
+        """The anchor prompts: these messages with each training text as the input."""
+        return [content_free_messages(messages, text) for text, _ in self.train]
 
     def distribution(self, messages: list[dict[str, str]]) -> Any:
         """What `read` gives for these messages: the answer-position distribution (one forward pass, or
@@ -163,7 +177,7 @@ class AnchorMemory:
         with self._lock:
             known = self._anchor_prompts.get(key)
             if known is not None:
-                return self._anchors[known[0]].row(known[1])
+                return known[0].row(known[1])
             if key in self._queries:
                 self._queries.move_to_end(key)
                 return self._queries[key]

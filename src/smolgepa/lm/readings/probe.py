@@ -11,14 +11,13 @@ for kNN, 35% for direct label scores).
 
 Like kNN's leave-one-out, a training example is never read by a probe that saw its label: the
 anchors are split into `PROBE_FOLDS` folds and a training query is answered by the probe fitted
-without its fold. Probes are fitted once per prompt (instruction, demos) and kept in memory.
+without its fold. Probes are fitted once per prompt (instruction, demos) and kept in the engine's `FitMemory`.
 Embedded student only: it needs the whole next-token distribution.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,25 +78,23 @@ def fit_probe(anchors: Anchors, labels: Sequence[str], tokens: int = PROBE_TOKEN
 
 class ReadoutMethod:
     """A read-out fitted per prompt on the anchors of `memory` (`fit(anchors, labels)` gives an object
-    with `probabilities(row, text)`), answering with the label it gives; shared by `probe` and `hidden`."""
+    with `probabilities(row, text)`), answering with the label it gives; shared by `probe` and `hidden`.
+    The fitted read-outs are kept in the memory's `FitMemory`, beside its anchors."""
 
     def __init__(self, memory: AnchorMemory, labels: Sequence[str], fit: Callable[[Any, Sequence[str]], Any]) -> None:
         self.memory = memory
         self.labels = tuple(labels)
         self.fit = fit
-        self._probes: dict[tuple[Any, ...], Any] = {}
-        self._lock = threading.RLock()
+        self.part: tuple[Any, ...] = ("readout", fit.__name__, *memory.part[1:], self.labels)
 
     def probe_for(self, messages: list[dict[str, str]]) -> Any:
-        """The read-out fitted under these messages' prompt; fitted on first use, then cached."""
+        """The read-out fitted under these messages' prompt; fitted on first use (or restored), then kept."""
         key = calibration_key(messages, self.labels)
-        with self._lock:
-            if key not in self._probes:
-                self._probes[key] = self.fit(self.memory.anchors_for(messages), self.labels)
-            return self._probes[key]
+        return self.memory.fits.get((*self.part, key), lambda: self.fit(self.memory.anchors_for(messages), self.labels))
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         probe = self.probe_for(messages)
+        self.memory.anchors_for(messages)  # a training text is read from its anchor, as when fitting here
         probs = probe.probabilities(np.asarray(self.memory.distribution(messages)), input_text(messages))
         by_label = {label: float(p) for label, p in zip(self.labels, probs)}
         label = max(self.labels, key=lambda name: by_label[name])

@@ -16,13 +16,13 @@ Embedded student only (it needs hidden states and the whole distribution).
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from smolgepa.lm.readings.fit_memory import train_digest
 from smolgepa.lm.readings.hidden import HiddenProbeMethod
 from smolgepa.lm.readings.knn import AnchorMemory, KnnMethod, distances, vote
 from smolgepa.lm.readings.linear import FoldedFit, softmax, standardizer, with_bias
@@ -60,8 +60,8 @@ class StackMethod:
         self.knn = KnnMethod(scorer, labels, train, knn_k, distributions)
         self.probe = ReadoutMethod(self.knn.memory, labels, fit_probe)  # the same distribution anchors
         self.hidden = HiddenProbeMethod(features, labels, train, states)
-        self._readouts: dict[tuple[Any, ...], tuple[StackedReadout, dict[str, np.ndarray]]] = {}
-        self._lock = threading.RLock()
+        self.fits = self.knn.memory.fits  # the read-outs are kept beside the anchors
+        self.part: tuple[Any, ...] = ("stack", knn_k, self.labels, train_digest(self.train))
 
     def base_row(self, distribution: Any, states: np.ndarray, text: str, messages: list[dict[str, str]]) -> np.ndarray:
         """The three readings' log-probabilities for one text (out of fold when it is a training text)."""
@@ -77,25 +77,26 @@ class StackMethod:
 
     def readout_for(self, messages: list[dict[str, str]]) -> tuple[StackedReadout, dict[str, np.ndarray]]:
         """The read-out fitted under these messages' prompt, and every training text's base row."""
-        key = calibration_key(messages, self.labels)
-        with self._lock:
-            if key not in self._readouts:
-                distributions = self.knn.anchors_for(messages)
-                states = self.hidden.memory.anchors_for(messages)
-                texts = [same_text(text) for text, _ in self.train]
-                rows = {}
-                for i, text in enumerate(texts):
-                    query = content_free_messages(messages, self.train[i][0])
-                    rows[text] = self.base_row(distributions.row(i), states.row(i), text, query)
-                x = np.stack([rows[t] for t in texts])
-                mean, scale = standardizer(x)
-                fit = FoldedFit(with_bias((x - mean) / scale), [y for _, y in self.train], texts, self.labels,
-                                STACK_L2, STACK_STEPS, STACK_FOLDS)
-                self._readouts[key] = (StackedReadout(mean, scale, fit), rows)
-            return self._readouts[key]
+        return self.fits.get((*self.part, calibration_key(messages, self.labels)), lambda: self._fit(messages))
+
+    def _fit(self, messages: list[dict[str, str]]) -> tuple[StackedReadout, dict[str, np.ndarray]]:
+        distributions = self.knn.anchors_for(messages)
+        states = self.hidden.memory.anchors_for(messages)
+        texts = [same_text(text) for text, _ in self.train]
+        rows = {}
+        for i, text in enumerate(texts):
+            query = content_free_messages(messages, self.train[i][0])
+            rows[text] = self.base_row(distributions.row(i), states.row(i), text, query)
+        x = np.stack([rows[t] for t in texts])
+        mean, scale = standardizer(x)
+        fit = FoldedFit(with_bias((x - mean) / scale), [y for _, y in self.train], texts, self.labels,
+                        STACK_L2, STACK_STEPS, STACK_FOLDS)
+        return StackedReadout(mean, scale, fit), rows
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         readout, rows = self.readout_for(messages)
+        self.knn.anchors_for(messages)  # a training text is read from its anchors, as when fitting here
+        self.hidden.memory.anchors_for(messages)
         text = same_text(input_text(messages))
         row = rows.get(text)
         if row is None:  # not a training text: read it

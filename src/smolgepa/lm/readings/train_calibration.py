@@ -6,14 +6,13 @@ is then fitted to maximise the training log-likelihood of softmax(s + b), where 
 label log-scores renormalised over the labels (a small L2 penalty keeps b finite when a label is
 never right). An answer is argmax softmax(s + b). Written as a prior, p_train = softmax(-b), this is
 contextual calibration with a prior fitted on labelled data instead of content-free inputs.
-Offsets are computed once per prompt and kept in memory. Three or four numbers need few examples:
+Offsets are computed once per prompt and kept in the engine's `FitMemory`. Three or four numbers need few examples:
 the fit uses at most FIT_PER_LABEL training examples of each label (the first in split order), since
 scoring a 300-example split under every candidate prompt took minutes with the ensemble.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from smolgepa.lm.readings.scores import LabelScores, argmax, calibration_key, content_free_messages, softmax
 from smolgepa.lm.readings.ensemble import normalised
+from smolgepa.lm.readings.fit_memory import FitMemory, train_digest
 
 L2 = 1e-2
 STEPS = 500
@@ -60,26 +60,27 @@ def fit_offsets(scores: np.ndarray, gold: np.ndarray, l2: float = L2, steps: int
 class TrainCalibrated:
     """A scoring method whose label scores are shifted by offsets fitted on the training split."""
 
-    def __init__(self, base: Any, labels: Sequence[str], train: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, base: Any, labels: Sequence[str], train: Sequence[tuple[str, str]],
+                 fits: FitMemory | None = None, name: str = "") -> None:
         self.base = base
         self.labels = tuple(labels)
         self.train = fit_subset(train)
-        self._offsets: dict[tuple[Any, ...], dict[str, float]] = {}
-        self._lock = threading.RLock()  # server students score from many threads: fit each prompt once
+        # the offsets are kept in the engine's fit memory (saved with a run); `name` tells the base apart
+        self.fits = fits if fits is not None else FitMemory()
+        self.part: tuple[Any, ...] = ("offsets", name or type(base).__name__, self.labels, train_digest(self.train))
 
     def offsets_for(self, messages: list[dict[str, str]]) -> dict[str, float]:
         """The fitted offsets under these messages' prompt (the training split scored once per prompt)."""
-        key = calibration_key(messages, self.labels)
-        with self._lock:
-            if key not in self._offsets:
-                rows = []
-                for text, _ in self.train:
-                    scores = normalised(self.base.score(content_free_messages(messages, text)).logprobs)
-                    rows.append([scores[label] for label in self.labels])
-                gold = np.array([self.labels.index(label) for _, label in self.train])
-                fitted = fit_offsets(np.array(rows), gold)
-                self._offsets[key] = {label: float(value) for label, value in zip(self.labels, fitted)}
-            return self._offsets[key]
+        return self.fits.get((*self.part, calibration_key(messages, self.labels)), lambda: self._fit(messages))
+
+    def _fit(self, messages: list[dict[str, str]]) -> dict[str, float]:
+        rows = []
+        for text, _ in self.train:
+            scores = normalised(self.base.score(content_free_messages(messages, text)).logprobs)
+            rows.append([scores[label] for label in self.labels])
+        gold = np.array([self.labels.index(label) for _, label in self.train])
+        fitted = fit_offsets(np.array(rows), gold)
+        return {label: float(value) for label, value in zip(self.labels, fitted)}
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         offsets = self.offsets_for(messages)
