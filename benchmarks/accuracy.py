@@ -60,6 +60,12 @@ FIXED_METHODS = {
                                     for reading in ("scored", "scored+calibrate-train", "channel", "knn", "ensemble",
                                                     "probe", "hidden", "stack")),
 }
+
+
+def fixed_methods(task: Task) -> tuple[str, ...]:
+    """The scoring methods a task's table reads: its own list, or a task file's by its input format."""
+    default = FIXED_METHODS["agent_monitor-extended"] if task.input_format == "trace" else (*SINGLE_READINGS, "stack")
+    return FIXED_METHODS.get(task.name, default)
 RANDOMIZED = {"ensemble", "ensemble+calibrate-train"}  # the seed picks the demos of a prompt without any
 # GEPA rows: name -> study cell settings. `readings`: the built-in proposer may change how the answer is
 # read as well as the examples (fewshot) or counting rules (traces); the run starts from `scored`.
@@ -171,9 +177,9 @@ def no_lm_cells(task: Task) -> list[Cell]:
     if task.input_format == "trace":
         from smolgepa.evaluation.baselines import fitted_report, rule_report
 
-        cells.append(Cell(task.name, "rules", gepa=False, lm=False, reports=[rule_report(task.name, "test")]))
+        cells.append(Cell(task.name, "rules", gepa=False, lm=False, reports=[rule_report(task.source, "test")]))
         for method in ("evidence", "decision-list"):
-            report = fitted_report(task.name, "test", method)
+            report = fitted_report(task.source, "test", method)
             cells.append(Cell(task.name, method.replace("-", "_"), gepa=False, lm=False, reports=[report]))
     return cells
 
@@ -251,7 +257,7 @@ def gepa_cells(task: Task, methods: Sequence[str], seeds: Sequence[int], out: Pa
         rendering = {"render": render} if task.input_format == "trace" else {}
         study_file.write_text(yaml.safe_dump({
             "name": f"accuracy-{task.name}-gepa-{method}",
-            "tasks": [task.name],
+            "tasks": [task.source],  # a path: built-in tasks and task files alike
             **rendering,
             "students": ["embedded"],
             "decodes": [GEPA_METHODS[method]["decode"]],
@@ -305,20 +311,21 @@ def best_gepa(cells: Sequence[Cell]) -> tuple[Cell, str] | None:
 def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequence[str],
              peers: bool = True, dspy_knn: bool = True, fixed: Sequence[str] | None = None,
              render: str = TRACE_RENDER, budget: int | None = None) -> list[Cell]:
-    task = load_task(name)
+    task = load_task(name)  # a built-in name or a task file's path
     if task.input_format == "trace":
         task = load_task(name, render=render)
+    name = task.name
     cells = no_lm_cells(task)
     for cell in cells:
         say(cell.line())
     if quick:
-        kind, method = QUICK[name]
+        kind, method = QUICK.get(name, ("fixed", "hidden@plain" if task.input_format == "trace" else "hidden"))
         chosen = gepa_cells(task, [method], seeds[:1], out, render, budget) if kind == "gepa" else [fixed_cell(task, method, seeds[:1])]
         for cell in chosen:
             say(cell.line())
     else:
         chosen = []
-        for method in FIXED_METHODS[name] if fixed is None else [m for m in FIXED_METHODS[name] if m in fixed]:
+        for method in fixed_methods(task) if fixed is None else [m for m in fixed_methods(task) if m in fixed]:
             chosen.append(fixed_cell(task, method, seeds))
             say(chosen[-1].line())
             say(recall_note(chosen[-1]))
@@ -340,7 +347,7 @@ def run_task(name: str, quick: bool, seeds: Sequence[int], out: Path, gepa: Sequ
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the best configuration per task, one seed, and the no-LM rows")
-    parser.add_argument("--task", choices=(*TASKS, *REAL_TASKS), help="one task only")
+    parser.add_argument("--task", help=f"one task only: {', '.join((*TASKS, *REAL_TASKS))} or a task YAML file")
     parser.add_argument("--budget", type=int, help="GEPA's metric-call budget (default: "
                         + ", ".join(f"{k} {v}" for k, v in GEPA_BUDGET.items()) + ", otherwise 300)")
     parser.add_argument("--trace-render", choices=("summary", "plain", "annotated"), default=TRACE_RENDER,
@@ -358,6 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     say(f"# {time.strftime('%Y-%m-%d')}, {cpu_description()}")
     seeds = list(range(args.seeds))
+    if args.task and args.task not in (*TASKS, *REAL_TASKS) and not Path(args.task).is_file():
+        parser.error(f"--task {args.task}: not one of {', '.join((*TASKS, *REAL_TASKS))} and no such task file")
     for name in [args.task] if args.task else TASKS:
         gepa = [m for m in args.gepa.split(",") if m]
         unknown = [m for m in gepa if m not in GEPA_METHODS]

@@ -313,7 +313,14 @@ windows of these runs.
 window in a compact view: every call, its result's first line, and the words of each thought)
 following docs/agent-labelling.md, each with a one-line reason (the `reason` field). The labels are
 one reading, not a consensus; the reasons let a reviewer check each one. A second, independent
-pass over a seeded random 50 (scripts/agent_monitor_real_second_pass_ids.txt) is still to be done.
+pass (scripts/agent_monitor_real_second_pass_labels.jsonl, 2026-12-05: another session of the same kind
+of agent, given only this guide and the 50 windows of scripts/agent_monitor_real_second_pass_ids.txt,
+never the first labels) agreed on 45 of 50 (90.0%, 95% CI 78.6-95.7%), Cohen's kappa 0.76. The 50 are
+every window first labelled a rare state and making_progress windows to 50, so agreement per first label:
+verbose_thinking 7/7, making_progress 35/36 (the other read as verbose_thinking), api_confusion 1/2,
+doom_loop 2/5 (the three others read as progress: each repeated round failed differently or probed
+something new in between). doom_loop is the least settled label; the guide's "same failure" and "most
+of the window" were what the second annotator found ambiguous. The first labels are kept.
 Splits are stratified by label with shares 50/20/30; all windows of one task (every run on the same
 issue) go to one split, so no issue text is in two splits.
 
