@@ -79,25 +79,33 @@ def disk_full_errors(path: Path) -> Iterator[None]:
         ) from None
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file in the same directory, then rename it over `path`."""
+@contextlib.contextmanager
+def atomic_stream(path: Path, binary: bool = False) -> Iterator[Any]:
+    """A stream to a temporary file beside `path`; when the block ends the file is fsynced and renamed
+    over `path`, and when it fails the temporary file is removed and `path` is as it was."""
     with disk_full_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                if killpoints.armed("atomic"):  # the crash tests die half-way through this write
-                    stream.write(text[: len(text) // 2])
-                    stream.flush()
-                    killpoints.reached("atomic")
-                    text = text[len(text) // 2:]
-                stream.write(text)
+            with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8") as stream:
+                yield stream
                 stream.flush()
                 os.fsync(stream.fileno())
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file in the same directory, then rename it over `path`."""
+    with atomic_stream(path) as stream:
+        if killpoints.armed("atomic"):  # the crash tests die half-way through this write
+            stream.write(text[: len(text) // 2])
+            stream.flush()
+            killpoints.reached("atomic")
+            text = text[len(text) // 2:]
+        stream.write(text)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -11,15 +11,13 @@ gives the saved values only when all three match, else the one reason they canno
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from smolgepa.jsonfiles import disk_full_errors
+from smolgepa.jsonfiles import atomic_stream
 from smolgepa.lm.readings.fit_memory import FitMemory, Key
 
 FIT_FILE = "program.fit.npz"
@@ -84,17 +82,8 @@ def write_fits(path: Path, header: FitHeader, values: dict[Key, Any]) -> None:
     arrays: dict[str, np.ndarray] = {}
     tree = encode(values, arrays)
     meta = json.dumps({"header": header.to_json(), "values": tree}, ensure_ascii=False)
-    with disk_full_errors(path):
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8), **arrays)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    with atomic_stream(path, binary=True) as stream:
+        np.savez(stream, meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8), **arrays)
 
 
 def read_fits(path: Path, header: FitHeader) -> tuple[dict[Key, Any] | None, str]:
