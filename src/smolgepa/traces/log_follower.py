@@ -49,7 +49,7 @@ class LogFollower:
         return NewLines(self._numbered(complete), restarted)
 
     def finish(self) -> NewLines:
-        """The last line even without its newline (the file is complete: `--once`)."""
+        """The last line held back for want of its newline, after `read` (the file is complete: `--once`)."""
         last, self.pending = self.pending, b""
         return NewLines(self._numbered([last]) if last.strip() else [])
 
