@@ -159,7 +159,7 @@ def test_watch_json_follows_a_chat_transcript_one_message_a_line(tmp_path: Path,
                 {"id": f"c{number}", "type": "function", "function": {"name": tool, "arguments": json.dumps(args)}}]}
             writer.append(line(call) + line({"role": "tool", "tool_call_id": f"c{number}", "content": output}))
             monitor.wait_for(lambda n=number: len(monitor.out) == n, f"update {number}")
-        monitor.proc.send_signal(signal.SIGINT)
+        monitor.proc.send_signal(signal.SIGTERM)  # a supervisor's stop: the same clean end as Ctrl-C
         assert monitor.proc.wait(timeout=60) == 0
         monitor.wait_for(lambda: len(monitor.out) == 4, "the stop object")
     finally:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from smolgepa.cli.common import read_instruction
 from smolgepa.cli.eval import INSTRUCTION_HELP, add_task_flags
@@ -13,6 +14,8 @@ from smolgepa.cli.student_flags import add_student_flags, given_student_settings
 from smolgepa.errors import SmolgepaError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from smolgepa.use.classifier import Classifier
     from smolgepa.use.trace_monitor import MonitorUpdate
 
@@ -48,6 +51,7 @@ def cmd_watch(args: argparse.Namespace) -> None:
     if not args.once:
         monitor_name = args.run or f"the task {classifier.task.name}"
         note(f"smolgepa: watching {args.file} with {monitor_name} ({classifier.task.render} rendering); Ctrl-C stops.")
+    signal.signal(signal.SIGTERM, _interrupt)  # a supervisor's stop ends the watch as Ctrl-C does
     try:
         watch_file(args.file, monitor, show, _say, log_format=args.log_format, once=args.once,
                    poll=max(0.01, args.poll), on_note=note)
@@ -57,7 +61,11 @@ def cmd_watch(args: argparse.Namespace) -> None:
         classifier.close()
 
 
-def _classifier(args: argparse.Namespace, note) -> Classifier:  # noqa: ANN001
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _classifier(args: argparse.Namespace, note: Callable[[str], None]) -> Classifier:
     """The run's best candidate, or the task's (seed or given) instruction with the student flags."""
     from smolgepa.student_settings import StudentSettings
     from smolgepa.tasks import load_task
