@@ -15,6 +15,7 @@ clipped anew each step, and read whole from then on: the monitor says so once.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ class TraceMonitor:
         old, self._text = self._text, text
         if not old or self._said_clipped or self.classifier.task.render == "summary":
             return
+        if old.partition("\n")[0] != text.partition("\n")[0]:
+            return  # another trace (a new request, the file started over)
         shared = next((i for i, (a, b) in enumerate(zip(old, text)) if a != b), min(len(old), len(text)))
         if shared < len(old) // 2:
             self._said_clipped = True
@@ -137,10 +140,13 @@ def watch_file(
             if problem:
                 on_bad_line(f"smolgepa: {problem}")
         for number, text in cut_off:  # --once: a last line without its newline is read if it is whole
-            if feed.add(number, text):
-                on_bad_line(f"smolgepa: {path}:{number}: the last line is cut off (no newline, not a whole JSON "
-                            "object): the agent may still be writing it; the line is skipped. Run again when it is "
-                            "written, or watch without --once.")
+            problem = feed.add(number, text)
+            if problem and not _is_json(text):
+                problem = (f"{path}:{number}: the last line is cut off (no newline, not a whole JSON object): the "
+                           "agent may still be writing it; the line is skipped. Run again when it is written, or "
+                           "watch without --once.")
+            if problem:
+                on_bad_line(f"smolgepa: {problem}")
         trace = feed.trace
         if trace is not None and trace != read_turns:
             on_update(monitor.read(trace, follower.number))
@@ -155,3 +161,11 @@ def watch_file(
             note(f"smolgepa: {path} {state}; waiting for the agent to write one (Ctrl-C stops).")
             said_waiting = True
         time.sleep(poll)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True

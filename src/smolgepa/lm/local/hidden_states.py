@@ -47,6 +47,7 @@ class HiddenStates:
         self._cached: list[int] = []  # the tokens whose states the KV cache holds, in order
         self._rows: np.ndarray | None = None  # with keep_input_states: the states of _cached[_rows_from:]
         self._rows_from = 0
+        self.evaluated = 0  # tokens evaluated, for tests and timing
         self._input_starts: dict[tuple[Any, ...], int] = {}
 
     def llama(self) -> Any:
@@ -97,6 +98,7 @@ class HiddenStates:
         llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llama.ctx), -1, reuse, -1)
         self._cached = list(tokens[:reuse])
         todo = list(tokens[reuse:])
+        self.evaluated += len(todo)
         batch = llama_cpp.llama_batch_init(len(todo), 0, 1)
         try:
             batch.n_tokens = len(todo)
