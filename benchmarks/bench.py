@@ -12,7 +12,9 @@ figures (summary vs plain, channel/ensemble vs scored, kNN anchor reuse) live in
 `--traces` runs only those. The issue-18 figures (the re-encoded default against plain
 llama-cpp-python, trace prefill efficiency, the stock DSPy pipeline) live in bench_speed.py;
 `--speed` runs only those. The scale figures (two servers behind one student, a study on a local
-Ray cluster) live in bench_scale.py; `--scale` runs only those (they need smolgepa[ray]).
+Ray cluster) live in bench_scale.py; `--scale` runs only those (they need smolgepa[ray]). The
+`smolgepa watch` figure (one update of a growing trace against reading it afresh) lives in
+bench_watch.py; `--watch` runs only that.
 """
 
 from __future__ import annotations
@@ -238,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only the re-encoded default, trace prefill and stock-DSPy figures (bench_speed.py)")
     parser.add_argument("--scale", action="store_true",
                         help="only the scale figures: two servers, a study on Ray (bench_scale.py)")
+    parser.add_argument("--watch", action="store_true",
+                        help="only the watch figure: one update of a growing trace against reading it afresh "
+                             "(bench_watch.py)")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else 5
     started = time.perf_counter()
@@ -254,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dspy.configure(lm=lm)
         from bench_speed import speed_figures
         from bench_traces import trace_figures
+        from bench_watch import watch_figure
 
         steps: list[Callable[[], Figure | list[Figure]]] = [
             lambda: speed_figures(lm, args.quick, rounds, work),
@@ -262,12 +268,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: cache_rerun(task, lm, examples, work),
             lambda: peak_rss(work),
             lambda: trace_figures(args.quick, rounds),
+            lambda: watch_figure(rounds),
         ]
         if args.scale:
             from bench_scale import ray_study, two_servers
 
             steps = [lambda: two_servers(rounds, work), lambda: ray_study(work)]
         elif args.traces:
+            steps = steps[-2:-1]
+        elif args.watch:
             steps = steps[-1:]
         elif args.speed:
             steps = steps[:1]
@@ -278,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for figure in result if isinstance(result, list) else [result]:
                 figures.append(figure)
                 say(figure.line())
-        if args.quick and not (args.traces or args.scale or args.speed):
+        if args.quick and not (args.traces or args.scale or args.speed or args.watch):
             say("# optimize: skipped with --quick (run without it for the full optimize of sentiment)")
     say(f"# load average at end: {load()}; bench took {time.perf_counter() - started:.0f}s")
     say("")

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from smolgepa.cli import baseline, compare, data, optimize, predict, report, show, study, tasks, traces
+from smolgepa.cli import baseline, compare, data, optimize, predict, report, show, study, tasks, traces, watch
 from smolgepa.cli import eval as eval_command
 from smolgepa.cli.common import print_json, read_instruction
 from smolgepa.cli.student_flags import add_student_flags, student_options, student_settings
@@ -18,7 +18,7 @@ __all__ = ["COMMANDS", "add_student_flags", "build_parser", "main", "print_json"
            "student_options", "student_settings"]
 
 # In the order `smolgepa --help` lists them.
-COMMANDS = (tasks, eval_command, optimize, show, predict, traces, baseline, study, report, compare, data)
+COMMANDS = (tasks, eval_command, optimize, show, predict, traces, baseline, study, report, compare, data, watch)
 
 
 def build_parser() -> argparse.ArgumentParser:

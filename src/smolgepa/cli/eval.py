@@ -8,13 +8,15 @@ from smolgepa.cli.common import add_quiet_flag, command_progress, print_json, re
 from smolgepa.cli.student_flags import add_student_flags, student_options
 
 RENDER_HELP = "rendering of trace inputs (summary: a few lines of counted evidence)"
+INSTRUCTION_HELP = "instruction text, or @FILE (default: the task's seed instruction)"
 
 
-def add_task_flags(parser: argparse.ArgumentParser) -> None:
+def add_task_flags(parser: argparse.ArgumentParser, required: bool = True,
+                   json_help: str = "print one JSON object (no progress)") -> None:
     """`--task`, `--render`, `--json` and `--quiet`, for commands that run a student on one task."""
-    parser.add_argument("--task", required=True, help="built-in task name or path to a task YAML file")
+    parser.add_argument("--task", required=required, help="built-in task name or path to a task YAML file")
     parser.add_argument("--render", choices=["plain", "annotated", "summary"], help=RENDER_HELP)
-    parser.add_argument("--json", action="store_true", help="print one JSON object (no progress)")
+    parser.add_argument("--json", action="store_true", help=json_help)
     add_quiet_flag(parser)
 
 
@@ -23,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("eval", help="evaluate a student on a task split")
     add_task_flags(parser)
     parser.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
-    parser.add_argument("--instruction", help="instruction text, or @FILE (default: the task's seed instruction)")
+    parser.add_argument("--instruction", help=INSTRUCTION_HELP)
     add_student_flags(parser)
     parser.set_defaults(func=cmd_eval)
 

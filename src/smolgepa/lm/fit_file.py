@@ -63,7 +63,7 @@ def fit_path(source: str | Path) -> Path:
 
 def fits_of(engine: Any) -> FitMemory | None:
     """The fit memory of an engine or of the engine its wrappers (caches, taps) hold; None without one."""
-    fits = getattr(_innermost(engine), "fits", None)
+    fits = getattr(innermost_engine(engine), "fits", None)
     return fits if isinstance(fits, FitMemory) else None
 
 
@@ -71,7 +71,7 @@ def header_for(engine: Any, instruction: str) -> FitHeader:
     """The header of a fit made by `engine` (or the engine its wrappers hold) under `instruction`."""
     from smolgepa.lm.response_cache import engine_extras, engine_identity
 
-    inner = _innermost(engine)
+    inner = innermost_engine(engine)
     return FitHeader(engine_identity(inner), json.loads(json.dumps(engine_extras(inner), default=str)), instruction)
 
 
@@ -106,7 +106,7 @@ def read_fits(path: Path, header: FitHeader) -> tuple[dict[Key, Any] | None, str
     return values, ""
 
 
-def _innermost(engine: Any) -> Any:
+def innermost_engine(engine: Any) -> Any:
     """The engine inside any wrappers (their `inner`)."""
     while hasattr(engine, "__dict__") and vars(engine).get("inner") is not None:
         engine = vars(engine)["inner"]

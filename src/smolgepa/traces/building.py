@@ -10,6 +10,11 @@ from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, Tu
 from smolgepa.traces.tool_errors import looks_like_error
 
 
+class IncompleteTraceError(SmolgepaError):
+    """The messages hold no trace yet (no request, or nothing the agent did): a log still being
+    written may become one."""
+
+
 class TraceBuilder:
     """The user's first request becomes the trace's task; calls, results, messages and later user
     messages become turns. A result names its tool through the id of the call it answers."""
@@ -58,9 +63,9 @@ class TraceBuilder:
 
     def trace(self) -> Trace:
         if not self.task:
-            raise SmolgepaError(f"{self.where}: no user message with text: a trace needs the user's request.")
+            raise IncompleteTraceError(f"{self.where}: no user message with text: a trace needs the user's request.")
         if not self.turns:
-            raise SmolgepaError(f"{self.where}: the agent did nothing (no tool calls or messages after the request).")
+            raise IncompleteTraceError(f"{self.where}: the agent did nothing (no tool calls or messages after the request).")
         return Trace(self.task, tuple(self.turns))
 
     def _last_tool(self) -> str:

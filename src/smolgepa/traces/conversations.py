@@ -45,9 +45,9 @@ def read_conversations(path: str | Path, keys: tuple[str, ...] = CHAT_KEYS) -> l
         whole = json.loads(text)
     except ValueError:
         return _jsonl(path, text, keys)
-    if _is_conversation(whole, keys):
+    if is_conversation(whole, keys):
         return [_conversation(whole, 1, path, str(path), keys)]
-    if isinstance(whole, list) and whole and all(_is_conversation(item, keys) for item in whole):
+    if isinstance(whole, list) and whole and all(is_conversation(item, keys) for item in whole):
         return [_conversation(item, n, path, f"{path}: conversation {n}", keys)
                 for n, item in enumerate(whole, start=1)]
     raise SmolgepaError(f"{path}: not a conversation: {_what_was_found(whole, keys)}")
@@ -63,7 +63,7 @@ def _jsonl(path: Path, text: str, keys: tuple[str, ...]) -> list[Conversation]:
             row = json.loads(line)
         except ValueError as exc:
             raise SmolgepaError(f"{where}: malformed JSON ({exc}).") from None
-        if not _is_conversation(row, keys):
+        if not is_conversation(row, keys):
             raise SmolgepaError(f"{where}: each line is one conversation: {_what_was_found(row, keys)}")
         result.append(_conversation(row, len(result) + 1, path, where, keys))
     if not result:
@@ -94,7 +94,8 @@ def _messages(value: dict[str, Any], keys: tuple[str, ...]) -> list[Any] | None:
     return None
 
 
-def _is_conversation(value: Any, keys: tuple[str, ...]) -> bool:
+def is_conversation(value: Any, keys: tuple[str, ...]) -> bool:
+    """Whether `value` is one conversation: a list of messages, or an object with them under one of `keys`."""
     if isinstance(value, dict):
         return _messages(value, keys) is not None
     return isinstance(value, list) and bool(value) and all(isinstance(m, dict) and "role" in m for m in value)

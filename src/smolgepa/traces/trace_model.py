@@ -110,11 +110,12 @@ def parse_trace(value: Any, where: str) -> Trace:
     turns = value.get("turns")
     if not isinstance(turns, list) or not turns:
         raise SmolgepaError(f"{where}: the trace needs 'turns', a non-empty list. {FORMAT_HINT}")
-    parsed = [_parse_turn(turn, f"{where}: turn {i + 1} (turns[{i}])") for i, turn in enumerate(turns)]
+    parsed = [parse_turn(turn, f"{where}: turn {i + 1} (turns[{i}])") for i, turn in enumerate(turns)]
     return Trace(task=task.strip(), turns=tuple(parsed))
 
 
-def _parse_turn(turn: Any, where: str) -> Turn:
+def parse_turn(turn: Any, where: str) -> Turn:
+    """Validate one turn read from JSON; `where` prefixes every error."""
     if not isinstance(turn, dict):
         raise SmolgepaError(f"{where}: a turn must be a JSON object, got {_kind(turn)}. {FORMAT_HINT}")
     role = turn.get("role")

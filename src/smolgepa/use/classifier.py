@@ -52,7 +52,8 @@ class Classifier:
         self.task = optimized.task
         self.program = make_program(self.task, optimized.instruction)
         # what the reading fits (anchors, read-outs, offsets), saved beside the run or program.json
-        self.saved_fit = SavedFit(fit_path(optimized.source), optimized.instruction, on_note)
+        # (a candidate read from no file, `source` "", saves nothing)
+        self.saved_fit = SavedFit(fit_path(optimized.source), optimized.instruction, on_note) if optimized.source else None
         self._lm: Any = None
         self._lock = threading.Lock()
 
@@ -81,7 +82,8 @@ class Classifier:
 
         with collecting() as responses, dspy.context(lm=self.lm(), adapter=PlainTextAdapter()):
             output = self.program(input=text)
-        self.saved_fit.save_new()
+        if self.saved_fit is not None:
+            self.saved_fit.save_new()
         return Answer(output.get(OUTPUT_FIELD), label_scores(responses), output.get(RAW_FIELD) or "",
                       output.get(PARSE_FIELD) or "")
 
@@ -130,7 +132,8 @@ class Classifier:
                 settings = self.optimized.settings
                 student = Student(settings.student, settings.options(self.labels, train_pairs(self.task)))
                 self._lm = tapped(student.lm())
-                self.saved_fit.attach(self._lm.engine)
+                if self.saved_fit is not None:
+                    self.saved_fit.attach(self._lm.engine)
             return self._lm
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ class Optimized:
     task: Task
     instruction: str
     settings: StudentSettings
-    source: str  # the run directory or program.json it was read from
+    source: str  # the run directory or program.json it was read from ("": none, e.g. a task's seed instruction)
 
 
 def read_optimized(path: str | Path, task: str | Path | None = None, **changes: Any) -> Optimized:

@@ -99,6 +99,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
         self.fits = FitMemory()
         self._method_scorer: Any = None
         self._hidden: Any = None  # HiddenStates, loaded by the first `hidden` reading
+        self._growing_inputs = False  # see follow_growing_inputs
         self._priors: dict[tuple[Any, ...], dict[str, float]] = {}
         self._lock = threading.RLock()
 
@@ -286,13 +287,23 @@ class EmbeddedEngine(CompleteOnlyEngine):
                 self._priors[key] = content_free_prior(runs)
             return self._priors[key]
 
+    def follow_growing_inputs(self) -> None:
+        """Say that each input extends the one before (a watched trace, rendered by appending): the
+        hidden reading then keeps the input's states and evaluates only what was appended. The other
+        readings reuse the cached prompt prefix anyway."""
+        with self._lock:
+            self._growing_inputs = True
+            if self._hidden is not None:
+                self._hidden.keep_input_states = True
+
     def _hidden_features(self, messages: list[dict[str, str]]) -> Any:
         """The hidden-state features of these messages (`hidden_states.HiddenStates`; its own context)."""
         from smolgepa.lm.local.hidden_states import HiddenStates
 
         with self._lock:
             if self._hidden is None:
-                self._hidden = HiddenStates(self.settings.path, self.settings.n_ctx, self._threads())
+                self._hidden = HiddenStates(self.settings.path, self.settings.n_ctx, self._threads(),
+                                            keep_input_states=self._growing_inputs)
             return self._hidden.features(messages)
 
     def _label_scorer(self) -> Any:

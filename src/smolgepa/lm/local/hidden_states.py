@@ -23,22 +23,31 @@ import numpy as np
 
 from smolgepa.errors import ContextOverflowError, SmolgepaError
 from smolgepa.lm.readings.scores import calibration_key, content_free_messages
+from smolgepa.lm.local.kv import REEVALUATED_TAIL
 from smolgepa.lm.local.label_scorer import chat_prompt_tokens
 from smolgepa.lm.local.sequences import common_length
 
 Messages = Sequence[Mapping[str, str]]
+SHARED_INPUT_TOKENS = 16  # input tokens two prompts must share before kept states are reused
 
 
 class HiddenStates:
     """Final-layer states of a GGUF model, read from its own embedding-mode context (loaded on first
     use). Not thread-safe: the embedded engine calls it under its lock."""
 
-    def __init__(self, model_path: str | Path, n_ctx: int = 2048, n_threads: int = 0) -> None:
+    def __init__(self, model_path: str | Path, n_ctx: int = 2048, n_threads: int = 0,
+                 keep_input_states: bool = False) -> None:
         self.model_path = str(model_path)
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
+        # Off by default: a state reused from an earlier batch can differ in its last bits from one
+        # computed afresh, and eval and optimize answer each input as if read alone.
+        self.keep_input_states = keep_input_states
         self._llama: Any = None
         self._cached: list[int] = []  # the tokens whose states the KV cache holds, in order
+        self._rows: np.ndarray | None = None  # with keep_input_states: the states of _cached[_rows_from:]
+        self._rows_from = 0
+        self.evaluated = 0  # tokens evaluated, for tests and timing
         self._input_starts: dict[tuple[Any, ...], int] = {}
 
     def llama(self) -> Any:
@@ -75,14 +84,21 @@ class HiddenStates:
 
     def _states_from(self, tokens: Sequence[int], start: int) -> np.ndarray:
         """The states of tokens[start:], evaluating only what the KV cache does not already hold
-        before `start` (rows: one per token from `start`)."""
+        before `start` (or, with `keep_input_states`, what the kept states do not cover) (rows: one
+        per token from `start`)."""
         import llama_cpp
 
         llama = self.llama()
-        reuse = min(common_length(self._cached, tokens), start)
+        common = common_length(self._cached, tokens)
+        # Kept states serve a prompt that extends the last one's input (not two inputs that merely
+        # start alike, as training texts do); at least the last two tokens are evaluated as one batch (kv.py).
+        kept = (self.keep_input_states and self._rows is not None and self._rows_from <= start
+                and common - start >= SHARED_INPUT_TOKENS)
+        reuse = max(start, min(common, len(tokens) - REEVALUATED_TAIL)) if kept else min(common, start)
         llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llama.ctx), -1, reuse, -1)
         self._cached = list(tokens[:reuse])
         todo = list(tokens[reuse:])
+        self.evaluated += len(todo)
         batch = llama_cpp.llama_batch_init(len(todo), 0, 1)
         try:
             batch.n_tokens = len(todo)
@@ -91,18 +107,29 @@ class HiddenStates:
                 batch.seq_id[i][0] = 0
                 batch.logits[i] = True  # embedding mode outputs every token
             if llama_cpp.llama_decode(llama.ctx, batch) != 0:
+                self._rows = None
                 raise SmolgepaError("llama.cpp could not evaluate a prompt for its hidden states (llama_decode failed).")
         finally:
             llama_cpp.llama_batch_free(batch)
         self._cached = list(tokens)
         width = llama.n_embd()
-        return np.stack([
+        fresh = np.stack([
             np.ctypeslib.as_array(llama_cpp.llama_get_embeddings_ith(llama.ctx, i), shape=(width,)).astype(np.float64)
-            for i in range(start - reuse, len(todo))
+            for i in range(max(0, start - reuse), len(todo))
         ])
+        rows = fresh if reuse <= start else np.concatenate([self._kept_rows(start, reuse), fresh])
+        if self.keep_input_states:
+            self._rows, self._rows_from = rows, start
+        return rows
+
+    def _kept_rows(self, start: int, end: int) -> np.ndarray:
+        """The kept states of positions start..end-1 (they are within the kept range)."""
+        assert self._rows is not None
+        return self._rows[start - self._rows_from : end - self._rows_from]
 
     def close(self) -> None:
         if self._llama is not None:
             self._llama.close()
             self._llama = None
             self._cached = []
+            self._rows = None
