@@ -14,6 +14,10 @@ from typing import Any
 from smolgepa.data.confident import find_issues, label_indices
 from smolgepa.data.fold_probs import LabelProbabilities
 
+from smolgepa.evaluation.display import shorten
+
+REASON_SHOWN = 70  # characters of a verifier's reason in the table (--json has all of it)
+
 
 @dataclass(frozen=True)
 class Suspect:
@@ -89,7 +93,7 @@ def audit_text(audit: Audit, limit: int | None = None) -> str:
         verdicts = f"  {'verdict':<14}  reason" if audit.verifier else ""
         lines.append(f"{'id':<{width}}  split  {'label':<12}  {'suggested':<12}  score{verdicts}")
         for s in audit.suspects[:limit]:
-            verdict = f"  {s.verdict_text:<14}  {s.reason}" if audit.verifier else ""
+            verdict = f"  {s.verdict_text:<14}  {shorten(s.reason, REASON_SHOWN)}" if audit.verifier else ""
             lines.append(f"{s.id:<{width}}  {s.split:<5}  {s.label:<12}  {s.suggested:<12}  {s.score:.3f}{verdict}"
                          .rstrip())
         if limit is not None and len(audit.suspects) > limit:
