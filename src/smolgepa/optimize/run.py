@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dspy
 
@@ -43,13 +43,15 @@ from smolgepa.optimize.rules_proposer import RulesProposer
 from smolgepa.optimize.rundir import Redactor, RunDir
 from smolgepa.locks import RunLock
 from smolgepa.optimize.tables import render_run
-from smolgepa.optimize.verifier_feedback import VerifierFeedback, verifier_feedback
 from smolgepa.adapter.program import make_program, seed_instruction
 from smolgepa.jsonfiles import disk_full_errors
 from smolgepa.progress import Progress
 from smolgepa.runrecord import RunSummary
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Example, Task
+
+if TYPE_CHECKING:  # smolgepa.verifier imports the reflection backends of this package
+    from smolgepa.optimize.verifier_feedback import VerifierFeedback
 
 FEWSHOT_NOTE = "No reflection model given: using the built-in fewshot proposer (labelled examples, no LLM)."
 RULES_NOTE = (
@@ -362,6 +364,8 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
     judge = EvidenceJudge(task, evaluate_set, seed=config.seed)
     facts = _facts(config, task, token_method)
     facts.model_file = model_file
+    from smolgepa.optimize.verifier_feedback import verifier_feedback
+
     verifying = verifier_feedback(config, task, run_dir)  # None without --verifier
     journal = Journal(run_dir, budget=config.budget, max_proposals=config.max_proposals, patience=config.patience,
                       eval_every_proposal=config.eval_every_proposal, train=train, evaluate_val=evaluate_on("val"),
