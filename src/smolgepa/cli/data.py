@@ -112,6 +112,8 @@ def cmd_label(args: argparse.Namespace) -> None:
         print(line, flush=True)  # before the check below, which may refuse to label
     check_agreement(agreement, args.min_agreement, verifier.spec)
     labelled = label_inputs(task, inputs, verifier, progress.counter("labelling", unit="input"))
+    if verifier.tally.junk_line() and not args.json:
+        print(verifier.tally.junk_line(), flush=True)  # also when no input got a label and nothing is written
     note = f"smolgepa data label, verifier {verifier.spec} (val agreement {agreement.text})"
     written = write_labelled(task, labelled, Path(args.write), note)
     left_out = [item.id for item, reply in labelled if reply.label is None]
@@ -123,6 +125,4 @@ def cmd_label(args: argparse.Namespace) -> None:
     print(f"labelled {len(labelled) - len(left_out)} of {len(labelled)} inputs"
           + (f" ({len(left_out)} junk replies left out: {', '.join(left_out[:10])}"
              + (", ..." if len(left_out) > 10 else "") + ")" if left_out else ""))
-    if verifier.tally.junk_line():
-        print(verifier.tally.junk_line())
     print(f"wrote {written[0]} and {written[1]}")
