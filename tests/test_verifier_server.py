@@ -201,7 +201,7 @@ def test_optimize_with_a_verifier_resumes_exactly(llama_server, tmp_path: Path) 
     assert first.returncode == 0, first.stderr
     calls = json.loads(first.stdout)["calls"]["verifier"]
     asked = read_jsonl(whole / "cache" / "verifier.jsonl")
-    assert calls["calls"] >= 1 and calls["cached"] == 0 and len(asked) == calls["calls"]
+    assert calls["calls"] >= 1 and len(asked) == calls["calls"] - calls["cached"]  # a repeated failure: asked once
     # each failure's explanation reached the reflection prompt, when the verifier named the gold label
     prompts = [r["prompt"] for r in read_jsonl(whole / "cache" / "reflection.jsonl")]
     for record in asked:
