@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from smolgepa.callcounts import Calls, read_calls
 from smolgepa.errors import SmolgepaError
 from smolgepa.evaluation.evaluate import Prediction
 from smolgepa.jsonfiles import read_jsonl
@@ -165,34 +166,6 @@ class Counts:
 
 
 @dataclass(frozen=True)
-class CallCount:
-    """Calls to one model: made, served from the run cache, seconds spent on the others."""
-
-    calls: int = 0
-    cached: int = 0
-    seconds: float = 0.0
-    context_overflows: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        counts: dict[str, Any] = {"calls": self.calls, "cached": self.cached, "seconds": self.seconds}
-        if self.context_overflows:
-            counts["context_overflows"] = self.context_overflows
-        return counts
-
-
-@dataclass(frozen=True)
-class Calls:
-    student: CallCount | None = None
-    reflection: CallCount | None = None
-    wall_seconds_this_process: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"student": self.student.to_json() if self.student else None,
-                "reflection": self.reflection.to_json() if self.reflection else None,
-                "wall_seconds_this_process": self.wall_seconds_this_process}
-
-
-@dataclass(frozen=True)
 class Capacity:
     capacity_problem: bool = False
     text: str = ""
@@ -288,7 +261,7 @@ class RunSummary:
             token_count=str(data.get("token_count") or ""),
             machine=str(data.get("machine") or ""),
             model_file=data.get("model_file"),
-            calls=_calls(data.get("calls")),
+            calls=read_calls(data.get("calls")),
             test={k: e for k, e in ((k, Evaluation.from_json(v)) for k, v in (data.get("test") or {}).items()) if e},
             final_pick=data.get("final_pick"),
         )
@@ -308,13 +281,6 @@ def _capacity(data: dict[str, Any] | None) -> Capacity:
 def _task(data: dict[str, Any] | None) -> TaskInfo:
     data = data or {}
     return TaskInfo(str(data.get("name") or ""), tuple(data.get("labels") or ()), dict(data.get("n") or {}))
-
-
-def _calls(data: dict[str, Any] | None) -> Calls:
-    data = data or {}
-    student, reflection = data.get("student"), data.get("reflection")
-    return Calls(_known(CallCount, student) if student else None, _known(CallCount, reflection) if reflection else None,
-                 float(data.get("wall_seconds_this_process") or 0.0))
 
 
 @dataclass(frozen=True)

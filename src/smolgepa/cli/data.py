@@ -1,5 +1,6 @@
-"""`smolgepa data audit`: the train and val examples whose label is likely wrong (confident learning
-over out-of-fold label probabilities), and a corrected copy of the task with `--write`."""
+"""`smolgepa data`: `audit` lists the train and val examples whose label is likely wrong (confident learning
+over out-of-fold label probabilities; a verifier model's verdict on each with `--verifier`), and writes a
+corrected copy with `--write`; `label` labels new inputs with a verifier model into a new task."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from pathlib import Path
 
 from smolgepa.cli.common import add_quiet_flag, command_progress, print_json, read_instruction
 from smolgepa.cli.student_flags import add_student_flags, student_options
+from smolgepa.cli.verifier_flags import add_verifier_flags, verifier_from_args
 
 SOURCE_HELP = ("where the out-of-fold label probabilities come from: reading (the student's --reading, "
                "default hidden) or tfidf (a TF-IDF logistic regression, no language model)")
+AUDIT_VERIFIER_HELP = ("a verifier model's verdict on each suspect (agree, or another label) with a one-line "
+                       "reason: any --reflection model spec (llamacpp:URL, openai:MODEL@URL, litellm:MODEL, ...)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `data` command and its verbs."""
-    parser = commands.add_parser("data", help="data you can trust: audit a task's labels")
+    parser = commands.add_parser("data", help="data you can trust: audit a task's labels, label new inputs")
     verbs = parser.add_subparsers(dest="verb", required=True)
     audit = verbs.add_parser("audit", help="rank train and val examples whose label is likely wrong")
     audit.add_argument("--task", required=True, help="built-in task name or path to a task YAML file")
@@ -25,9 +29,21 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                        ".jsonl beside it, suspects relabelled; never overwrites")
     audit.add_argument("--limit", type=int, default=40, help="suspects printed (default 40; --json lists all)")
     audit.add_argument("--json", action="store_true", help="print one JSON object (no progress)")
+    add_verifier_flags(audit, help_text=AUDIT_VERIFIER_HELP)
     add_quiet_flag(audit)
     add_student_flags(audit)
     audit.set_defaults(func=cmd_audit, decode="hidden")
+    label = verbs.add_parser("label", help="label new inputs with a verifier model, into a new task")
+    label.add_argument("file", metavar="FILE", help='JSONL of inputs: {"id": ..., "text": ...} (or the task\'s input field)')
+    label.add_argument("--task", required=True, help="the task whose labels to use (built-in name or task YAML)")
+    label.add_argument("--write", metavar="FILE", required=True,
+                       help="the new task: FILE (.yaml) and its .jsonl beside it; never overwrites")
+    label.add_argument("--min-agreement", type=float, metavar="X",
+                       help="refuse to label when the verifier agrees with the task's val labels less often (0-1)")
+    label.add_argument("--json", action="store_true", help="print one JSON object (no progress)")
+    add_verifier_flags(label, required=True)
+    add_quiet_flag(label)
+    label.set_defaults(func=cmd_label)
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
@@ -39,18 +55,25 @@ def cmd_audit(args: argparse.Namespace) -> None:
         from smolgepa.data.corrected import corrected_paths, refuse_existing
 
         refuse_existing(*corrected_paths(Path(args.write)))
+    verifier = verifier_from_args(args) if args.verifier else None  # a bad spec fails before the work
     audit = audit_labels(task.name, probabilities(task, args))
+    if verifier is not None:
+        from smolgepa.data.verdicts import verify_suspects
+
+        audit = verify_suspects(audit, task, verifier, command_progress(args).counter("verifier", unit="suspect"))
     if args.write:
         from smolgepa.data.corrected import write_corrected
 
-        note = f"smolgepa data audit ({audit.source}): {len(audit.suspects)} suspects relabelled"
-        written = write_corrected(task, audit.corrections(), Path(args.write), note)
+        by = f", verifier {audit.verifier}" if audit.verifier else ""
+        corrections = audit.corrections()
+        note = f"smolgepa data audit ({audit.source}{by}): {len(corrections)} suspects relabelled"
+        written = write_corrected(task, corrections, Path(args.write), note)
     if args.json:
         print_json(audit.to_json())
     else:
         print(audit_text(audit, args.limit))
         if args.write:
-            print(f"wrote {written[0]} and {written[1]} ({len(audit.suspects)} labels replaced)")
+            print(f"wrote {written[0]} and {written[1]} ({len(corrections)} labels replaced)")
 
 
 def probabilities(task, args: argparse.Namespace):  # noqa: ANN001, ANN201 - Task -> LabelProbabilities
@@ -68,3 +91,38 @@ def probabilities(task, args: argparse.Namespace):  # noqa: ANN001, ANN201 - Tas
     progress = command_progress(args).counter(f"audit {task.name}")
     return reading_probabilities(task, lambda examples: predict(program, lm, examples, threads=args.threads,
                                                                 progress=progress), args.decode)
+
+
+def cmd_label(args: argparse.Namespace) -> None:
+    from smolgepa.data.corrected import corrected_paths, refuse_existing
+    from smolgepa.data.labelling import check_agreement, label_inputs, measure_agreement, read_unlabelled, write_labelled
+    from smolgepa.errors import SmolgepaError
+    from smolgepa.tasks import load_task
+
+    if args.min_agreement is not None and not 0.0 <= args.min_agreement <= 1.0:
+        raise SmolgepaError(f"--min-agreement {args.min_agreement:g}: give a fraction between 0 and 1 (e.g. 0.8).")
+    task = load_task(args.task)
+    refuse_existing(*corrected_paths(Path(args.write)))  # before any call
+    inputs = read_unlabelled(Path(args.file), task)
+    verifier = verifier_from_args(args)
+    progress = command_progress(args)
+    agreement = measure_agreement(task, verifier, progress.counter(f"verifier on {task.name} val"))
+    line = f"verifier {verifier.spec} agrees with {task.name}'s val labels: {agreement.text}, {agreement.junk} junk"
+    if not args.json:
+        print(line, flush=True)  # before the check below, which may refuse to label
+    check_agreement(agreement, args.min_agreement, verifier.spec)
+    labelled = label_inputs(task, inputs, verifier, progress.counter("labelling", unit="input"))
+    if verifier.tally.junk_line() and not args.json:
+        print(verifier.tally.junk_line(), flush=True)  # also when no input got a label and nothing is written
+    note = f"smolgepa data label, verifier {verifier.spec} (val agreement {agreement.text})"
+    written = write_labelled(task, labelled, Path(args.write), note)
+    left_out = [item.id for item, reply in labelled if reply.label is None]
+    if args.json:
+        print_json({"agreement": agreement.to_json(), "labelled": len(labelled) - len(left_out), "left_out": left_out,
+                    "written": [str(path) for path in written], "verifier": {"spec": verifier.spec,
+                                                                            **verifier.tally.to_json()}})
+        return
+    print(f"labelled {len(labelled) - len(left_out)} of {len(labelled)} inputs"
+          + (f" ({len(left_out)} junk replies left out: {', '.join(left_out[:10])}"
+             + (", ..." if len(left_out) > 10 else "") + ")" if left_out else ""))
+    print(f"wrote {written[0]} and {written[1]}")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from smolgepa.cli.common import print_json, command_progress
 from smolgepa.cli.eval import RENDER_HELP
 from smolgepa.cli.student_flags import add_student_flags
+from smolgepa.cli.verifier_flags import add_verifier_flags
 from smolgepa.errors import SmolgepaError
 
 if TYPE_CHECKING:
@@ -49,7 +50,12 @@ FLAGS: dict[str, str] = {
     "retries": "student_retries",
     "backoff": "student_backoff",
     "api_key_env": "student_api_key_env",
+    "verifier": "verifier",
+    "verifier_timeout": "verifier_timeout",
+    "verifier_key_env": "verifier_key_env",
 }
+VERIFIER_HELP = ("a verifier model that says, for each wrong answer on the minibatch, why the expected label is "
+                 "right, in the feedback reflection reads: any --reflection model spec (llamacpp:URL, litellm:MODEL, ...)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -90,6 +96,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add("--reflection-max-tokens", type=int, help="answer token limit for reflection models (default 2048)")
     add("--reflection-temperature", type=float, help="reflection model temperature (default 0.7)")
     add("--reflection-key-env", help="environment variable holding the reflection API key")
+    add_verifier_flags(parser, help_text=VERIFIER_HELP, unset=True)
     add("--quiet", action="store_true", help="no progress on stderr (a bar on a terminal, plain lines otherwise)")
     add("--json", action="store_true", help="print one JSON object (the run summary)")
     parser.set_defaults(func=cmd_optimize)

@@ -48,6 +48,17 @@ def source_rows(task: Task) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return spec, rows
 
 
+def write_task_files(spec: dict[str, Any], rows: list[dict[str, Any]], yaml_path: Path, data_path: Path,
+                     note: tuple[str, str]) -> tuple[Path, Path]:
+    """Write `rows` to `data_path` and the task YAML `spec` (renamed after `yaml_path`, naming the data file,
+    with `note` = (key, text) added to its `source`) to `yaml_path`. Returns both paths."""
+    spec = dict(spec, name=yaml_path.stem, data=data_path.name)
+    spec["source"] = {**(spec.get("source") or {}), note[0]: note[1]}
+    write_text_atomic(data_path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    write_text_atomic(yaml_path, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+    return yaml_path, data_path
+
+
 def write_corrected(task: Task, corrections: Mapping[str, str], path: Path, note: str) -> tuple[Path, Path]:
     """Write the task with `corrections` (id -> new label) applied to `path` (YAML) and its JSONL;
     `note` says how the labels were chosen (kept in the YAML's `source`). Returns both paths."""
@@ -58,7 +69,7 @@ def write_corrected(task: Task, corrections: Mapping[str, str], path: Path, note
         raise SmolgepaError(f"Corrections use labels the task does not declare: {', '.join(unknown)}.")
     spec, rows = source_rows(task)
     splits = {example.id: example.split for example in task.examples}
-    lines = []
+    written = []
     for number, row in enumerate(rows, start=1):
         row = dict(row)
         example_id = str(row.get("id", f"line{number}"))
@@ -66,9 +77,5 @@ def write_corrected(task: Task, corrections: Mapping[str, str], path: Path, note
         if example_id in corrections and corrections[example_id] != row.get("label"):
             row["relabelled_from"] = row.get("label")
             row["label"] = corrections[example_id]
-        lines.append(json.dumps(row, ensure_ascii=False))
-    spec = dict(spec, name=yaml_path.stem, data=data_path.name)
-    spec["source"] = {**(spec.get("source") or {}), "relabelled": note}
-    write_text_atomic(data_path, "\n".join(lines) + "\n")
-    write_text_atomic(yaml_path, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
-    return yaml_path, data_path
+        written.append(row)
+    return write_task_files(spec, written, yaml_path, data_path, ("relabelled", note))

@@ -22,7 +22,7 @@ TEXT_MOVE_RULES = ("minibatch", "evidence")  # smolgepa.optimize.evidence.accept
 # student's server (not what it answers).
 SERVER_SETTINGS = ("student_timeout", "student_retries", "student_backoff", "student_api_key_env")
 RESUMABLE_CHANGES = frozenset({"budget", "max_proposals", "patience", "resume", "threads", "run_dir", "response_cache",
-                               *SERVER_SETTINGS})
+                               "verifier_timeout", "verifier_key_env", *SERVER_SETTINGS})
 IN_PROCESS_SETTINGS = ("model_format",)  # which re-encoding of an in-process student's file answers
 
 
@@ -73,6 +73,9 @@ class OptimizeConfig:
     fast_model: bool = False  # deprecated: re-encode a gguf:PATH student too (embedded: the default already)
     model_format: str | None = None  # the re-encoding's format, instead of this CPU's probe's choice
     response_cache: bool = False  # also the disk response cache (smolgepa.lm.response_cache) under the run's own cache
+    verifier: str | None = None  # a model that explains each minibatch failure in the feedback (smolgepa.verifier)
+    verifier_timeout: float = 120.0
+    verifier_key_env: str | None = None
 
     def __post_init__(self) -> None:
         _positive("budget", self.budget)
@@ -122,6 +125,12 @@ class OptimizeConfig:
             )
         if self.reflection is not None and not self.reflection.strip():
             raise SmolgepaError("--reflection is empty: pass a model spec, cmd:\"COMMAND\", fewshot or rules.")
+        if self.verifier is not None:
+            from smolgepa.verifier.verifier_model import check_verifier
+
+            check_verifier(self.verifier)
+        if not self.verifier_timeout > 0:
+            raise SmolgepaError(f"verifier_timeout must be more than 0 seconds, got {self.verifier_timeout}.")
 
     def _check_reading_choices(self) -> None:
         from smolgepa.candidate.reading_line import PROPOSAL_ORDER, READINGS

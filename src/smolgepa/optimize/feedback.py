@@ -14,6 +14,8 @@ from smolgepa.tasks.model import Task
 
 RAW_SHOWN = 300  # characters of a raw completion quoted in feedback
 DiagnosticsLookup = Callable[[str], Diagnostics | None]
+# input, gold label, the student's label (None: unreadable) -> a line on why the gold label is right, or None
+Explainer = Callable[[str, str, "str | None"], "str | None"]
 
 
 def output_problem(raw: str, input_text: str, instruction: str, label_descriptions: dict[str, str]) -> str | None:
@@ -68,8 +70,10 @@ def feedback_text(
     return "\n".join(lines)
 
 
-def make_metric(task: Task, diagnostics_for: DiagnosticsLookup) -> Callable[..., Any]:
-    """The metric GEPA calls: a float score, or `dspy.Prediction(score, feedback)` for a predictor."""
+def make_metric(task: Task, diagnostics_for: DiagnosticsLookup, explain: Explainer | None = None) -> Callable[..., Any]:
+    """The metric GEPA calls: a float score, or `dspy.Prediction(score, feedback)` for a predictor. With
+    `explain` (a verifier model, `optimize/verifier_feedback.py`) a wrong answer's feedback also says why
+    the gold label is right."""
 
     def metric(
         gold: Any,
@@ -95,6 +99,9 @@ def make_metric(task: Task, diagnostics_for: DiagnosticsLookup) -> Callable[...,
             instruction=instruction,
             diagnostics=diagnostics_for(instruction),
         )
+        if explain is not None and score == 0.0:
+            line = explain(str(gold.input), str(gold.label), predicted)
+            text = f"{text}\n{line}" if line else text
         return dspy.Prediction(score=score, feedback=text)
 
     return metric

@@ -36,13 +36,16 @@ Backend = ReflectionBackend  # the earlier name
 
 @dataclass(frozen=True)
 class ReflectionSettings:
-    """How reflection calls are made."""
+    """How reflection calls are made. The verifier (`smolgepa.verifier`) makes its calls the same way, with
+    its own `role` (the flags a server's error names) and `system` prompt."""
 
     timeout: float = 300.0
     max_tokens: int = 2048
     temperature: float = 0.7
     key_env: str | None = None
     seed: int = 0
+    role: str = "reflection"
+    system: str = SYSTEM_PROMPT
 
 
 class ReflectionKind:
@@ -156,6 +159,12 @@ def check_reflection(spec: str) -> str:
     return text
 
 
+def is_offline(spec: str) -> bool:
+    """Whether `spec` names a built-in proposer (`fewshot`, `rules`): no model answers behind it."""
+    kind, _ = _reflection_kind(spec.strip())
+    return kind is not None and kind.offline
+
+
 def describe_reflection(spec: str) -> str:
     """The spec as recorded in the run directory (a command's arguments are kept; keys never are)."""
     return spec.strip()
@@ -173,7 +182,7 @@ def make_backend(spec: str, settings: ReflectionSettings) -> ReflectionBackend:
 def model_engine(spec: Any, settings: ReflectionSettings) -> Engine:
     """A DSPy engine for a reflection model spec (its student kind's `reflection_engine`)."""
     return student_kind(spec.kind).reflection_engine(
-        spec, timeout=settings.timeout, key_env=settings.key_env, seed=settings.seed
+        spec, timeout=settings.timeout, key_env=settings.key_env, seed=settings.seed, role=settings.role
     )
 
 
@@ -190,7 +199,7 @@ class EngineBackend:
         request = Request(
             model=str(getattr(self.engine, "model_name", "reflection")),
             messages=(Message.user(prompt),),
-            system=SYSTEM_PROMPT,
+            system=self.settings.system,
             config=Config(
                 max_tokens=self.settings.max_tokens,
                 temperature=self.settings.temperature,
@@ -225,7 +234,7 @@ class LitellmBackend:
 
             response = litellm.completion(
                 model=self.model,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}],
+                messages=[{"role": "system", "content": self.settings.system}, {"role": "user", "content": prompt}],
                 max_tokens=self.settings.max_tokens,
                 temperature=self.settings.temperature,
                 timeout=self.settings.timeout,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dspy
 
@@ -29,6 +29,7 @@ from smolgepa.optimize.evidence.acceptance import EvidenceAcceptance, evidence_r
 from smolgepa.optimize.evidence.final_pick import pick_final
 from smolgepa.optimize.evidence.screen import EvidenceJudge
 from smolgepa.optimize.config import RULES, OptimizeConfig, check_resume_compatible, load_saved_config
+from smolgepa.optimize.feedback import Explainer, make_metric
 from smolgepa.optimize.fewshot import FewshotProposer
 from smolgepa.optimize.fit_export import save_best_fit
 from smolgepa.machine import cpu_description
@@ -48,6 +49,9 @@ from smolgepa.progress import Progress
 from smolgepa.runrecord import RunSummary
 from smolgepa.tasks import load_task
 from smolgepa.tasks.model import Example, Task
+
+if TYPE_CHECKING:  # smolgepa.verifier imports the reflection backends of this package
+    from smolgepa.optimize.verifier_feedback import VerifierFeedback
 
 FEWSHOT_NOTE = "No reflection model given: using the built-in fewshot proposer (labelled examples, no LLM)."
 RULES_NOTE = (
@@ -180,7 +184,7 @@ def _prepare(config: OptimizeConfig) -> tuple[OptimizeConfig, RunDir]:
         check_resume_compatible(saved, config)
     else:
         config = config.with_changes(run_dir=config.run_dir or default_run_dir(config.task))
-    redact = Redactor(key_envs=(config.student_api_key_env, config.reflection_key_env))
+    redact = Redactor(key_envs=(config.student_api_key_env, config.reflection_key_env, config.verifier_key_env))
     run_dir = RunDir(config.run_dir or "", redact)
     run_dir.prepare(config.resume)
     return config, run_dir
@@ -263,20 +267,23 @@ def _facts(config: OptimizeConfig, task: Task, token_method: str) -> RunFacts:
                     token_count=token_method, machine=cpu_description())
 
 
-def _call_counts(engine: RunCache, reflector: CachedReflector | None, started: float) -> Callable[[], dict]:
+def _call_counts(engine: RunCache, reflector: CachedReflector | None, verifying: VerifierFeedback | None,
+                 started: float) -> Callable[[], dict]:
     return lambda: {
         "student": engine.counter.to_json(),
         "reflection": reflector.counter.to_json() if reflector else {"calls": 0, "cached": 0, "seconds": 0},
         "wall_seconds_this_process": round(time.monotonic() - started, 1),
+        **({"verifier": verifying.count().to_json()} if verifying else {}),
     }
 
 
-def _gepa(config: OptimizeConfig, task: Task, journal: Journal, proposer: Any, judge: EvidenceJudge) -> dspy.GEPA:
+def _gepa(config: OptimizeConfig, task: Task, journal: Journal, proposer: Any, judge: EvidenceJudge,
+          explain: Explainer | None) -> dspy.GEPA:
     def judged(comparison: Any) -> None:
         journal.evidence_judged(comparison.parent.to_json(), comparison.option.to_json(), evidence_reason(comparison))
 
     return dspy.GEPA(
-        metric=_metric(task, journal),
+        metric=make_metric(task, journal.diagnostics_for, explain),
         max_metric_calls=config.budget,
         reflection_minibatch_size=config.minibatch_size,
         candidate_selection_strategy=config.candidate_selection,  # type: ignore[arg-type]
@@ -357,13 +364,17 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
     judge = EvidenceJudge(task, evaluate_set, seed=config.seed)
     facts = _facts(config, task, token_method)
     facts.model_file = model_file
+    from smolgepa.optimize.verifier_feedback import verifier_feedback
+
+    verifying = verifier_feedback(config, task, run_dir)  # None without --verifier
     journal = Journal(run_dir, budget=config.budget, max_proposals=config.max_proposals, patience=config.patience,
                       eval_every_proposal=config.eval_every_proposal, train=train, evaluate_val=evaluate_on("val"),
-                      count_tokens=count_tokens, progress=progress, student_failure=lambda: engine.failure,
+                      count_tokens=count_tokens, progress=progress,
+                      student_failure=lambda: engine.failure or (verifying.failure if verifying else None),
                       facts=facts)
     proposing = _proposing(config, task, journal, run_dir, count_tokens, student, judge)
     facts.proposer, facts.proposer_note = proposing.name, proposing.note
-    facts.calls = _call_counts(engine, proposing.reflector, time.monotonic())
+    facts.calls = _call_counts(engine, proposing.reflector, verifying, time.monotonic())
     if config.resume:
         journal.emit("resumed", config=config.to_json())
     else:
@@ -371,14 +382,14 @@ def _optimize(config: OptimizeConfig, task: Task, run_dir: RunDir, progress: Pro
     if proposing.note:
         journal.progress.say(proposing.note)
     journal.progress.start("optimizing", config.budget, unit="call")
-    gepa = _gepa(config, task, journal, proposing.proposer, judge)
+    gepa = _gepa(config, task, journal, proposing.proposer, judge, verifying)
     status = "failed"
     try:
         with (_quiet(), _failure_reported_once(engine), _interrupts_to(journal),
               dspy.context(lm=lm, adapter=PlainTextAdapter())):
             gepa.compile(make_program(task, seed_instruction(task)), trainset=_dspy_examples(train),
                          valset=_dspy_examples(val))
-            failure = engine.failure or journal.fatal
+            failure = journal.student_failure() or journal.fatal
             if failure is not None:
                 raise failure
             journal.emit("stopped", reason=journal.stop_reason, pareto_front=journal.pareto_front)
@@ -414,12 +425,6 @@ def _wrap_up(journal: Journal, status: str, engine: RunCache) -> None:
     finally:
         journal.progress.close()
         engine.close()
-
-
-def _metric(task: Task, journal: Journal) -> Callable[..., Any]:
-    from smolgepa.optimize.feedback import make_metric
-
-    return make_metric(task, journal.diagnostics_for)
 
 
 def export(task: Task, instruction: str, run_dir: RunDir) -> None:

@@ -6,6 +6,7 @@ Layout of a run directory:
     summary.json             the current state of the run, rewritten atomically after every iteration
     cache/student.jsonl      every student completion, keyed by a hash of the full request
     cache/reflection.jsonl   every reflection call (prompt, answer or failure), keyed by a hash of the prompt
+    cache/verifier.jsonl     every verifier answer (with --verifier), keyed by a hash of the verifier and prompt
     best_instruction.txt     the best instruction so far
     program.json             the best program, saved by DSPy (`make_program(task).load(path)`)
 
@@ -45,6 +46,7 @@ class RunDir:
     summary_file = property(lambda self: self.path / "summary.json")
     student_cache_file = property(lambda self: self.path / "cache" / "student.jsonl")
     reflection_cache_file = property(lambda self: self.path / "cache" / "reflection.jsonl")
+    verifier_cache_file = property(lambda self: self.path / "cache" / "verifier.jsonl")
     best_instruction_file = property(lambda self: self.path / "best_instruction.txt")
     program_file = property(lambda self: self.path / "program.json")
 

@@ -9,7 +9,8 @@ from smolgepa.evaluation.display import shorten, table
 from smolgepa.formatting import change, decode_text, minibatch_text, percent, recorded_accuracy
 from smolgepa.optimize.evidence.paired_test import PairedVerdict
 from smolgepa.optimize.evidence.screen import Measured, OptionScreen
-from smolgepa.runrecord import CallCount, RunSummary
+from smolgepa.callcounts import CallCount, VerifierCount
+from smolgepa.runrecord import RunSummary
 
 STUDY_COLUMNS = 12  # iterations shown in the study-style one-row table
 
@@ -94,15 +95,23 @@ def final_pick_lines(summary: RunSummary) -> list[str]:
     return lines + [""]
 
 
-def _calls_lines(student: CallCount | None, reflection: CallCount | None) -> list[str]:
+def _calls_lines(student: CallCount | None, reflection: CallCount | None,
+                 verifier: VerifierCount | None = None) -> list[str]:
     if student is None:
         return []
     reflection = reflection or CallCount()
+    verifier_calls = "" if verifier is None else (
+        f"; verifier calls: {verifier.calls} ({verifier.cached} from the cache, the others took {verifier.seconds:.1f}s)")
     lines = [
         f"Student calls: {student.calls} ({student.cached} answered from the run cache, "
         f"the others took {student.seconds:.1f}s); reflection calls: {reflection.calls} "
-        f"({reflection.cached} from the cache, the others took {reflection.seconds:.1f}s)."
+        f"({reflection.cached} from the cache, the others took {reflection.seconds:.1f}s){verifier_calls}."
     ]
+    if verifier is not None:  # the same after --resume: the cache answers what the first process asked
+        lines.append(f"Verifier: {verifier.calls} wrong minibatch answers explained or asked about; "
+                     f"{verifier.junk} junk replies, {verifier.disagreed} naming another label than the gold one "
+                     "(those add nothing to the feedback).")
+        lines += [verifier.junk_line] if verifier.junk_line else []
     if student.context_overflows:
         lines.append(
             f"Prompts too long for the student's context window: {student.context_overflows} "
@@ -149,7 +158,7 @@ def render_run(summary: RunSummary | dict[str, Any], run_dir: str = "") -> str:
         f"({counts.extra_metric_calls} for evaluating rejected proposals); "
         f"proposals: {counts.proposals}; Pareto front: {list(summary.pareto_front)}."
     )
-    lines += _calls_lines(summary.calls.student, summary.calls.reflection)
+    lines += _calls_lines(summary.calls.student, summary.calls.reflection, summary.calls.verifier)
     if summary.capacity.capacity_problem:
         lines.append(f"Verdict: {summary.capacity.text}.")
     if summary.machine:

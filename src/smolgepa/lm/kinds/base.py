@@ -95,8 +95,9 @@ class StudentKind:
         """The DSPy engine for a student (nothing is loaded or contacted until its first request)."""
         raise NotImplementedError(f"student kind {self.name!r} defines no engine")
 
-    def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int) -> Engine:
-        """The engine when this spec is the reflection model (default: the student engine)."""
+    def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int,
+                          role: str = "reflection") -> Engine:
+        """The engine when this spec is the reflection (or verifier: `role`) model (default: the student engine)."""
         from smolgepa.lm.options import StudentOptions
 
         return self.engine(spec, StudentOptions(seed=seed))

@@ -91,7 +91,8 @@ class EmbeddedKind(StudentKind):
             )
         )
 
-    def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int) -> EmbeddedEngine:
+    def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int,
+                          role: str = "reflection") -> EmbeddedEngine:
         from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 
         # Reflection prompts are long: a larger context than a student's; the file is checked on load.

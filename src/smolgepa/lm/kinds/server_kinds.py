@@ -72,14 +72,15 @@ class ServerKind(StudentKind):
             )
         )
 
-    def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int) -> ServerEngine:
+    def reflection_engine(self, spec: ModelSpec, *, timeout: float, key_env: str | None, seed: int,
+                          role: str = "reflection") -> ServerEngine:
         from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 
         if key_env is None and spec.kind == "openai" and os.environ.get("OPENAI_API_KEY"):
             key_env = "OPENAI_API_KEY"
         return ServerEngine(
             ServerSettings(base_url=spec.base_url, model=spec.model, flavour=spec.kind, api_key_env=key_env,
-                           timeout=timeout, role="reflection")
+                           timeout=timeout, role=role)
         )
 
 

@@ -350,9 +350,9 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
         verb = "Cannot reach" if last.connection else "No usable answer from"
         settings = self.settings
         student = settings.role == "student"
-        # Reflection models have --reflection-timeout and no retries flag; students have both.
+        # Reflection and verifier models have --reflection-timeout (--verifier-timeout) and no retries flag.
         retries = f"raise --retries (now {settings.retries})" if student else "run again later"
-        timeout_flag = "--timeout" if student else "--reflection-timeout"
+        timeout_flag = "--timeout" if student else f"--{settings.role}-timeout"
         if last.connection:
             hint = f"{START_HINT}. If it is restarting, {retries}."
         elif last.timed_out:
@@ -369,7 +369,7 @@ class ServerEngine(ScoringEngineMixin, CompleteOnlyEngine):
     def _not_up(self, failure: _Retryable, seconds: float) -> ServerNotUpError:
         """The one line for a server never reached in this process: what failed, where, what to do."""
         settings = self.settings
-        flag = "--student" if settings.role == "student" else "--reflection"
+        flag = f"--{settings.role}"
         where = ", ".join(u.rstrip("/") + "/chat/completions" for u in (settings.base_url, *settings.more_urls))
         detail = failure.what.removeprefix("connection failed (").removesuffix(")")
         if failure.refused == "unknown host":

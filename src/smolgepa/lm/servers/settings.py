@@ -20,6 +20,7 @@ SERVER_DEFAULT_URLS: dict[str, str | None] = {
 }
 # Requests in flight at once, by server kind: llama.cpp and vLLM batch parallel slots, LM Studio
 # and Ollama mostly queue, hosted APIs take more.
+SERVER_ROLES = ("student", "reflection", "verifier")  # who asks: the flags error messages name
 DEFAULT_CONCURRENCY: dict[str, int] = {"llamacpp": 4, "vllm": 4, "lmstudio": 2, "ollama": 2, "openai": 8}
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class ServerSettings:
     labels: tuple[str, ...] = ()
     calibrate: bool = False
     content_free: tuple[str, ...] = CONTENT_FREE_INPUTS
-    role: str = "student"  # or "reflection": only changes which flags error messages name
+    role: str = "student"  # or "reflection", "verifier": only changes which flags error messages name
     calibration: str = "content-free"
     train_examples: tuple[tuple[str, str], ...] = ()
     knn_k: int = DEFAULT_KNN_K
@@ -61,8 +62,8 @@ class ServerSettings:
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
         object.__setattr__(self, "content_free", tuple(self.content_free))
         object.__setattr__(self, "train_examples", tuple((str(t), str(y)) for t, y in self.train_examples))
-        if self.role not in ("student", "reflection"):
-            raise SmolgepaError(f"ServerSettings.role must be 'student' or 'reflection', got {self.role!r}.")
+        if self.role not in SERVER_ROLES:
+            raise SmolgepaError(f"ServerSettings.role must be one of {', '.join(SERVER_ROLES)}, got {self.role!r}.")
         if self.flavour not in SERVER_DEFAULT_URLS:
             raise SmolgepaError(f"Unknown server flavour {self.flavour!r}. Available: {', '.join(SERVER_DEFAULT_URLS)}.")
         if not self.base_url.startswith(("http://", "https://")):
