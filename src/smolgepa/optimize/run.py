@@ -231,7 +231,7 @@ def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: Ru
     if offline is not None:
         words = LabelWordSearch(student.engine(), task, seed_instruction(task)) if config.label_words else None
         proposer = (RulesProposer if offline == RULES else FewshotProposer)(
-            task, gate, journal, config.offered_readings(), config.own_reading(), words, judge
+            task, gate, journal, config.offered_readings(task), config.own_reading(), words, judge
         )
         default_note = RULES_NOTE if offline == RULES else FEWSHOT_NOTE
         note = default_note if config.reflection is None else ""
@@ -250,7 +250,7 @@ def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: Ru
     )
     proposer = ReflectionProposer(
         task, reflector, gate, journal, config.reflection_template, student.size_class(),
-        config.offered_readings(), config.label_words,
+        config.offered_readings(task), config.label_words,
     )
     name = f"reflection ({config.reflection_spec}, template {config.reflection_template})"
     return _Proposing(proposer, name, "", reflector)
