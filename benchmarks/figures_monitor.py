@@ -1,21 +1,25 @@
 """A monitor that uses both the model and the figures: does the 135M add anything to the evidence figures?
 
-    python benchmarks/figures_monitor.py                                  # both settings, annotated and summary
-    python benchmarks/figures_monitor.py --settings extended --renders annotated --plain
+    python benchmarks/figures_monitor.py                       # annotated, then summary; both settings' test splits
+    python benchmarks/figures_monitor.py --renders annotated --val
 
-For each setting and each rendering that carries the figures, three detectors on the same examples:
-the evidence-figures logistic regression (`smolgepa baseline --method evidence`: no LM, its L2 by
-cross-validation on train), the `hidden` reading, and `hidden-figures` (the two combined). Both
-readings run on one embedded engine, so they share the hidden-state anchors (`Reading: hidden` on the
-seed instruction for the first). `--plain` adds `hidden` on the plain rendering, its best rendering.
+Three detectors, all fitted on agent_monitor-extended's train split (120 generated traces) and read on
+the same examples: the evidence-figures logistic regression (`smolgepa baseline --method evidence`: no
+LM, its L2 by cross-validation on train), the `hidden` reading, and `hidden-figures` (the two
+combined), each rendering that carries the figures in turn. Both readings run on one embedded engine
+with agent_monitor-extended's seed instruction, so they share the hidden-state anchors (`Reading:
+hidden` on the seed instruction for the second), and both settings are read from the same anchors:
 
-Settings: `extended` is agent_monitor-extended (train 120 / val 60 / test 120); `generated-to-real` is
-benchmarks/cross_traces.py's (train and val of agent_monitor-extended, test of agent_monitor-real).
-Nothing is chosen here: every setting of the three detectors was fixed before this ran (the
-figures' L2 by cross-validation on train); val and test are each read once per detector. Prints, per
-split, accuracy with n and its 95% Wilson interval, recall per label (hits/n), and per label the
-paired count of examples the combined reading gets right and the figures wrong, and the reverse
-(exact two-sided sign test).
+- `extended`: agent_monitor-extended's test split (120, balanced);
+- `generated-to-real`: agent_monitor-real's test split (89, 84 of them making_progress), the
+  generated->real setting of benchmarks/cross_traces.py (which writes its own task file, whose seed
+  instruction is a sentence about the file; here the generated task's own instruction is kept).
+
+Nothing is chosen here: every setting of the three detectors was fixed before this ran (the figures'
+L2 by cross-validation on train, the read-out's L2 that of `stack`); each test split is read once per
+detector (`--val` reads agent_monitor-extended's val split too). Prints accuracy with n and its 95%
+Wilson interval, recall per label (hits/n), and per label the paired count of examples the combined
+reading gets right and the other detector wrong, and the reverse (exact two-sided sign test).
 """
 
 from __future__ import annotations
@@ -25,15 +29,12 @@ import contextlib
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cross_traces  # noqa: E402  (the generated->real task file)
 from smolgepa.adapter.program import seed_instruction  # noqa: E402
 from smolgepa.candidate.reading_line import with_reading  # noqa: E402
 from smolgepa.evaluation.evaluate import EvalReport, Prediction, evaluate, report_from_predictions  # noqa: E402
@@ -42,54 +43,55 @@ from smolgepa.lm import StudentOptions, make_lm  # noqa: E402
 from smolgepa.lm.options import train_pairs  # noqa: E402
 from smolgepa.machine import cpu_description  # noqa: E402
 from smolgepa.tasks import load_task  # noqa: E402
-from smolgepa.tasks.model import Task  # noqa: E402
+from smolgepa.tasks.model import Example, Task  # noqa: E402
 from smolgepa.traces.shallow import fit_figures_cv  # noqa: E402
 
-SETTINGS = ("extended", "generated-to-real")
 RENDERS = ("annotated", "summary")
-SPLITS = ("val", "test")
+READINGS = ("hidden-figures", "hidden")
+FIGURES_LR = "figures LR (no LM)"
 
 
 def say(text: str) -> None:
     print(text, flush=True)
 
 
-def setting_task(setting: str, render: str, out: Path) -> Task:
-    """The setting's task in `render`."""
-    if setting == "extended":
-        return load_task("agent_monitor-extended", render=render)
-    return load_task(str(cross_traces.write_task("generated-to-real", out).resolve()), render=render)
+def read_sets(render: str, val: bool) -> tuple[Task, dict[str, list[Example]]]:
+    """The generated task (train, instruction) in `render`, and the examples each row reads."""
+    generated = load_task("agent_monitor-extended", render=render)
+    real = load_task("agent_monitor-real", render=render)
+    sets = {"extended val": list(generated.split("val"))} if val else {}
+    sets.update({"extended test": list(generated.split("test")), "generated-to-real test": list(real.split("test"))})
+    return generated, sets
 
 
-def figures_reports(task: Task) -> dict[str, EvalReport]:
+def figures_reports(task: Task, sets: dict[str, list[Example]]) -> dict[str, EvalReport]:
     """The evidence-figures logistic regression, fitted on train (L2 by cross-validation on train)."""
     model = fit_figures_cv([(e.raw, e.label) for e in task.split("train")])
     reports = {}
-    for split in SPLITS:
-        examples = task.split(split)
+    for name, examples in sets.items():
         predictions = [Prediction(id=e.id, input=e.input, label=e.label, predicted=p, raw=p, parse_method="evidence")
                        for e, p in zip(examples, model.predict([e.raw for e in examples]))]
-        reports[split] = report_from_predictions(task, predictions, f"(evidence figures, l2={model.l2:g})",
-                                                 student="none", split=split, decode="none (no LM)")
+        reports[name] = report_from_predictions(task, predictions, f"(evidence figures, l2={model.l2:g})",
+                                                student="none", split=name, decode="none (no LM)")
     return reports
 
 
-def reading_reports(task: Task, readings: Sequence[str]) -> dict[str, dict[str, EvalReport]]:
-    """Each reading's reports on val and test, on one engine (decode `hidden-figures`; other readings by
-    a `Reading:` line on the seed instruction, sharing its hidden-state anchors)."""
-    options = StudentOptions(decode=readings[0], labels=tuple(task.labels), train_examples=train_pairs(task),
+def reading_reports(task: Task, sets: dict[str, list[Example]]) -> dict[str, dict[str, EvalReport]]:
+    """Each reading's reports, on one engine (decode `hidden-figures`; `hidden` by a `Reading:` line on
+    the seed instruction, sharing its hidden-state anchors and query rows)."""
+    options = StudentOptions(decode=READINGS[0], labels=tuple(task.labels), train_examples=train_pairs(task),
                              cache_enabled=False)
     lm = make_lm("embedded", options)
     seed = seed_instruction(task)
     found: dict[str, dict[str, EvalReport]] = {}
-    for reading in readings:
-        instruction = seed if reading == readings[0] else with_reading(seed, reading)
-        for split in SPLITS:
+    for name, examples in sets.items():
+        for reading in READINGS:
+            instruction = seed if reading == READINGS[0] else with_reading(seed, reading)
             started = time.perf_counter()
             with contextlib.redirect_stdout(sys.stderr):
-                report = evaluate(task, lm, task.split(split), instruction, student="embedded", split=split)
-            found.setdefault(reading, {})[split] = report
-            say(f"# {task.name} {task.render} {reading} {split}: {time.perf_counter() - started:.0f}s")
+                report = evaluate(task, lm, examples, instruction, student="embedded", split=name)
+            found.setdefault(reading, {})[name] = report
+            say(f"# {task.render} {reading} {name}: {report.correct}/{report.n}, {time.perf_counter() - started:.0f}s")
     return found
 
 
@@ -121,37 +123,30 @@ def paired_cells(combined: EvalReport, base: EvalReport, labels: Sequence[str]) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated, of: " + ", ".join(SETTINGS))
     parser.add_argument("--renders", default=",".join(RENDERS), help="renderings that carry the figures: " + ", ".join(RENDERS))
-    parser.add_argument("--plain", action="store_true", help="also `hidden` on the plain rendering")
+    parser.add_argument("--val", action="store_true", help="also agent_monitor-extended's val split")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     say(f"# {time.strftime('%Y-%m-%d %H:%M')}, {cpu_description()}")
-    out = Path(tempfile.mkdtemp(prefix="figures-monitor-"))
-    lines = ["| setting | split | rendering | detector | accuracy (n, 95% CI) | doom_loop | api_confusion | "
-             "verbose_thinking | making_progress |", "|---|---|---|---|---|---|---|---|---|"]
-    paired = ["| setting | split | rendering | compared | doom_loop | api_confusion | verbose_thinking | "
-              "making_progress |", "|---|---|---|---|---|---|---|---|"]
-    for setting in args.settings.split(","):
-        runs = [(render, ("hidden-figures", "hidden")) for render in args.renders.split(",") if render]
-        runs += [("plain", ("hidden",))] if args.plain else []
-        for render, readings in runs:
-            task = setting_task(setting, render, out)
-            labels = list(task.labels)
-            rows = {"figures LR (no LM)": figures_reports(task)} if render != "plain" else {}
-            rows.update({f"`{r}`": reports for r, reports in reading_reports(task, readings).items()})
-            for split in SPLITS:
-                for name, reports in rows.items():
-                    report = reports[split]
-                    lines.append(f"| {setting} | {split} | {render} | {name} | {format_accuracy(report.correct, report.n)} | "
-                                 + " | ".join(recall_cells(report, labels)) + " |")
-                    say(lines[-1])
-                if render != "plain":
-                    combined = rows["`hidden-figures`"][split]
-                    for name in ("figures LR (no LM)", "`hidden`"):
-                        paired.append(f"| {setting} | {split} | {render} | `hidden-figures` vs {name} | "
-                                      + " | ".join(paired_cells(combined, rows[name][split], labels)) + " |")
-                        say(paired[-1])
+    lines = ["| read on | rendering | detector | accuracy (n, 95% CI) | doom_loop | api_confusion | "
+             "verbose_thinking | making_progress |", "|---|---|---|---|---|---|---|---|"]
+    paired = ["| read on | rendering | `hidden-figures` against | doom_loop | api_confusion | verbose_thinking | "
+              "making_progress |", "|---|---|---|---|---|---|---|"]
+    for render in [r for r in args.renders.split(",") if r]:
+        task, sets = read_sets(render, args.val)
+        labels = list(task.labels)
+        rows = {FIGURES_LR: figures_reports(task, sets)}
+        rows.update({f"`{r}`": reports for r, reports in reading_reports(task, sets).items()})
+        for name in sets:
+            for detector, reports in rows.items():
+                report = reports[name]
+                lines.append(f"| {name} | {render} | {detector} | {format_accuracy(report.correct, report.n)} | "
+                             + " | ".join(recall_cells(report, labels)) + " |")
+                say(lines[-1])
+            for other in (FIGURES_LR, "`hidden`"):
+                paired.append(f"| {name} | {render} | {other} | "
+                              + " | ".join(paired_cells(rows["`hidden-figures`"][name], rows[other][name], labels)) + " |")
+                say(paired[-1])
     say("\n".join(lines))
     say("")
     say("\n".join(paired))
