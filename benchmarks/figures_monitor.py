@@ -31,7 +31,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

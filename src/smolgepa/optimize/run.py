@@ -330,6 +330,7 @@ def optimize(config: OptimizeConfig, progress: Progress | Callable[[str], None] 
     for name, split in (("train", train), ("val", val)):
         if not split:
             raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
+    config.offered_readings(task)  # a reading named for a task that cannot take it: refused before the run is written
     config, run_dir = _prepare(config)
     with RunLock(run_dir.path) as lock:
         run_dir.guard = lock.check
