@@ -55,10 +55,12 @@ SINGLE_READINGS = ("scored", "scored+calibrate", "scored+calibrate-train", "chan
 FIXED_METHODS = {
     "sentiment-extended": (*SINGLE_READINGS, "stack"),
     **{name: (*SINGLE_READINGS, "stack") for name in REAL_TASKS},
-    # every rendering x scoring method (issue 15's ablation grid); the bare names read `TRACE_RENDER`
+    # every rendering x scoring method (issue 15's ablation grid); the bare names read `TRACE_RENDER`;
+    # `hidden-figures` reads the evidence figures from the rendering, which plain does not print
     "agent_monitor-extended": tuple(f"{reading}{suffix}" for suffix in ("", "@plain", "@annotated")
                                     for reading in ("scored", "scored+calibrate-train", "channel", "knn", "ensemble",
-                                                    "probe", "hidden", "stack")),
+                                                    "probe", "hidden", "stack"))
+                              + ("hidden-figures", "hidden-figures@annotated"),
 }
 
 

@@ -9,7 +9,8 @@ Settings (each a task file written to --out; the test split is always agent_moni
 - real->real: train and val of agent_monitor-real;
 - mixed: both trains, both vals.
 Rows: majority label, bag of words, the published rules, evidence-figures logistic regression, decision
-list, each 135M reading on the plain rendering, and GEPA (built-in proposer with readings). Each prints
+list, each 135M reading on the plain rendering, `hidden` and `hidden-figures` (the model and the
+figures combined) on the annotated rendering, and GEPA (built-in proposer with readings). Each prints
 benchmarks/accuracy.py's `ACCURACY` line and a `# recall` line; a Markdown table with per-label recall
 (hits/n) closes the output. Nothing is tuned on the test split: it is read once per row.
 """
@@ -39,7 +40,8 @@ SETTINGS = {  # setting -> which task's examples each split takes
     "real-to-real": {"train": (REAL,), "val": (REAL,), "test": (REAL,)},
     "mixed": {"train": (GENERATED, REAL), "val": (GENERATED, REAL), "test": (REAL,)},
 }
-FIXED = ("hidden@plain", "probe@plain", "knn@plain", "stack@plain", "scored@plain")
+FIXED = ("hidden@plain", "probe@plain", "knn@plain", "stack@plain", "scored@plain", "hidden@annotated",
+         "hidden-figures@annotated")
 BUDGET = 300
 
 

@@ -205,7 +205,8 @@ def test_cli_refuses_a_method_on_a_server_that_cannot_run_it() -> None:
 
 
 def test_readings_a_server_kind_supports() -> None:
-    assert server_readings("llamacpp") == tuple(r for r in READINGS if r not in ("probe", "hidden", "stack"))  # the whole distribution; not hidden states
+    in_process = ("probe", "hidden", "stack", "hidden-figures")  # the whole distribution; hidden states
+    assert server_readings("llamacpp") == tuple(r for r in READINGS if r not in in_process)
     assert server_readings("vllm") == ("scored", "scored+calibrate")
     assert server_readings("lmstudio") == ()
     vllm = ServerEngine(ServerSettings(base_url="http://127.0.0.1:9/v1", model="m", flavour="vllm",

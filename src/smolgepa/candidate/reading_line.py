@@ -32,6 +32,7 @@ READINGS: dict[str, tuple[str, bool, str]] = {
     "probe": ("probe", False, "content-free"),
     "hidden": ("hidden", False, "content-free"),
     "stack": ("stack", False, "content-free"),
+    "hidden-figures": ("hidden-figures", False, "content-free"),
     "ensemble": ("ensemble", False, "content-free"),
     "ensemble+calibrate-train": ("ensemble", True, "train"),
 }
@@ -40,7 +41,9 @@ READINGS: dict[str, tuple[str, bool, str]] = {
 # against 41.7% on agent_monitor-extended (summary rendering). The ensemble is not offered: at k passes
 # per answer it is the costliest reading to screen (~1 s an answer, a third of the demo's screen), and
 # it read 15-20 points below `hidden` on every task measured (docs/measurements/); `--decode` keeps it.
-PROPOSAL_ORDER = ("hidden", "probe", "stack", "knn", "channel", "scored+calibrate-train", "scored+calibrate", "scored")
+# `hidden-figures` is offered on trace tasks rendered with the evidence figures only (`OptimizeConfig.offered_readings`).
+PROPOSAL_ORDER = ("hidden", "probe", "stack", "hidden-figures", "knn", "channel", "scored+calibrate-train",
+                  "scored+calibrate", "scored")
 
 
 def reading(name: str) -> Reading:

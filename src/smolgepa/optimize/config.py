@@ -159,9 +159,11 @@ class OptimizeConfig:
         spec = self.reflection.strip()
         return spec if spec in OFFLINE_PROPOSERS else None
 
-    def offered_readings(self) -> tuple[str, ...]:
+    def offered_readings(self, task: Any = None) -> tuple[str, ...]:
         """The readings a built-in proposer may write into a candidate (none unless `readings`): those
-        the student can score with (a llama.cpp server has no `probe`)."""
+        the student can score with (a llama.cpp server has no `probe`). With the run's `task`, those that
+        read the evidence figures (`hidden-figures`) only on a trace task rendered with them (summary,
+        annotated); named in `reading_choices` for another task, they are refused in one line."""
         from smolgepa.candidate.reading_line import PROPOSAL_ORDER
         from smolgepa.lm.kinds import student_kind
 
@@ -171,6 +173,8 @@ class OptimizeConfig:
         order = PROPOSAL_ORDER if not self.reading_choices else tuple(
             [r for r in PROPOSAL_ORDER if r in self.reading_choices]
             + [r for r in self.reading_choices if r not in PROPOSAL_ORDER])
+        if task is not None:
+            order = _figure_readings_for(task, order, self.reading_choices)
         return order if kind is None else tuple(r for r in order if r in student_kind(kind).readings())
 
     def own_reading(self) -> str:
@@ -277,3 +281,26 @@ def check_resume_compatible(saved: OptimizeConfig, requested: OptimizeConfig) ->
             f"Only {', '.join(sorted(RESUMABLE_CHANGES - {'resume'}))} may change; "
             "start a new run directory for other settings."
         )
+
+
+def _figure_readings_for(task: Any, order: tuple[str, ...], named: tuple[str, ...]) -> tuple[str, ...]:
+    """`order` without the readings of the evidence figures unless `task` is a trace task whose training
+    inputs carry them; one `named` explicitly there is refused in one line."""
+    from smolgepa.candidate.reading_line import READINGS
+    from smolgepa.lm.readings.hidden_figures import check_figures
+    from smolgepa.lm.readings.reading import FIGURE_MODES
+
+    figure_readings = [name for name in order if READINGS.get(name, ("",))[0] in FIGURE_MODES]
+    if not figure_readings:
+        return order
+    try:
+        if task.input_format != "trace":
+            raise SmolgepaError(f"task {task.name!r} is not a trace task")
+        check_figures([(e.input, e.label) for e in task.split("train")])
+    except SmolgepaError as exc:
+        refused = [name for name in figure_readings if name in named]
+        if refused:
+            raise SmolgepaError(f"--readings {', '.join(refused)}: it reads the evidence figures of a rendered trace, "
+                                f"which this task's inputs do not carry ({exc}).") from None
+        return tuple(name for name in order if name not in figure_readings)
+    return order

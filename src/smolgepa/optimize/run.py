@@ -235,7 +235,7 @@ def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: Ru
     if offline is not None:
         words = LabelWordSearch(student.engine(), task, seed_instruction(task)) if config.label_words else None
         proposer = (RulesProposer if offline == RULES else FewshotProposer)(
-            task, gate, journal, config.offered_readings(), config.own_reading(), words, judge
+            task, gate, journal, config.offered_readings(task), config.own_reading(), words, judge
         )
         default_note = RULES_NOTE if offline == RULES else FEWSHOT_NOTE
         note = default_note if config.reflection is None else ""
@@ -254,7 +254,7 @@ def _proposing(config: OptimizeConfig, task: Task, journal: Journal, run_dir: Ru
     )
     proposer = ReflectionProposer(
         task, reflector, gate, journal, config.reflection_template, student.size_class(),
-        config.offered_readings(), config.label_words,
+        config.offered_readings(task), config.label_words,
     )
     name = f"reflection ({config.reflection_spec}, template {config.reflection_template})"
     return _Proposing(proposer, name, "", reflector)
@@ -337,6 +337,7 @@ def optimize(config: OptimizeConfig, progress: Progress | Callable[[str], None] 
     for name, split in (("train", train), ("val", val)):
         if not split:
             raise SmolgepaError(f"Task {task.name} has no {name} examples ({task.source}); GEPA needs train and val.")
+    config.offered_readings(task)  # a reading named for a task that cannot take it: refused before the run is written
     config, run_dir = _prepare(config)
     with RunLock(run_dir.path) as lock:
         run_dir.guard = lock.check

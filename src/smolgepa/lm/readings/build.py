@@ -15,11 +15,12 @@ from smolgepa.lm.readings.scored import DirectMethod
 def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages], dict[str, float]],
                  hidden: Callable[[Messages], Any] | None = None,
                  memories: dict[tuple[Any, ...], Any] | None = None, fits: FitMemory | None = None) -> ScoringMethod:
-    """The method `settings.decode` names (scored, channel, knn, probe, hidden, stack, ensemble), wrapped
-    in training-split calibration when `settings.calibrate` and `settings.calibration == "train"`.
+    """The method `settings.decode` names (scored, channel, knn, probe, hidden, stack, hidden-figures,
+    ensemble), wrapped in training-split calibration when `settings.calibrate` and
+    `settings.calibration == "train"`.
     `hidden` gives a prompt's hidden-state features (`local.hidden_states.HiddenStates.features`).
     `memories`, kept by the engine, lets the fitted readings share their anchors: knn, probe and stack
-    read the same answer distributions, hidden and stack the same hidden states, each computed once.
+    read the same answer distributions, hidden, stack and hidden-figures the same hidden states, each computed once.
     `fits`, kept by the engine too, holds what the readings fit per prompt (anchors, read-outs,
     offsets), so that it can be saved with a run and restored (`smolgepa.lm.fit_file`)."""
     labels = settings.labels
@@ -54,6 +55,12 @@ def build_method(settings: Any, scorer: LabelScoring, prior: Callable[[Messages]
             raise ValueError("the stack reading needs the model's hidden states (the embedded student)")
         method = StackMethod(scorer, hidden, labels, train, settings.knn_k,
                              memory("distributions"), memory("states"))
+    elif settings.decode == "hidden-figures":
+        from smolgepa.lm.readings.hidden_figures import HiddenFiguresMethod
+
+        if hidden is None:
+            raise ValueError("the hidden-figures reading needs the model's hidden states (the embedded student)")
+        method = HiddenFiguresMethod(hidden, labels, train, memory("states"))
     elif settings.decode == "ensemble":
         from smolgepa.lm.readings.ensemble import EnsembleMethod
 

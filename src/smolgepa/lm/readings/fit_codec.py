@@ -22,6 +22,7 @@ FIT_TYPES = {
     "StateProbe": "smolgepa.lm.readings.hidden:StateProbe",
     "Probe": "smolgepa.lm.readings.probe:Probe",
     "StackedReadout": "smolgepa.lm.readings.stack:StackedReadout",
+    "FiguresReadout": "smolgepa.lm.readings.hidden_figures:FiguresReadout",
     "FoldedFit": "smolgepa.lm.readings.linear:FoldedFit",
 }
 

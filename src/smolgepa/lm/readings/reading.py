@@ -29,11 +29,13 @@ from dataclasses import dataclass
 
 from smolgepa.errors import SmolgepaError
 
-DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "probe", "hidden", "stack", "ensemble")
-SCORING_MODES = ("scored", "channel", "knn", "probe", "hidden", "stack", "ensemble")  # no generation: every label is scored
-EMBEDDED_ONLY_MODES = ("channel", "knn", "probe", "hidden", "stack", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
-IN_PROCESS_MODES = ("probe", "hidden", "stack")  # read what no server returns: the whole distribution, hidden states
-FITTED_MODES = ("knn", "probe", "hidden", "stack")  # answer from the training examples' anchors
+DECODE_MODES = ("free", "constrained", "scored", "channel", "knn", "probe", "hidden", "stack", "hidden-figures",
+                "ensemble")
+SCORING_MODES = ("scored", "channel", "knn", "probe", "hidden", "stack", "hidden-figures", "ensemble")  # no generation: every label is scored
+EMBEDDED_ONLY_MODES = ("channel", "knn", "probe", "hidden", "stack", "hidden-figures", "ensemble")  # beyond logprobs: embedded and llama.cpp servers only
+IN_PROCESS_MODES = ("probe", "hidden", "stack", "hidden-figures")  # read what no server returns: the whole distribution, hidden states
+FITTED_MODES = ("knn", "probe", "hidden", "stack", "hidden-figures")  # answer from the training examples' anchors
+FIGURE_MODES = ("hidden-figures",)  # read the evidence figures from a rendered trace (summary, annotated)
 CALIBRATIONS = ("content-free", "train")
 # decode mode -> the calibrations it takes
 CALIBRATABLE = {"scored": ("content-free", "train"), "channel": ("train",), "ensemble": ("train",)}
@@ -126,4 +128,8 @@ def check_decode(
         unknown = sorted({label for _, label in train_examples if label not in labels}) if labels else []
         if unknown:
             raise SmolgepaError(f"Training examples carry labels outside the label set: {', '.join(unknown)}.")
+        if mode in FIGURE_MODES and train_examples:
+            from smolgepa.lm.readings.hidden_figures import check_figures
+
+            check_figures(train_examples)
     return chosen

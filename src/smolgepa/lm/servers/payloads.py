@@ -89,7 +89,7 @@ def check_server_decode(flavour: str, mode: str, calibrate: bool = False, calibr
     if mode in EMBEDDED_ONLY_MODES and mode not in modes:
         why, where = (("it reads the whole next-token distribution, which no server returns", "")
                       if mode == "probe" else ("it reads the model's hidden states, which no server returns", "")
-                      if mode in ("hidden", "stack") else (_NEEDS_LLAMACPP, " and llama.cpp servers (llamacpp:URL)"))
+                      if mode in ("hidden", "stack", "hidden-figures") else (_NEEDS_LLAMACPP, " and llama.cpp servers (llamacpp:URL)"))
         raise SmolgepaError(f"--decode {mode} is not available for {flavour} students: {why}. It runs on the "
                             f"embedded student (embedded, gguf:PATH){where}; {flavour} can do: {_can_do(flavour, modes)}.")
     if calibrate and calibration == "train" and flavour not in TRAIN_CALIBRATION_KINDS:
