@@ -27,6 +27,7 @@ os.environ.setdefault("SMOLGEPA_MODELS_DIR", str(Path(tempfile.gettempdir()) / "
 from support import tally  # noqa: E402
 from support.llama_server import LlamaServer  # noqa: E402
 from support.proxy import FaultPlan, Proxy  # noqa: E402
+from support.resumable_run import run_whole  # noqa: E402
 
 from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings  # noqa: E402
 from smolgepa.lm.local.model_files import embedded_model_path  # noqa: E402
@@ -134,6 +135,13 @@ def make_proxy(llama_server: LlamaServer) -> Iterator[Callable[..., Proxy]]:
     yield make
     for proxy in started:
         proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run of `support.resumable_run.ARGS`, made once for the session: the resume,
+    run-directory and full-disk tests compare with it (read only; copy it before changing anything)."""
+    return run_whole(tmp_path_factory.mktemp("finished") / "whole")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

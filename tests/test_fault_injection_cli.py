@@ -79,7 +79,7 @@ def lost_answers(got: list[tuple[str, str, str | None]], want: list[tuple[str, s
 
 def tables(run_dir: Path, student: str) -> str:
     """`smolgepa show` output without timings, the run directory and the student's URL."""
-    return run_tables(run_dir, TIMEOUT).replace(student, "STUDENT")
+    return run_tables(run_dir).replace(student, "STUDENT")
 
 
 def iterations(run_dir: Path) -> list[dict[str, Any]]:
