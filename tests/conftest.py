@@ -25,6 +25,7 @@ os.environ["SMOLGEPA_CACHE_DIR"] = tempfile.mkdtemp(prefix="smolgepa-test-cache-
 os.environ.setdefault("SMOLGEPA_MODELS_DIR", str(Path(tempfile.gettempdir()) / "smolgepa-test-models"))
 
 from support import tally  # noqa: E402
+from support.fault_runs import DirectRuns  # noqa: E402
 from support.llama_server import LlamaServer  # noqa: E402
 from support.proxy import FaultPlan, Proxy  # noqa: E402
 from support.resumable_run import run_whole  # noqa: E402
@@ -120,6 +121,13 @@ def recording_proxy(llama_server: LlamaServer) -> Iterator[Proxy]:
     """A recording proxy in front of the real server for the whole session (see `Proxy.mark`)."""
     with Proxy(llama_server.root_url) as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def direct_runs(llama_server: LlamaServer, tmp_path_factory: pytest.TempPathFactory) -> DirectRuns:
+    """Fault-free `eval` and `optimize` runs straight to the session's server, made once when first asked
+    for: the fault suites compare their faulty runs with these."""
+    return DirectRuns(f"llamacpp:{llama_server.base_url}", tmp_path_factory.mktemp("direct"))
 
 
 @pytest.fixture
