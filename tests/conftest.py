@@ -25,8 +25,10 @@ os.environ["SMOLGEPA_CACHE_DIR"] = tempfile.mkdtemp(prefix="smolgepa-test-cache-
 os.environ.setdefault("SMOLGEPA_MODELS_DIR", str(Path(tempfile.gettempdir()) / "smolgepa-test-models"))
 
 from support import tally  # noqa: E402
+from support.fault_runs import DirectRuns  # noqa: E402
 from support.llama_server import LlamaServer  # noqa: E402
 from support.proxy import FaultPlan, Proxy  # noqa: E402
+from support.resumable_run import run_whole  # noqa: E402
 
 from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings  # noqa: E402
 from smolgepa.lm.local.model_files import embedded_model_path  # noqa: E402
@@ -121,6 +123,13 @@ def recording_proxy(llama_server: LlamaServer) -> Iterator[Proxy]:
         yield proxy
 
 
+@pytest.fixture(scope="session")
+def direct_runs(llama_server: LlamaServer, tmp_path_factory: pytest.TempPathFactory) -> DirectRuns:
+    """Fault-free `eval` and `optimize` runs straight to the session's server, made once when first asked
+    for: the fault suites compare their faulty runs with these."""
+    return DirectRuns(f"llamacpp:{llama_server.base_url}", tmp_path_factory.mktemp("direct"))
+
+
 @pytest.fixture
 def make_proxy(llama_server: LlamaServer) -> Iterator[Callable[..., Proxy]]:
     """Factory: `make_proxy(FaultPlan(...))` (or no plan) starts a proxy stopped after the test."""
@@ -134,6 +143,13 @@ def make_proxy(llama_server: LlamaServer) -> Iterator[Callable[..., Proxy]]:
     yield make
     for proxy in started:
         proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run of `support.resumable_run.ARGS`, made once for the session: the resume,
+    run-directory and full-disk tests compare with it (read only; copy it before changing anything)."""
+    return run_whole(tmp_path_factory.mktemp("finished") / "whole")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

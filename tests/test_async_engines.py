@@ -49,6 +49,7 @@ def test_embedded_acall_answers_are_the_call_answers(make: Any) -> None:
     assert concurrent == sync
 
 
+@pytest.mark.slow
 def test_server_acall_is_native_and_answers_as_call(llama_server: Any) -> None:
     lm = make_lm(f"llamacpp:{llama_server.base_url}", StudentOptions(server={"concurrency": 2}))
     native = lm._async_engine_spec

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from smolgepa.evaluation.baselines import rule_report
 from smolgepa.tasks import load_task
 from smolgepa.traces.detector import detect_state
@@ -47,6 +49,7 @@ def test_baseline_refuses_text_task() -> None:
     assert result.returncode == 2 and "reads agent traces" in result.stderr
 
 
+@pytest.mark.slow
 def test_evidence_and_decision_list_baselines_are_fitted_on_train_and_reported_like_eval() -> None:
     from smolgepa.evaluation.baselines import fitted_report
     from smolgepa.traces.figures import figures

@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from test_bench_traces import parse  # noqa: E402
 
 
+@pytest.mark.slow
 def test_prefill_and_trace_lines_compare_the_default_with_plain_llama_cpp() -> None:
     import bench  # noqa: F401 - bench_speed imports it as `bench`
     from bench_speed import prefill_figures, trace_prefill_efficiency

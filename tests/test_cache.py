@@ -266,6 +266,7 @@ def test_consecutive_requests_prefill_only_what_follows_the_shared_instruction(
     assert prefills[1] < 40, f"the second request re-evaluated {prefills[1]} prompt tokens"
 
 
+@pytest.mark.slow
 def test_prefix_reuse_gives_the_same_completions_as_a_fresh_prefill(embedded_engine: EmbeddedEngine) -> None:
     system = long_system()
     inputs = [example.input for example in load_task("sentiment").split("val")[:3]]

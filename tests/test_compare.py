@@ -45,6 +45,7 @@ def results(task, student: dspy.LM) -> dict[str, MethodResult]:  # noqa: ANN001
     return {result.method: result for result in compare(task, student, CONFIG, student="embedded")}
 
 
+@pytest.mark.slow
 def test_every_method_reports_the_whole_test_split(task, results: dict[str, MethodResult]) -> None:  # noqa: ANN001
     assert list(results) == ["seed", "dspy_labeled", "dspy_bootstrap_rs", "dspy_knn"]
     test_ids = [example.id for example in task.split("test")]
@@ -59,6 +60,7 @@ def test_every_method_reports_the_whole_test_split(task, results: dict[str, Meth
         assert f"method={result.method} " in line and " n=6 " in line and line.startswith("ACCURACY task=sentiment ")
 
 
+@pytest.mark.slow
 def test_compiled_programs_carry_demos_and_are_the_ones_evaluated(
     task, results: dict[str, MethodResult]  # noqa: ANN001
 ) -> None:
@@ -82,6 +84,7 @@ def test_compiled_programs_carry_demos_and_are_the_ones_evaluated(
     assert set(knn.demo_turns) == {CONFIG.knn_demos}
 
 
+@pytest.mark.slow
 def test_demos_reach_the_student_as_chat_turns(results: dict[str, MethodResult], student: dspy.LM) -> None:
     predictor = results["dspy_labeled"].program.predictors()[0]
     messages = PlainTextAdapter().format(predictor.signature, predictor.demos, {"input": "It was fine."})

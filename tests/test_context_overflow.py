@@ -56,6 +56,7 @@ def sentiment_with_a_long_val_example(folder: Path) -> Path:
     return folder / "sentiment.yaml"
 
 
+@pytest.mark.slow
 def test_eval_stops_with_one_line_naming_the_window(tmp_path: Path) -> None:
     task = sentiment_with_a_long_val_example(tmp_path)
     result = subprocess.run(
@@ -66,6 +67,7 @@ def test_eval_stops_with_one_line_naming_the_window(tmp_path: Path) -> None:
     assert "context window (2048)" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_optimize_scores_an_overflow_as_wrong_and_goes_on(tmp_path: Path) -> None:
     task = sentiment_with_a_long_val_example(tmp_path)
     config = OptimizeConfig(task=str(task), budget=30, max_proposals=1, student_max_tokens=8,

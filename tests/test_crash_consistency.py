@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,10 @@ ARGS = ["optimize", "--task", "sentiment", "--budget", "20", "--decode", "scored
 TIMEOUT = 900
 KILLS = 33
 SEED = 20261201
+KINDS = ("append", "atomic", "time")
+# Two moments at a time: each one's interpreter start, imports and model load (single-threaded, a
+# large share of a short run) overlap the other's decoding. The moments are drawn before any runs.
+PARALLEL = 2
 
 
 def lines(path: Path) -> int:
@@ -61,16 +66,24 @@ def kill_from_outside(run_dir: Path, calls: int, delay: float) -> subprocess.Pop
     return process
 
 
-def killed_run(run_dir: Path, kind: str, rng: random.Random, whole: Path) -> None:
-    """Run until killed at a random moment of `kind`; a run that ended first is tried again, earlier."""
+def draw_moment(kind: str, rng: random.Random, whole: Path) -> tuple[int, float]:
+    """Where to kill a run of `kind`: (cache records to wait for, then seconds) for `time`, else
+    (the how-manyth append or atomic write to die in, 0)."""
     if kind == "time":
-        calls, delay = rng.randrange(lines(whole / "cache" / "student.jsonl")), rng.uniform(0.0, 0.3)
+        return rng.randrange(lines(whole / "cache" / "student.jsonl")), rng.uniform(0.0, 0.3)
+    appends = lines(whole / "events.jsonl") + lines(whole / "cache" / "student.jsonl")
+    return rng.randint(1, appends if kind == "append" else atomic_writes(whole)), 0.0
+
+
+def killed_run(run_dir: Path, kind: str, moment: tuple[int, float]) -> None:
+    """Run until killed at `moment` of `kind`; a run that ended first is tried again, earlier."""
+    if kind == "time":
+        calls, delay = moment
         while kill_from_outside(run_dir, calls, delay).returncode != -signal.SIGKILL:
             subprocess.run(["rm", "-rf", str(run_dir)], check=True)
             calls, delay = max(calls - 5, 0), 0.0
         return
-    appends = lines(whole / "events.jsonl") + lines(whole / "cache" / "student.jsonl")
-    count = rng.randint(1, appends if kind == "append" else atomic_writes(whole))
+    count = moment[0]
     env = {**os.environ, ENV: f"{kind}:{count}"}
     result = subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], env=env, capture_output=True,
                             timeout=TIMEOUT)
@@ -101,16 +114,18 @@ def test_sigkill_at_random_moments_then_resume_reaches_the_same_tables(tmp_path:
     subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(whole)], check=True, capture_output=True, timeout=TIMEOUT)
     expected = run_tables(whole)
     rng = random.Random(SEED)
-    kinds = ("append", "atomic", "time")
-    equal, unequal = 0, []
-    for number in range(KILLS):
+    kinds = [KINDS[number % len(KINDS)] for number in range(KILLS)]
+    moments = [draw_moment(kind, rng, whole) for kind in kinds]  # the draws of the sequential version
+
+    def kill_and_resume(number: int) -> bool:
         run_dir = tmp_path / f"killed-{number}"
-        kind = kinds[number % len(kinds)]
-        killed_run(run_dir, kind, rng, whole)
-        if check_resume(run_dir, expected):
-            equal += 1
-        else:
-            unequal.append(f"{run_dir.name} ({kind})")
+        killed_run(run_dir, kinds[number], moments[number])
+        return check_resume(run_dir, expected)
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        results = list(pool.map(kill_and_resume, range(KILLS)))
+    equal = sum(results)
+    unequal = [f"killed-{number} ({kinds[number]})" for number, same in enumerate(results) if not same]
     tally.add("kills", KILLS)
     tally.add("resumes equal", equal)
     with capsys.disabled():

@@ -97,6 +97,7 @@ def test_found_in_top_k() -> None:
     assert (found.k, found.hits, found.recall) == (3, 1, 0.5)
 
 
+@pytest.mark.slow
 def test_tfidf_audit_json_and_corrected_copy(tmp_path: Path) -> None:
     target = tmp_path / "clean.yaml"
     result = run_cli("data", "audit", "--task", "sentiment-extended", "--source", "tfidf", "--json",
@@ -141,6 +142,7 @@ def test_audit_through_the_hidden_reading(embedded_spec: str) -> None:
         assert labels[suspect["id"]] == suspect["label"] and suspect["suggested"] in task.labels
 
 
+@pytest.mark.slow
 def test_a_reading_without_label_probabilities_is_refused(embedded_spec: str) -> None:
     result = run_cli("data", "audit", "--task", "sentiment", "--student", embedded_spec, "--reading", "free",
                      "--quiet")

@@ -64,6 +64,7 @@ def scored_sentiment(embedded_path: Path, sentiment) -> Iterator[EmbeddedEngine]
     eng.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decode", ["constrained", "scored"])
 def test_every_output_is_a_label(decode: str, embedded_path: Path, sentiment, sentiment_val, monitor) -> None:
     """The first 42 of sentiment-extended val and a spread of agent traces: nothing left unparseable."""
@@ -90,6 +91,7 @@ def brute_force_logprob(llama: Llama, prompt: list[int], label_tokens: list[int]
     return total
 
 
+@pytest.mark.slow
 def test_scored_equals_brute_force_full_sequence(embedded_path: Path, scored_sentiment, sentiment, monitor) -> None:
     # logits for every position: small context, short inputs (the cost grows with both)
     reference = Llama(model_path=str(embedded_path), n_ctx=512, logits_all=True, verbose=False)
@@ -137,6 +139,7 @@ def test_scoring_keeps_the_kv_cache_consistent(embedded_path: Path, scored_senti
     assert after_scoring["choices"][0]["message"]["content"] == fresh_answer(embedded_path, second, 12)
 
 
+@pytest.mark.slow
 def test_calibration_moves_answers_away_from_the_content_free_favourite(
     embedded_path: Path, sentiment, sentiment_val
 ) -> None:

@@ -19,6 +19,7 @@ SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 SENTIMENT = {"positive", "negative", "neutral"}
 
 
+@pytest.mark.slow
 def test_optimize_with_scored_decode_records_it_and_reads_every_answer(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     out = subprocess.run(
@@ -43,6 +44,7 @@ def test_optimize_with_scored_decode_records_it_and_reads_every_answer(tmp_path:
     assert "decode: saved 'scored', requested 'free'" in resumed.stderr
 
 
+@pytest.mark.slow
 def test_study_with_a_decodes_axis_runs_a_cell_per_mode(tmp_path: Path) -> None:
     path = tmp_path / "study.yaml"
     path.write_text("name: decodes\ntasks: [sentiment]\nstudents: [embedded]\ndecodes: [constrained, scored+calibrate]\n"

@@ -49,6 +49,7 @@ def chat_bodies(proxy, since: int) -> list[dict]:  # noqa: ANN001 - fixture type
     return [body for body in proxy.bodies(since) if isinstance(body, dict) and "messages" in body]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decode", [("constrained",), ("scored",), ("scored", "--calibrate")])
 def test_eval_through_the_server_leaves_nothing_unparseable(recording_proxy, decode: tuple[str, ...],  # noqa: ANN001
                                                              tmp_path: Path) -> None:
@@ -74,6 +75,7 @@ def test_eval_through_the_server_leaves_nothing_unparseable(recording_proxy, dec
             assert sum("Text: N/A\n" in body["messages"][-1]["content"] for body in scored) == 1
 
 
+@pytest.mark.slow
 def test_cache_keys_and_answers_keep_decode_modes_apart(recording_proxy, tmp_path: Path) -> None:  # noqa: ANN001
     args = ["--task", "sentiment", "--split", "val", "--student", f"llamacpp:{recording_proxy.base_url}"]
     eval_json(*args, "--decode", "constrained", cache=tmp_path)
@@ -99,6 +101,7 @@ def sentiment_cases() -> list[list[dict[str, str]]]:
     return [PlainTextAdapter().format(program.signature, [], {"input": e.input}) for e in examples]
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 @pytest.mark.parametrize("calibrate", [False, True])
 def test_scored_labels_agree_with_the_embedded_student(llama_server, embedded_path: Path, sentiment_cases,  # noqa: ANN001
@@ -132,6 +135,7 @@ def test_scored_labels_agree_with_the_embedded_student(llama_server, embedded_pa
         server.close()
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_multi_token_labels_are_scored_exactly_by_forcing_them(llama_server, embedded_path: Path) -> None:  # noqa: ANN001
     task = load_task("agent_monitor")

@@ -26,6 +26,7 @@ def request_for(messages: list[dict[str, str]]) -> Request:
     )
 
 
+@pytest.mark.slow
 def test_exact_repeats_answer_as_the_first_time(embedded_engine: EmbeddedEngine) -> None:
     task = load_task("sentiment-extended")
     program = make_program(task)

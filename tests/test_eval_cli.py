@@ -101,6 +101,7 @@ def test_eval_json_carries_the_label_scores_that_chose_each_answer() -> None:
         assert example["predicted"] == max(scores, key=scores.__getitem__)
 
 
+@pytest.mark.slow
 def test_free_answers_carry_no_label_scores() -> None:
     result = run_cli("eval", "--task", "sentiment", "--split", "val", "--json", "--decode", "free", "--no-cache")
     assert result.returncode == 0, result.stderr

@@ -23,6 +23,7 @@ def eval_json(*args: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_server_student_matches_embedded(recording_proxy, embedded_spec: str,  # noqa: ANN001 - fixture
                                          embedded_engine: EmbeddedEngine) -> None:

@@ -50,6 +50,7 @@ def held_out_accuracy(task_file: Path, reading: str) -> float:
     return evaluate(task, lm, task.split("test"), seed_instruction(task), student="embedded", split="test").accuracy
 
 
+@pytest.mark.slow
 def test_the_run_ends_on_the_reading_that_reads_best_under_two_seeds(small_task: Path, tmp_path: Path) -> None:
     accuracy = {reading: held_out_accuracy(small_task, reading) for reading in ("scored", *OFFERED)}
     best = max(OFFERED, key=accuracy.get)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dspy
+import pytest
 from support import tally
 from support.llama_server import LlamaServer
 from support.proxy import FAULT_KINDS, FaultPlan
@@ -71,6 +72,7 @@ def count_lost(results: list[list[str | None]], expected: list[str]) -> tuple[in
     return completed, lost
 
 
+@pytest.mark.slow
 def test_seeded_faults_lose_no_results(llama_server, make_proxy) -> None:  # noqa: ANN001
     direct = engine_for(llama_server.base_url)
     expected = [direct.complete(chat(text)).text for text in TEXTS]
@@ -112,6 +114,7 @@ def test_server_restart_mid_run(embedded_path: Path, tmp_path: Path, caplog) -> 
     assert "retry" in caplog.text  # the engine did see the outage
 
 
+@pytest.mark.slow
 def test_a_reply_of_the_wrong_shape_is_retried_not_read(llama_server, make_proxy) -> None:  # noqa: ANN001
     """Every other request (tokenize ones included) answered with valid JSON of the wrong shape: the
     channel scores equal a direct run's. Read as a reply, a tokenize answer without `tokens` was an

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from support import tally
+from support.fault_runs import EVAL, OPTIMIZE, DirectRuns
 from support.proxy import FAULT_KINDS, FaultPlan
 
 from smolgepa.optimize.rundir import read_jsonl
@@ -49,9 +50,6 @@ PLAN = FaultPlan(
     separate_repeats=True,
 )
 FLAGS = ["--timeout", "2", "--retries", "10", "--backoff", "0.05"]  # as a user would for a flaky local server
-EVAL = ["eval", "--json", "--task", "sentiment", "--split", "all", "--no-cache", "--max-tokens", "8"]
-OPTIMIZE = ["optimize", "--task", "sentiment", "--budget", "24", "--max-proposals", "2", "--max-tokens", "8",
-            "--seed", "0", "--quiet"]
 KEY_ENV = "SMOLGEPA_FI_STUDENT_AUTH"  # deliberately not a name the run directory's redactor guesses
 SENTINEL = "sentinel-7f3a9c41-student-key"
 
@@ -79,7 +77,7 @@ def lost_answers(got: list[tuple[str, str, str | None]], want: list[tuple[str, s
 
 def tables(run_dir: Path, student: str) -> str:
     """`smolgepa show` output without timings, the run directory and the student's URL."""
-    return run_tables(run_dir, TIMEOUT).replace(student, "STUDENT")
+    return run_tables(run_dir).replace(student, "STUDENT")
 
 
 def iterations(run_dir: Path) -> list[dict[str, Any]]:
@@ -91,15 +89,15 @@ def files_containing(directory: Path, secret: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_cli_runs_through_faults_lose_nothing(llama_server, make_proxy, tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    direct = f"llamacpp:{llama_server.base_url}"
+def test_cli_runs_through_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    direct = direct_runs.student
     proxy = make_proxy(PLAN)
     faulty = f"llamacpp:{proxy.base_url}"
     lost = completed = 0
 
     # eval: every example answered once, in order, exactly as without faults; one request at a time,
     # then 3 in flight.
-    expected = answers(run(*EVAL, "--student", direct))
+    expected = answers(json.loads(direct_runs.eval("free")))  # `free` is eval's default reading
     for threads in ("1", "3"):
         through = answers(run(*EVAL, "--student", faulty, "--threads", threads, *FLAGS))
         lost += lost_answers(through, expected)
@@ -107,8 +105,7 @@ def test_cli_runs_through_faults_lose_nothing(llama_server, make_proxy, tmp_path
     assert proxy.max_inflight >= 2, "--threads 3 should put several requests in flight"
 
     # optimize: a clean run, and one through the faults that is killed mid-run and resumed.
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    run(*OPTIMIZE, "--json", "--student", direct, "--run-dir", str(clean))
+    clean, killed = direct_runs.optimize(), tmp_path / "killed"
     env = {**os.environ, KEY_ENV: SENTINEL}
     mark = proxy.mark()
     process = subprocess.Popen(

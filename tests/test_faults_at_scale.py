@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support import tally
+from support.fault_runs import EVAL, OPTIMIZE, DirectRuns, run
 from support.near_tie import NEAR_TIE_NATS
 from support.proxy import FAULT_KINDS, FaultPlan
 
 pytestmark = pytest.mark.slow
 
-SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
-TIMEOUT = 900
 PLAN = FaultPlan(
     seed=20261201,
     rates={"refuse": 0.05, "error5xx": 0.12, "ratelimit": 0.1, "timeout": 0.005, "cut": 0.08, "corrupt": 0.08,
@@ -45,9 +42,6 @@ MODES = (["free"], ["constrained"], ["scored"], ["knn"], ["ensemble"])
 # 0.096 nats) and s06 (`channel`, 0.012 nats) on a direct server, the same in 3 of 3 runs.
 ORDER_SENSITIVE = (["scored", "--calibrate"], ["channel"])
 PROBABILITY_FLOOR = 1e-4
-EVAL = ["eval", "--json", "--task", "sentiment", "--split", "all", "--no-cache", "--max-tokens", "8"]
-OPTIMIZE = ["optimize", "--task", "sentiment", "--budget", "24", "--max-proposals", "2", "--max-tokens", "8",
-            "--seed", "0", "--quiet"]
 STUDY = """name: faults
 tasks: [sentiment]
 students: ["{student}"]
@@ -61,12 +55,6 @@ settings:
   student_retries: 12
   student_backoff: 0.05
 """
-
-
-def run(*args: str) -> str:
-    result = subprocess.run([*SMOLGEPA, *args], capture_output=True, text=True, timeout=TIMEOUT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 def answers(report: dict[str, Any]) -> list[tuple[str, str, str | None]]:
@@ -110,15 +98,15 @@ def shown(command: str, directory: Path, student: str) -> str:
     return "\n".join(keep).replace(student, "STUDENT")
 
 
-def test_hundreds_of_faults_lose_nothing(llama_server, make_proxy, tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    direct = f"llamacpp:{llama_server.base_url}"
+def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    direct = direct_runs.student
     proxy = make_proxy(PLAN)
     faulty = f"llamacpp:{proxy.base_url}"
     started, completed, differing = time.monotonic(), 0, []
 
     near_ties = []
     for mode in (*MODES, *ORDER_SENSITIVE):
-        want = json.loads(run(*EVAL, "--student", direct, "--decode", *mode))
+        want = json.loads(direct_runs.eval(*mode))
         got = json.loads(run(*EVAL, "--student", faulty, "--decode", *mode, "--threads", "2", *FLAGS))
         completed += 1
         assert len(got["examples"]) == len(want["examples"])
@@ -129,8 +117,7 @@ def test_hundreds_of_faults_lose_nothing(llama_server, make_proxy, tmp_path: Pat
             differing.extend(real)
             near_ties.extend(near)
 
-    clean, through = tmp_path / "clean", tmp_path / "through"
-    run(*OPTIMIZE, "--student", direct, "--run-dir", str(clean))
+    clean, through = direct_runs.optimize(), tmp_path / "through"
     run(*OPTIMIZE, "--student", faulty, "--threads", "4", *FLAGS, "--run-dir", str(through))
     completed += 1
     if shown("show", through, faulty) != shown("show", clean, direct):

@@ -16,13 +16,11 @@ from pathlib import Path
 import pytest
 
 from smolgepa.jsonfiles import read_jsonl
+from support.resumable_run import ARGS, SMOLGEPA, TIMEOUT
 from support.run_tables import run_tables
 
 pytestmark = pytest.mark.slow
 
-SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
-ARGS = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet"]
-TIMEOUT = 900
 # Inside the namespace: mount a tmpfs of $1 bytes and run. With $5 = "filler", another process fills the
 # disk once the run has recorded two iterations (so the next write, usually a cache append, fails). Then
 # keep a copy of what was recorded, free space (grow the tmpfs, delete the filler) and resume.
@@ -45,11 +43,10 @@ cp -a "$2/run" "$4/resumed"
 """
 
 
-@pytest.fixture(scope="module")
-def whole(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("disk") / "whole"
-    subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], check=True, timeout=TIMEOUT, capture_output=True)
-    return run_dir
+@pytest.fixture
+def whole(finished_run: Path) -> Path:
+    """The uninterrupted run (the session's, see conftest)."""
+    return finished_run
 
 
 def namespaces_allowed() -> bool:

@@ -23,6 +23,7 @@ from smolgepa.tasks import load_task
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "library-proposers.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_the_docs_example_drives_dspy_gepa_to_an_accepted_candidate(tmp_path: Path) -> None:
     [block] = [b for b in re.findall(r"```python\n(.*?)```", DOC, re.DOTALL) if "optimizer.compile(" in b]
     assert 'make_lm("embedded")' in block and "instruction_proposer=proposer" in block

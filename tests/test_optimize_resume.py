@@ -7,17 +7,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from smolgepa.optimize.rundir import read_jsonl
+from support.resumable_run import ARGS, SMOLGEPA
 from support.run_tables import run_tables
 
-SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
-ARGS = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet"]
 TIMEOUT = 1500
 
 
@@ -26,9 +24,8 @@ def iteration_events(run_dir: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(whole)], check=True, timeout=TIMEOUT, capture_output=True)
+def test_killed_run_resumes_to_the_same_result(finished_run: Path, tmp_path: Path) -> None:
+    whole, killed = finished_run, tmp_path / "killed"
 
     process = subprocess.Popen([*SMOLGEPA, *ARGS, "--run-dir", str(killed)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

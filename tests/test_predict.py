@@ -105,6 +105,7 @@ def test_predict_flags_replace_the_runs_settings(scored_run: Path, tmp_path: Pat
     assert "predict: 1/1 (100%)" in result.stderr  # not a terminal: a plain progress line
 
 
+@pytest.mark.slow
 def test_predict_monitors_traces_in_every_accepted_shape(tmp_path: Path, embedded_spec: str) -> None:
     task = load_task("agent_monitor")
     run_dir = tmp_path / "monitor"

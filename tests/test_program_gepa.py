@@ -73,6 +73,7 @@ def examples() -> list[dspy.Example]:
     return [dspy.Example(text=text, sentiment=label).with_inputs("text") for text, label in DATA]
 
 
+@pytest.mark.slow
 def test_dspy_gepa_with_the_plain_text_proposer_proposes_for_every_predictor(student: dspy.LM) -> None:
     engine = ScriptedReflection()
     reflection = dspy.LM("scripted", engine=engine, cache=False)
@@ -105,6 +106,7 @@ def test_instruction_from_takes_the_last_block_else_the_whole_answer() -> None:
     assert instruction_from("")[0] is None
 
 
+@pytest.mark.slow
 def test_gepa_helper_returns_the_program_and_writes_its_run(student: dspy.LM, tmp_path: Path) -> None:
     run = tmp_path / "run"
     best = smolgepa.gepa(TwoSteps(), examples()[:4], examples()[4:], metric=lambda gold, pred: pred.sentiment == gold.sentiment,

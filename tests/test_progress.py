@@ -137,6 +137,7 @@ def test_eval_shows_a_live_bar_with_rate_and_eta_in_a_terminal(tmux: type[Tmux])
     assert any(0 < done < 120 for done, _, _ in counts), "the bar was never seen part way"
 
 
+@pytest.mark.slow
 def test_optimize_and_predict_show_budget_best_val_and_fate_in_a_terminal(tmux: type[Tmux], tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     inputs = tmp_path / "in.jsonl"

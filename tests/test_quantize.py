@@ -104,6 +104,7 @@ def sentiment_labels(lm_for: Callable[[Path], dspy.LM], path: Path) -> dict[str,
     return labels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decode", ["free", "scored+calibrate"])
 def test_labels_mostly_agree_after_conversion(
     decode: str, shipped_path: Path, fast_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 LIBRARY_DOC = (Path(__file__).resolve().parents[1] / "docs" / "library.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_readme_gepa_example_runs_and_writes_its_run_directory(tmp_path: Path) -> None:
     section = LIBRARY_DOC.split("## GEPA on your own program", 1)[1].split("\n## ", 1)[0]
     [block] = [block for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL) if "smolgepa.gepa(" in block]

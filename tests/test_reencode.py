@@ -103,6 +103,7 @@ def test_truncated_corrupt_or_unrecorded_copies_are_rebuilt(tmp_path: Path) -> N
     assert not [p for p in copy.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_exact_model_answers_from_the_shipped_file() -> None:
     shipped = embedded_model_path()
     student = Student("embedded", StudentOptions(exact_model=True))
@@ -122,6 +123,7 @@ def test_exact_model_answers_from_the_shipped_file() -> None:
         StudentOptions(exact_model=True, fast_model=True)
 
 
+@pytest.mark.slow
 def test_a_run_directory_records_the_file_and_refuses_another_on_resume(
     tmp_path: Path, default_student_path: Path
 ) -> None:
@@ -146,6 +148,7 @@ def test_a_run_directory_records_the_file_and_refuses_another_on_resume(
     assert len(lines) == 1 and "Cannot resume" in lines[0] and str(default_student_path) in lines[0]
 
 
+@pytest.mark.slow
 def test_a_run_resumed_where_the_probe_chooses_another_format_answers_from_its_own(
     tmp_path: Path, default_student_path: Path
 ) -> None:

@@ -33,6 +33,7 @@ def test_litellm_backend_reaches_the_server(llama_server, monkeypatch: pytest.Mo
     assert reply.error is None and reply.text.strip() and reply.finish_reason == "length"
 
 
+@pytest.mark.slow
 def test_optimize_with_a_server_reflector_records_its_answer(llama_server, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMOLGEPA_REFLECTION_KEY", SENTINEL)

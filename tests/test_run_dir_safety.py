@@ -16,23 +16,14 @@ import pytest
 
 from smolgepa.jsonfiles import read_jsonl
 from smolgepa.optimize import OptimizeConfig
+from support.resumable_run import ARGS, SMOLGEPA, TIMEOUT
 from support.run_tables import run_tables
 
-SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
-ARGS = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet"]
-TIMEOUT = 900
 HOLD_LOCK = """
 import sys, time
 from smolgepa.locks import RunLock
 lock = RunLock(sys.argv[1]); lock.acquire(); print("held", flush=True); time.sleep(600)
 """
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("safety") / "whole"
-    subprocess.run([*SMOLGEPA, *ARGS, "--run-dir", str(run_dir)], check=True, timeout=TIMEOUT, capture_output=True)
-    return run_dir
 
 
 def resume(run_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -90,6 +90,7 @@ def test_another_instruction_refits_with_one_line_and_saves_the_new_fit(program,
         clf.close()
 
 
+@pytest.mark.slow
 def test_another_model_file_or_reading_refits_with_one_line_and_answers_as_before(program, embedded_spec, first,
                                                                                   tmp_path: Path) -> None:
     copy = tmp_path / "program.json"
@@ -121,6 +122,7 @@ def test_another_model_file_or_reading_refits_with_one_line_and_answers_as_befor
     assert len(other_reading) == 1 and "other reading settings (decode" in other_reading[0], other_reading
 
 
+@pytest.mark.slow
 def test_a_damaged_fit_file_refits_with_one_line_and_answers_as_before(program, embedded_spec, first,
                                                                        tmp_path: Path) -> None:
     copy = tmp_path / "program.json"

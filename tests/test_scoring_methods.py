@@ -89,6 +89,7 @@ def test_every_answer_is_a_label(decode: str, extra: dict, task, small_train) ->
     assert report.decode == decode and report.to_json()["decode"] == decode
 
 
+@pytest.mark.slow
 def test_channel_scores_are_the_text_likelihood_given_the_label(embedded_path: Path, task, reference) -> None:
     """Each label's score is log P(text tokens | system, "Write a y text." user turn, "Text:"), recomputed
     from one fresh pass; and the scores are not the direct label scores."""
@@ -128,6 +129,7 @@ def test_channel_turns_the_instruction_demos_round(embedded_path: Path, task) ->
     assert built[3]["content"] == "Write a negative text."
 
 
+@pytest.mark.slow
 def test_knn_answer_is_the_vote_of_the_nearest_anchors(embedded_path: Path, task, small_train) -> None:
     """Anchors and query distributions recomputed from fresh passes: the k nearest by KL(anchor || query)
     vote, and the engine's answer is their majority."""
@@ -225,6 +227,7 @@ def test_ensemble_without_demos_takes_balanced_training_examples(task) -> None:
     assert picked[0] not in skipped and len(skipped) == 6
 
 
+@pytest.mark.slow
 def test_calibrate_train_offsets_move_answers_off_the_favoured_label(embedded_path: Path, task) -> None:
     """The seed instruction makes the 135M answer mostly one label; offsets fitted on training scores
     are largest against that label, answers are argmax(normalised scores + offsets), and some move."""

@@ -102,6 +102,7 @@ def test_study_decode_values_map_to_settings(tmp_path: Path) -> None:
         load_study(bad)
 
 
+@pytest.mark.slow
 def test_optimize_with_knn_decode_records_it_and_reads_every_answer(tmp_path: Path) -> None:
     """The training split reaches the engine from `optimize` (kNN cannot run without it)."""
     import json

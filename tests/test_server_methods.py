@@ -88,6 +88,7 @@ def check_same_answers(method: str, pairs: list[tuple[LabelScores, str]], what: 
     assert len(differing) <= len(pairs) // 4, (what, differing)
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 @pytest.mark.parametrize("method", list(METHODS))
 def test_each_method_on_the_server_gives_the_embedded_answers(recording_proxy, embedded_path: Path, task,  # noqa: ANN001
@@ -136,6 +137,7 @@ def test_each_method_on_the_server_gives_the_embedded_answers(recording_proxy, e
 @pytest.mark.numerics
 @pytest.mark.parametrize("flags", [("--decode", "channel"), ("--decode", "knn", "--knn-k", "3"),
                                    ("--decode", "ensemble"), ("--decode", "scored", "--calibrate", "train")])
+@pytest.mark.slow
 def test_eval_through_the_cli(llama_server, embedded_path: Path, flags: tuple[str, ...], tmp_path: Path) -> None:  # noqa: ANN001
     sentiment = load_task("sentiment")
     result = subprocess.run(
@@ -163,6 +165,7 @@ def test_eval_through_the_cli(llama_server, embedded_path: Path, flags: tuple[st
     check_same_answers(method, pairs, " ".join(flags))
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_a_llamacpp_student_reads_with_the_candidates_method(llama_server, task, small_train) -> None:  # noqa: ANN001
     common = {"base_url": llama_server.base_url, "model": "default", "flavour": "llamacpp",

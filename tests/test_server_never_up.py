@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from support.llama_server import LlamaServer, free_port
 
 import smolgepa.tasks
@@ -42,6 +43,7 @@ def test_an_unknown_host_is_one_line_within_five_seconds() -> None:
     assert len(lines) == 1 and "unknown host" in lines[0] and "no-such-host.invalid" in lines[0], result.stderr
 
 
+@pytest.mark.slow
 def test_optimize_with_a_reflection_server_never_up_stops_with_its_line(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     result, _ = run("optimize", "--task", "sentiment", "--budget", "12", "--quiet", "--run-dir", str(tmp_path / "run"),
@@ -69,6 +71,7 @@ def chat_posts(server: LlamaServer) -> int:
     return server.log_path.read_text(errors="replace").count("POST /v1/chat/completions")
 
 
+@pytest.mark.slow
 def test_a_server_that_answered_is_waited_for_through_a_restart(embedded_path: Path, tmp_path: Path) -> None:
     """The server answers the run's first requests, is stopped for longer than the never-up grace
     period, and started again on the same port: the run waits for it and finishes with every answer."""
