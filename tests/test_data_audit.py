@@ -101,7 +101,7 @@ def test_found_in_top_k() -> None:
 def test_tfidf_audit_json_and_corrected_copy(tmp_path: Path) -> None:
     target = tmp_path / "clean.yaml"
     result = run_cli("data", "audit", "--task", "sentiment-extended", "--source", "tfidf", "--json",
-                     "--write", str(target))
+                     "--write", str(target), "--fix", "relabel")
     assert result.returncode == 0, result.stderr
     audit = json.loads(result.stdout)
     assert set(audit) == {"n", "suspects"} and audit["n"] == 420
@@ -113,12 +113,24 @@ def test_tfidf_audit_json_and_corrected_copy(tmp_path: Path) -> None:
     assert scores == sorted(scores, reverse=True)
     original, copy = load_task("sentiment-extended"), load_task(target)
     fixed = {s["id"]: s for s in audit["suspects"]}
+    original_by_id = {e.id: e for e in original.examples}
+    original_split = {e.id: e.split for e in original.examples}
     assert copy.name == "clean" and len(copy.examples) == len(original.examples)
     for before, after in zip(original.examples, copy.examples):
         assert (before.id, before.input, before.split) == (after.id, after.input, after.split)
         assert after.label == (fixed[before.id]["suggested"] if before.id in fixed else before.label)
     rows = [json.loads(line) for line in target.with_suffix(".jsonl").read_text().splitlines()]
     assert {r["id"] for r in rows if "relabelled_from" in r} == set(fixed)
+    # the default fix leaves the train suspects out and keeps every other row as it was
+    dropped = tmp_path / "dropped.yaml"
+    result = run_cli("data", "audit", "--task", "sentiment-extended", "--source", "tfidf", "--write", str(dropped))
+    assert result.returncode == 0, result.stderr
+    train_suspects = {i for i, s in fixed.items() if original_split[i] == "train"}
+    assert train_suspects and len(train_suspects) < len(fixed), "tfidf doubts train and val labels alike"
+    kept = load_task(dropped)
+    assert {e.id for e in kept.examples} == {e.id for e in original.examples} - train_suspects
+    assert all((e.label, e.split) == (original_by_id[e.id].label, original_by_id[e.id].split) for e in kept.examples)
+    assert f"{len(train_suspects)} train suspects left out" in result.stdout
     # never overwritten: one line, exit status 2, the file as it was
     before = target.with_suffix(".jsonl").read_bytes()
     again = run_cli("data", "audit", "--task", "sentiment-extended", "--source", "tfidf", "--write", str(target))

@@ -8,7 +8,7 @@ marks a replaced label with `relabelled_from`. Nothing is overwritten: an existi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +59,10 @@ def write_task_files(spec: dict[str, Any], rows: list[dict[str, Any]], yaml_path
     return yaml_path, data_path
 
 
-def write_corrected(task: Task, corrections: Mapping[str, str], path: Path, note: str) -> tuple[Path, Path]:
-    """Write the task with `corrections` (id -> new label) applied to `path` (YAML) and its JSONL;
-    `note` says how the labels were chosen (kept in the YAML's `source`). Returns both paths."""
+def write_corrected(task: Task, corrections: Mapping[str, str], path: Path, note: str,
+                    dropped: Collection[str] = ()) -> tuple[Path, Path]:
+    """Write the task with `corrections` (id -> new label) applied and the rows of `dropped` ids left out,
+    to `path` (YAML) and its JSONL; `note` says how (kept in the YAML's `source`). Returns both paths."""
     yaml_path, data_path = corrected_paths(path)
     refuse_existing(yaml_path, data_path)
     unknown = sorted(set(corrections.values()) - set(task.labels))
@@ -73,6 +74,8 @@ def write_corrected(task: Task, corrections: Mapping[str, str], path: Path, note
     for number, row in enumerate(rows, start=1):
         row = dict(row)
         example_id = str(row.get("id", f"line{number}"))
+        if example_id in dropped:
+            continue
         row["split"] = splits.get(example_id, row.get("split", ""))
         if example_id in corrections and corrections[example_id] != row.get("label"):
             row["relabelled_from"] = row.get("label")
