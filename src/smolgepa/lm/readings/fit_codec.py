@@ -19,11 +19,13 @@ FIT_TYPES = {
     "Anchors": "smolgepa.lm.readings.knn:Anchors",
     "TopLogprobs": "smolgepa.lm.readings.knn:TopLogprobs",
     "StateRows": "smolgepa.lm.readings.hidden:StateRows",
-    "StateProbe": "smolgepa.lm.readings.hidden:StateProbe",
+    "StandardizedFit": "smolgepa.lm.readings.linear:StandardizedFit",
     "Probe": "smolgepa.lm.readings.probe:Probe",
-    "StackedReadout": "smolgepa.lm.readings.stack:StackedReadout",
     "FiguresReadout": "smolgepa.lm.readings.hidden_figures:FiguresReadout",
     "FoldedFit": "smolgepa.lm.readings.linear:FoldedFit",
+    # names fits saved before 2026-12-06 use for what is now StandardizedFit (read, never written)
+    "StateProbe": "smolgepa.lm.readings.linear:StandardizedFit",
+    "StackedReadout": "smolgepa.lm.readings.linear:StandardizedFit",
 }
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smolgepa.lm.readings.fit_memory import FitMemory
-from smolgepa.lm.readings.linear import FoldedFit, softmax, standardizer, with_bias
+from smolgepa.lm.readings.linear import StandardizedFit, fit_standardized
 from smolgepa.lm.readings.knn import AnchorMemory
 from smolgepa.lm.readings.probe import ReadoutMethod
 from smolgepa.lm.readings.turns import same_text
@@ -50,26 +50,10 @@ def state_rows(train: Sequence[tuple[str, str]], rows: Sequence[np.ndarray]) -> 
     return StateRows(tuple(same_text(t) for t, _ in train), tuple(y for _, y in train), np.stack(rows))
 
 
-@dataclass(frozen=True)
-class StateProbe:
-    """Fitted weights for one prompt and the standardization of its features."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    fit: FoldedFit
-
-    def probabilities(self, features: np.ndarray, text: str) -> np.ndarray:
-        """Label probabilities for one feature row, from weights that never saw `text`'s label."""
-        x = with_bias((np.atleast_2d(features) - self.mean) / self.scale)
-        return softmax(x @ self.fit.weights_for(text))[0]
-
-
 def fit_state_probe(anchors: StateRows, labels: Sequence[str], l2: float = HIDDEN_L2,
-                    folds: int = HIDDEN_FOLDS, steps: int = HIDDEN_STEPS) -> StateProbe:
+                    folds: int = HIDDEN_FOLDS, steps: int = HIDDEN_STEPS) -> StandardizedFit:
     """Standardize the anchors' features and fit the folded logistic regression on them."""
-    mean, scale = standardizer(anchors.rows)
-    x = with_bias((anchors.rows - mean) / scale)
-    return StateProbe(mean, scale, FoldedFit(x, list(anchors.labels), anchors.texts, labels, l2, steps, folds))
+    return fit_standardized(anchors.rows, list(anchors.labels), anchors.texts, labels, l2, steps, folds)
 
 
 class HiddenProbeMethod(ReadoutMethod):

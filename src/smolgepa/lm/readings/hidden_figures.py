@@ -27,7 +27,6 @@ Embedded student only (it needs hidden states).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +37,8 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.lm.readings.fit_memory import train_digest
 from smolgepa.lm.readings.hidden import HiddenProbeMethod
 from smolgepa.lm.readings.knn import AnchorMemory
-from smolgepa.lm.readings.linear import FoldedFit, softmax, standardizer, with_bias
-from smolgepa.lm.readings.scores import LabelScores, calibration_key
+from smolgepa.lm.readings.linear import StandardizedFit, fit_standardized
+from smolgepa.lm.readings.scores import LabelScores, calibration_key, from_probabilities
 from smolgepa.lm.readings.turns import input_text, read_turn, same_text
 
 HIDDEN_FIGURES_L2 = 0.1  # stack's read-out strength: a dozen standardized features over ~100 rows
@@ -81,18 +80,10 @@ def query_text(messages: list[dict[str, str]]) -> str:
 
 
 @dataclass(frozen=True)
-class FiguresReadout:
-    """The fitted read-out over (hidden reading's answer, figures) rows, with its standardization."""
+class FiguresReadout(StandardizedFit):
+    """The fitted read-out over (hidden reading's answer, figures) rows, and the figures' keys it read."""
 
-    keys: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    fit: FoldedFit
-
-    def probabilities(self, row: np.ndarray, text: str) -> np.ndarray:
-        """Label probabilities for one row, from weights that never saw `text`'s label."""
-        x = with_bias((np.atleast_2d(row) - self.mean) / self.scale)
-        return softmax(x @ self.fit.weights_for(text))[0]
+    keys: tuple[str, ...] = ()
 
 
 class HiddenFiguresMethod:
@@ -123,11 +114,9 @@ class HiddenFiguresMethod:
         for i, (text, _) in enumerate(self.train):
             keys, figures = figure_row(text, f"training text {i + 1}")
             rows[texts[i]] = self.row(states.row(i), texts[i], figures, messages)
-        x = np.stack([rows[t] for t in texts])
-        mean, scale = standardizer(x)
-        fit = FoldedFit(with_bias((x - mean) / scale), [y for _, y in self.train], texts, self.labels,
-                        HIDDEN_FIGURES_L2, HIDDEN_FIGURES_STEPS, HIDDEN_FIGURES_FOLDS)
-        return FiguresReadout(keys, mean, scale, fit), rows
+        fitted = fit_standardized(np.stack([rows[t] for t in texts]), [y for _, y in self.train], texts,
+                                  self.labels, HIDDEN_FIGURES_L2, HIDDEN_FIGURES_STEPS, HIDDEN_FIGURES_FOLDS)
+        return FiguresReadout(fitted.mean, fitted.scale, fitted.fit, keys), rows
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         readout, rows = self.readout_for(messages)
@@ -140,7 +129,4 @@ class HiddenFiguresMethod:
                 raise SmolgepaError(f"--decode hidden-figures: the input carries the figures {', '.join(keys)}, the "
                                     "training texts others: render the input as the task renders its traces.")
             row = self.row(self.hidden.memory.distribution(messages), text, figures, messages)
-        probs = readout.probabilities(row, text)
-        by_label = {label: float(p) for label, p in zip(self.labels, probs)}
-        label = max(self.labels, key=lambda name: by_label[name])
-        return LabelScores(label, {k: math.log(v) if v > 0 else -math.inf for k, v in by_label.items()}, by_label)
+        return from_probabilities(self.labels, readout.probabilities(row, text))

@@ -4,6 +4,7 @@ and the `probe` reading fit their weights with it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -70,3 +71,27 @@ def with_bias(rows: Any) -> Any:
     import numpy as np
 
     return np.hstack([rows, np.ones((len(rows), 1))])
+
+
+@dataclass(frozen=True)
+class StandardizedFit:
+    """A `FoldedFit` over standardized feature rows, with that standardization: the read-out the
+    `hidden`, `stack` and `hidden-figures` readings fit (one row of features in, label probabilities out)."""
+
+    mean: Any
+    scale: Any
+    fit: FoldedFit
+
+    def probabilities(self, row: Any, text: str) -> Any:
+        """Label probabilities for one feature row, from weights that never saw `text`'s label."""
+        import numpy as np
+
+        x = with_bias((np.atleast_2d(row) - self.mean) / self.scale)
+        return softmax(x @ self.fit.weights_for(text))[0]
+
+
+def fit_standardized(rows: Any, labels: Sequence[str], texts: Sequence[str], names: Sequence[str],
+                     l2: float, steps: int, folds: int) -> StandardizedFit:
+    """Standardize `rows` and fit the folded softmax regression on them (rows keyed by `texts`)."""
+    mean, scale = standardizer(rows)
+    return StandardizedFit(mean, scale, FoldedFit(with_bias((rows - mean) / scale), labels, texts, names, l2, steps, folds))

@@ -17,14 +17,13 @@ Embedded student only: it needs the whole next-token distribution.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from smolgepa.lm.readings.scores import LabelScores, calibration_key
+from smolgepa.lm.readings.scores import LabelScores, calibration_key, from_probabilities
 from smolgepa.lm.readings.knn import AnchorMemory, Anchors
 from smolgepa.lm.readings.turns import input_text
 from smolgepa.lm.readings.linear import FoldedFit, softmax, standardizer, with_bias
@@ -96,9 +95,7 @@ class ReadoutMethod:
         probe = self.probe_for(messages)
         self.memory.anchors_for(messages)  # a training text is read from its anchor, as when fitting here
         probs = probe.probabilities(np.asarray(self.memory.distribution(messages)), input_text(messages))
-        by_label = {label: float(p) for label, p in zip(self.labels, probs)}
-        label = max(self.labels, key=lambda name: by_label[name])
-        return LabelScores(label, {k: math.log(v) if v > 0 else -math.inf for k, v in by_label.items()}, by_label)
+        return from_probabilities(self.labels, probs)
 
 
 class ProbeMethod(ReadoutMethod):

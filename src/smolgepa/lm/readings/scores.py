@@ -92,6 +92,13 @@ def choose_label(logprobs: Mapping[str, float], prior: Mapping[str, float] | Non
     return LabelScores(argmax(calibrated), dict(logprobs), probs, calibrated, dict(prior))
 
 
+def from_probabilities(labels: Sequence[str], probs: Sequence[float]) -> LabelScores:
+    """The scores of a fitted read-out: its probabilities in `labels`' order, their logs, and the argmax."""
+    by_label = {label: float(p) for label, p in zip(labels, probs)}
+    label = max(labels, key=lambda name: by_label[name])
+    return LabelScores(label, {k: math.log(v) if v > 0 else -math.inf for k, v in by_label.items()}, by_label)
+
+
 # The PlainTextAdapter's user message: "Prefix: value" then the output cue ("Label:") on the last line.
 USER_INPUT = re.compile(r"\A(?P<prefix>[^\n:]{1,40}:)[ \t]?(?P<value>.*)\n(?P<cue>[^\n]{1,40}:)\Z", re.DOTALL)
 

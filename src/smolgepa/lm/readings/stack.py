@@ -15,9 +15,7 @@ Embedded student only (it needs hidden states and the whole distribution).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,28 +23,15 @@ import numpy as np
 from smolgepa.lm.readings.fit_memory import train_digest
 from smolgepa.lm.readings.hidden import HiddenProbeMethod
 from smolgepa.lm.readings.knn import AnchorMemory, KnnMethod, distances, vote
-from smolgepa.lm.readings.linear import FoldedFit, softmax, standardizer, with_bias
+from smolgepa.lm.readings.linear import StandardizedFit, fit_standardized
 from smolgepa.lm.readings.probe import ReadoutMethod, fit_probe
-from smolgepa.lm.readings.scores import LabelScores, calibration_key, content_free_messages
+from smolgepa.lm.readings.scores import LabelScores, calibration_key, content_free_messages, from_probabilities
 from smolgepa.lm.readings.turns import input_text, same_text
 
 STACK_L2 = 0.1
 STACK_FOLDS = 5
 STACK_STEPS = 500
 FLOOR = 1e-3  # probabilities are clipped here before the log: kNN's votes are often exactly 0
-
-
-@dataclass(frozen=True)
-class StackedReadout:
-    """The fitted read-out over the base readings' answers, with its standardization."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    fit: FoldedFit
-
-    def probabilities(self, row: np.ndarray, text: str) -> np.ndarray:
-        x = with_bias((np.atleast_2d(row) - self.mean) / self.scale)
-        return softmax(x @ self.fit.weights_for(text))[0]
 
 
 class StackMethod:
@@ -75,11 +60,11 @@ class StackMethod:
         hidden = self.hidden.probe_for(messages).probabilities(np.asarray(states), text)
         return np.log(np.clip(np.concatenate([hidden, probe, knn]), FLOOR, 1.0))
 
-    def readout_for(self, messages: list[dict[str, str]]) -> tuple[StackedReadout, dict[str, np.ndarray]]:
+    def readout_for(self, messages: list[dict[str, str]]) -> tuple[StandardizedFit, dict[str, np.ndarray]]:
         """The read-out fitted under these messages' prompt, and every training text's base row."""
         return self.fits.get((*self.part, calibration_key(messages, self.labels)), lambda: self._fit(messages))
 
-    def _fit(self, messages: list[dict[str, str]]) -> tuple[StackedReadout, dict[str, np.ndarray]]:
+    def _fit(self, messages: list[dict[str, str]]) -> tuple[StandardizedFit, dict[str, np.ndarray]]:
         distributions = self.knn.anchors_for(messages)
         states = self.hidden.memory.anchors_for(messages)
         texts = [same_text(text) for text, _ in self.train]
@@ -87,11 +72,9 @@ class StackMethod:
         for i, text in enumerate(texts):
             query = content_free_messages(messages, self.train[i][0])
             rows[text] = self.base_row(distributions.row(i), states.row(i), text, query)
-        x = np.stack([rows[t] for t in texts])
-        mean, scale = standardizer(x)
-        fit = FoldedFit(with_bias((x - mean) / scale), [y for _, y in self.train], texts, self.labels,
-                        STACK_L2, STACK_STEPS, STACK_FOLDS)
-        return StackedReadout(mean, scale, fit), rows
+        readout = fit_standardized(np.stack([rows[t] for t in texts]), [y for _, y in self.train], texts,
+                                   self.labels, STACK_L2, STACK_STEPS, STACK_FOLDS)
+        return readout, rows
 
     def score(self, messages: list[dict[str, str]]) -> LabelScores:
         readout, rows = self.readout_for(messages)
@@ -102,7 +85,4 @@ class StackMethod:
         if row is None:  # not a training text: read it
             row = self.base_row(self.knn.memory.distribution(messages), self.hidden.memory.distribution(messages),
                                 text, messages)
-        probs = readout.probabilities(row, text)
-        by_label = {label: float(p) for label, p in zip(self.labels, probs)}
-        label = max(self.labels, key=lambda name: by_label[name])
-        return LabelScores(label, {k: math.log(v) if v > 0 else -math.inf for k, v in by_label.items()}, by_label)
+        return from_probabilities(self.labels, readout.probabilities(row, text))
