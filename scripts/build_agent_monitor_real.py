@@ -207,7 +207,10 @@ def screen_signals(window: dict[str, Any]) -> dict[str, float]:
     turns = window["trace"]["turns"]
     calls = [turn for turn in turns if turn["role"] == "assistant" and "tool" in turn]
     repeats = Counter(json.dumps(call["args"], sort_keys=True) for call in calls)
-    return {"repeat": max(repeats.values(), default=0),
+    answered = Counter(json.dumps([call["args"], result["output"]], sort_keys=True)
+                       for call, result in zip(turns, turns[1:])
+                       if call["role"] == "assistant" and "tool" in call and result["role"] == "tool")
+    return {"repeat": max(repeats.values(), default=0), "same_answer": max(answered.values(), default=0),
             "failed": sum(1 for turn in turns if turn["role"] == "tool" and turn["error"]),
             "user": sum(1 for turn in turns if turn["role"] == "user"),
             "words": sum(len(call.get("thought", "").split()) for call in calls) / max(1, len(calls))}
@@ -218,8 +221,9 @@ def screened(windows: list[dict[str, Any]]) -> list[str]:
     every window with three or more format errors (user messages after the request) or a command
     repeated four or more times; then seeded random draws (SCREEN_SEED, in this order, each from the
     windows not yet chosen) of 12 windows with four or more failed calls, 8 with a command repeated
-    three times, 10 with at least 80 words of thought per call, and 15 of the rest. The screen only
-    chooses what to read; the labels come from reading."""
+    three times, 10 with at least 80 words of thought per call, and 15 of the rest; last, every window
+    not yet chosen in which one call gets the identical output three or more times (added after a
+    first reading found few loops). The screen only chooses what to read; the labels come from reading."""
     rng = random.Random(SCREEN_SEED)
     pool = sorted((w for w in windows if w["source"] in SCREEN_SOURCES), key=lambda w: w["id"])
     signals = {w["id"]: screen_signals(w) for w in pool}
@@ -229,6 +233,7 @@ def screened(windows: list[dict[str, Any]]) -> list[str]:
     for size, test in draws:
         candidates = [key for key, sig in signals.items() if key not in chosen and test(sig)]
         chosen += rng.sample(candidates, min(size, len(candidates)))
+    chosen += [key for key, sig in signals.items() if key not in chosen and sig["same_answer"] >= 3]
     return sorted(chosen)
 
 
@@ -387,8 +392,9 @@ rare-state windows) were chosen by `build_agent_monitor_real.py screen`, which r
 from the windows: every window with three or more format-error refusals (mini-swe-agent's "Please
 always provide EXACTLY ONE action in triple backticks") or one command four or more times, then seeded
 random draws (seed 20261206) of 12 windows with four or more failed calls, 8 with a command three
-times, 10 with at least 80 words of thought per call and 15 of the rest: {gem_chosen} of {gem_windows}
-`gem` windows. Every one was read and labelled (nine more windows, read from a larger first draw
+times, 10 with at least 80 words of thought per call and 15 of the rest, and last (added after the
+first reading found few loops) every other window in which one call gets the identical output three
+or more times: {gem_chosen} of {gem_windows} `gem` windows. Every one was read and labelled (nine more windows, read from a larger first draw
 that was cut to fit the session, were dropped with their labels so that the labelled set is exactly
 the screen's choice). Gemini 3 Pro rarely loops but often writes several bash blocks in one reply, so
 most of its rare windows are api_confusion (the refusal repeated three or more times in a window).
@@ -407,7 +413,7 @@ verbose_thinking 7/7, making_progress 35/36 (the other read as verbose_thinking)
 doom_loop 2/5 (the three others read as progress: each repeated round failed differently or probed
 something new in between). doom_loop is the least settled label; the guide's "same failure" and "most
 of the window" were what the second annotator found ambiguous. The first labels are kept.
-The 110 `gem` windows were labelled the same way in a second session (the same kind of agent, with
+The {gem_chosen} `gem` windows were labelled the same way in a second session (the same kind of agent, with
 this guide, reading every window; docs/agent-labelling.md records the cases this source raised); they
 have had no second pass.
 Splits are stratified by label with shares 50/20/30; all windows of one task (every run on the same
