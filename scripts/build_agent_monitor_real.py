@@ -4,7 +4,9 @@
     python scripts/build_agent_monitor_real.py windows \
         --mini-swe-agent /work/.mirror/SWE-agent+mini-swe-agent/repo \
         --swe-agent /work/.mirror/SWE-agent+SWE-agent/repo \
-        --openagents /work/.mirror/OpenAgentsInc+openagents/repo > windows.jsonl
+        --openagents /work/.mirror/OpenAgentsInc+openagents/repo \
+        --gemini /work/.mirror/gruckion+mini-swe-agent/repo > windows.jsonl
+    python scripts/build_agent_monitor_real.py screen --windows windows.jsonl   # the gem windows to label
     python scripts/build_agent_monitor_real.py build --windows windows.jsonl
 
 `windows` reads every trajectory at the pinned commits below with `git show`, imports it through
@@ -13,8 +15,10 @@ do not overlap (a window starts at a tool call; a last piece with fewer than MIN
 out); long tool outputs and thoughts are clipped with a marker. `build` joins the windows with the
 hand labels in scripts/agent_monitor_real_labels.jsonl (`{"id", "label", "reason"}`; the labelling
 guide is docs/agent-labelling.md), splits them train/val/test stratified by label with a fixed seed,
-and writes src/smolgepa/tasks/data/agent_monitor-real.jsonl, its provenance file and the ids of a
-seeded random sample of 50 windows for a second, independent labelling pass. Needs git.
+and writes src/smolgepa/tasks/data/agent_monitor-real.jsonl and its provenance file (windows already
+shipped keep their split; the ids of the 50 windows of the second, independent labelling pass are
+written only when that file is missing). `screen` prints the Gemini windows chosen for the second
+labelling session (see `screened`). Needs git.
 """
 
 from __future__ import annotations
@@ -80,6 +84,17 @@ SOURCES = {
         "licence": "MIT (LICENSE of the repository)",
         "what": "a Claude Code run on the Terminal-Bench task regex-log, logged as ATIF 1.4",
     },
+    "gem": {
+        "repository": "https://github.com/gruckion/mini-swe-agent",
+        "commit": "d12a71affd95403b036b2bdbd827349b77bfffb9",
+        "glob": "swebench_results/20251118_gemini-3-pro-74pct/trajs/",
+        "suffix": ".traj.json",
+        "format": "mini-swe-agent",
+        "licence": "MIT (LICENSE.md at that commit: the mini-swe-agent licence, the repository being a fork of it)",
+        "what": "mini-swe-agent 1.15 runs of Gemini 3 Pro Preview on all 500 SWE-bench Verified instances (text "
+                "actions: a bash block in the reply), the bash-only leaderboard submission "
+                "20251118_mini-v1.15.0_gemini-3-pro-preview-20251118, committed to a fork of mini-swe-agent",
+    },
 }
 
 
@@ -99,6 +114,8 @@ def run_id(source: str, path: str) -> str:
         return f"msa-{parts[1].replace('deepseek_', 'ds-')}-{parts[2]}"
     if source == "oa":
         return f"oa-{parts[2]}"
+    if source == "gem":  # swebench_results/<submission>/trajs/<instance>/<instance>.traj.json
+        return f"gem-{parts[3]}"
     if "demonstrations/replay" not in path:
         return "swe-" + Path(path).stem
     variant = parts[-2].split("marshmallow-1867__", 1)[-1]  # the configuration the demonstration was replayed with
@@ -152,7 +169,7 @@ def windows_of(trace: Trace) -> list[tuple[int, list[Any]]]:
 
 
 def cmd_windows(args: argparse.Namespace) -> None:
-    repos = {"msa": args.mini_swe_agent, "swe": args.swe_agent, "oa": args.openagents}
+    repos = {"msa": args.mini_swe_agent, "swe": args.swe_agent, "oa": args.openagents, "gem": args.gemini}
     out = sys.stdout
     with tempfile.TemporaryDirectory() as scratch:
         for source, spec in SOURCES.items():
@@ -180,18 +197,70 @@ def cmd_windows(args: argparse.Namespace) -> None:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def stratified_splits(rows: list[dict[str, Any]], rng: random.Random) -> dict[str, str]:
-    """Split by label with fixed shares; all windows of one task (every run on it) go to one split."""
+SCREEN_SEED = 20261206
+SCREEN_SOURCES = ("gem",)
+
+
+def screen_signals(window: dict[str, Any]) -> dict[str, float]:
+    """What the screen looks at in a window: the most repeated command, failed calls, later user
+    messages (mini-swe-agent's format errors), and words of thought per call."""
+    turns = window["trace"]["turns"]
+    calls = [turn for turn in turns if turn["role"] == "assistant" and "tool" in turn]
+    repeats = Counter(json.dumps(call["args"], sort_keys=True) for call in calls)
+    answered = Counter(json.dumps([call["args"], result["output"]], sort_keys=True)
+                       for call, result in zip(turns, turns[1:])
+                       if call["role"] == "assistant" and "tool" in call and result["role"] == "tool")
+    return {"repeat": max(repeats.values(), default=0), "same_answer": max(answered.values(), default=0),
+            "failed": sum(1 for turn in turns if turn["role"] == "tool" and turn["error"]),
+            "user": sum(1 for turn in turns if turn["role"] == "user"),
+            "words": sum(len(call.get("thought", "").split()) for call in calls) / max(1, len(calls))}
+
+
+def screened(windows: list[dict[str, Any]]) -> list[str]:
+    """The windows of SCREEN_SOURCES chosen for labelling (the second labelling session, 2026-12-06):
+    every window with three or more format errors (user messages after the request) or a command
+    repeated four or more times; then seeded random draws (SCREEN_SEED, in this order, each from the
+    windows not yet chosen) of 12 windows with four or more failed calls, 8 with a command repeated
+    three times, 10 with at least 80 words of thought per call, and 15 of the rest; last, every window
+    not yet chosen in which one call gets the identical output three or more times (added after a
+    first reading found few loops). The screen only chooses what to read; the labels come from reading."""
+    rng = random.Random(SCREEN_SEED)
+    pool = sorted((w for w in windows if w["source"] in SCREEN_SOURCES), key=lambda w: w["id"])
+    signals = {w["id"]: screen_signals(w) for w in pool}
+    chosen = [key for key, sig in signals.items() if sig["user"] >= 3 or sig["repeat"] >= 4]
+    draws = ((12, lambda sig: sig["failed"] >= 4), (8, lambda sig: sig["repeat"] == 3),
+             (10, lambda sig: sig["words"] >= 80), (15, lambda sig: True))
+    for size, test in draws:
+        candidates = [key for key, sig in signals.items() if key not in chosen and test(sig)]
+        chosen += rng.sample(candidates, min(size, len(candidates)))
+    chosen += [key for key, sig in signals.items() if key not in chosen and sig["same_answer"] >= 3]
+    return sorted(chosen)
+
+
+def cmd_screen(args: argparse.Namespace) -> None:
+    windows = [json.loads(line) for line in Path(args.windows).open(encoding="utf-8")]
+    for key in screened(windows):
+        print(key)
+
+
+def stratified_splits(rows: list[dict[str, Any]], rng: random.Random,
+                      pinned: dict[str, str] | None = None) -> dict[str, str]:
+    """Split by label with fixed shares; all windows of one task (every run on it) go to one split.
+    A task with a window in `pinned` (window id -> split: the splits already shipped) keeps that split;
+    the other tasks are split among themselves by the same rule."""
+    pinned = pinned or {}
+    split_of_run = {row["trace"]["task"]: pinned[row["id"]] for row in rows if row["id"] in pinned}
     runs_by_label: dict[str, list[str]] = defaultdict(list)
     label_of_run: dict[str, str] = {}
     for row in rows:  # a task's runs are placed by the rarest label among their windows
         run = row["trace"]["task"]
+        if run in split_of_run:
+            continue
         current = label_of_run.get(run)
         if current is None or RARITY[row["label"]] < RARITY[current]:
             label_of_run[run] = row["label"]
     for run, label in sorted(label_of_run.items()):
         runs_by_label[label].append(run)
-    split_of_run = {}
     for label, runs in sorted(runs_by_label.items()):
         rng.shuffle(runs)
         n = len(runs)  # a label on two tasks goes to train and test; on three or more, to every split
@@ -214,21 +283,26 @@ def cmd_build(args: argparse.Namespace) -> None:
         rows.append({"id": entry["id"], "label": entry["label"], "reason": entry["reason"],
                      "source": window["source"], "path": window["path"], "first_turn": window["first_turn"],
                      "trace": window["trace"]})
+    shipped = DATA / "agent_monitor-real.jsonl"  # the windows already shipped keep their splits
+    pinned = ({row["id"]: row["split"] for row in map(json.loads, shipped.open(encoding="utf-8"))}
+              if shipped.exists() else {})
     rng = random.Random(SEED)
-    splits = stratified_splits(rows, rng)
+    splits = stratified_splits(rows, rng, pinned)
     rows = [{**row, "split": splits[row["id"]]} for row in rows]
     rows.sort(key=lambda row: ("train val test".split().index(row["split"]), row["id"]))
     ordered = [{key: row[key] for key in ("id", "label", "split", "reason", "source", "path", "first_turn", "trace")}
                for row in rows]
     (DATA / "agent_monitor-real.jsonl").write_text(
         "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in ordered), encoding="utf-8")
-    sample = second_pass_sample(rows)
-    SECOND_PASS.write_text("".join(f"{key}\n" for key in sample), encoding="utf-8")
+    if not SECOND_PASS.exists():  # the second pass was done on this sample; later windows do not change it
+        sample = second_pass_sample(rows)
+        SECOND_PASS.write_text("".join(f"{key}\n" for key in sample), encoding="utf-8")
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         counts[row["split"]][row["label"]] += 1
     by_source = Counter(row["source"] for row in rows)
-    (DATA / "agent_monitor-real.provenance.md").write_text(provenance(counts, by_source, len(windows)), encoding="utf-8")
+    (DATA / "agent_monitor-real.provenance.md").write_text(provenance(counts, by_source, len(windows),
+                                                                    sum(w["source"] == "gem" for w in windows.values())), encoding="utf-8")
     for split in ("train", "val", "test"):
         print(split, dict(counts[split]), sum(counts[split].values()))
     print("by source", dict(by_source))
@@ -246,7 +320,7 @@ def second_pass_sample(rows: list[dict], size: int = 50) -> list[str]:
     return [row["id"] for row in chosen]
 
 
-def provenance(counts: dict[str, Counter[str]], by_source: Counter[str], windows: int) -> str:
+def provenance(counts: dict[str, Counter[str]], by_source: Counter[str], windows: int, gem_windows: int) -> str:
     """The provenance file: sources with commit and licence, selection, windows, labels and splits."""
     labels = ("doom_loop", "api_confusion", "verbose_thinking", "making_progress")
     table = ["| split | " + " | ".join(labels) + " | total |", "|---" * (len(labels) + 2) + "|"]
@@ -259,6 +333,7 @@ def provenance(counts: dict[str, Counter[str]], by_source: Counter[str], windows
         f"Labelled windows: {by_source.get(key, 0)}."
         for key, spec in SOURCES.items())
     return PROVENANCE.format(sources=sources, table="\n".join(table), windows=windows,
+                             gem_chosen=by_source.get("gem", 0), gem_windows=gem_windows,
                              window_calls=WINDOW_CALLS, min_calls=MIN_CALLS, output_cap=OUTPUT_CAP,
                              args_cap=ARGS_CAP, task_cap=TASK_CAP, seed=SEED,
                              total=sum(sum(c.values()) for c in counts.values()))
@@ -277,8 +352,13 @@ below at their pinned commits; the `build` step joins the windows with
 
 Every source is MIT-licensed; the MIT notice of each repository covers the trajectories it ships,
 and is reproduced here by naming the licence, its holders being the repositories' authors
-(SWE-agent: Kilian A. Lieret and Carlos E. Jimenez; OpenAgents, Inc.). None of the data comes from
-tau-bench or ToolBench, which are kept apart for an independent check.
+(SWE-agent and mini-swe-agent, and the gruckion fork whose LICENSE.md keeps that notice: Kilian A.
+Lieret and Carlos E. Jimenez; OpenAgents, Inc.). The Gemini 3 Pro runs are the mini-swe-agent team's
+SWE-bench bash-only submission, published on S3 by SWE-bench and committed to the fork by its owner;
+they are shipped here under the fork's licence. None of the data comes from tau-bench or ToolBench,
+which are kept apart for an independent check. Looked at and not used: multi-swe-bench/experiments
+(SWE-agent runs of GPT-4o, DeepSeek and Doubao models on Java issues, rich in loops, but the
+repository has no licence; its package.json's "ISC" is the npm default of its leaderboard scripts).
 
 ## Windows
 
@@ -307,9 +387,21 @@ was given by reading the window (docs/agent-labelling.md), and the flagged windo
 labelled making_progress. The label counts therefore over-represent the rare states relative to all
 windows of these runs.
 
+The `gem` windows (Gemini 3 Pro, added in a second labelling session on 2026-12-06 to get more
+rare-state windows) were chosen by `build_agent_monitor_real.py screen`, which recomputes the choice
+from the windows: every window with three or more format-error refusals (mini-swe-agent's "Please
+always provide EXACTLY ONE action in triple backticks") or one command four or more times, then seeded
+random draws (seed 20261206) of 12 windows with four or more failed calls, 8 with a command three
+times, 10 with at least 80 words of thought per call and 15 of the rest, and last (added after the
+first reading found few loops) every other window in which one call gets the identical output three
+or more times: {gem_chosen} of {gem_windows} `gem` windows. Every one was read and labelled (nine more windows, read from a larger first draw
+that was cut to fit the session, were dropped with their labels so that the labelled set is exactly
+the screen's choice). Gemini 3 Pro rarely loops but often writes several bash blocks in one reply, so
+most of its rare windows are api_confusion (the refusal repeated three or more times in a window).
+
 ## Labels and splits
 
-{total} windows, labelled by one annotator (the AI coding agent that built this task, reading each
+{total} windows, each labelled by one annotator (the AI coding agent that built this task, reading each
 window in a compact view: every call, its result's first line, and the words of each thought)
 following docs/agent-labelling.md, each with a one-line reason (the `reason` field). The labels are
 one reading, not a consensus; the reasons let a reviewer check each one. A second, independent
@@ -321,8 +413,14 @@ verbose_thinking 7/7, making_progress 35/36 (the other read as verbose_thinking)
 doom_loop 2/5 (the three others read as progress: each repeated round failed differently or probed
 something new in between). doom_loop is the least settled label; the guide's "same failure" and "most
 of the window" were what the second annotator found ambiguous. The first labels are kept.
+The {gem_chosen} `gem` windows were labelled the same way in a second session (the same kind of agent, with
+this guide, reading every window; docs/agent-labelling.md records the cases this source raised); they
+have had no second pass.
 Splits are stratified by label with shares 50/20/30; all windows of one task (every run on the same
-issue) go to one split, so no issue text is in two splits.
+issue) go to one split, so no issue text is in two splits. The windows of the first session keep the
+splits they were shipped with (the build reads them from the shipped file), and so does any task
+that already had a window there (four Gemini tasks are issues the DeepSeek runs also worked on); the
+new tasks are split among themselves by the same rule.
 
 {table}
 
@@ -337,7 +435,11 @@ def main() -> None:
     windows.add_argument("--mini-swe-agent", required=True)
     windows.add_argument("--swe-agent", required=True)
     windows.add_argument("--openagents", required=True)
+    windows.add_argument("--gemini", required=True, help="a clone of gruckion/mini-swe-agent")
     windows.set_defaults(func=cmd_windows)
+    screen = verbs.add_parser("screen", help="the ids of the new source's windows chosen for labelling")
+    screen.add_argument("--windows", required=True)
+    screen.set_defaults(func=cmd_screen)
     build = verbs.add_parser("build", help="join windows and labels into the task file")
     build.add_argument("--windows", required=True)
     build.set_defaults(func=cmd_build)

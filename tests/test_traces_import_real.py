@@ -66,6 +66,35 @@ def test_a_history_with_observations_in_user_turns_is_refused_not_imported_empty
     assert result.stderr.count("\n") == 1
 
 
+def test_mini_swe_agent_text_actions_become_bash_calls_and_format_errors_user_turns() -> None:
+    [item] = import_traces(REAL / "mini_swe_agent_v1_text_actions.traj.json", "mini-swe-agent")
+    trace = item.trace
+    assert item.id == "django__django-15098"
+    assert trace.task.startswith("<pr_description>") and "script and region" in trace.task
+    calls = [turn for turn in trace.turns if isinstance(turn, ToolCall)]
+    assert [call.tool for call in calls] == ["bash"] * 2
+    assert calls[0].args == {"command": "ls -la"} and calls[0].thought.startswith("I need to explore")  # no "THOUGHT:"
+    assert calls[1].args["command"].startswith('grep -n "language_code_prefix_re ="')
+    results = [turn for turn in trace.turns if isinstance(turn, ToolResult)]
+    assert len(results) == 2 and all(result.output.startswith("<returncode>0") for result in results)
+    # the reply with two blocks is a message, and the framework's refusal a user turn after it
+    assert [type(turn).__name__ for turn in trace.turns] == [
+        "ToolCall", "ToolResult", "Message", "UserMessage", "ToolCall", "ToolResult"]
+    refusal = next(turn for turn in trace.turns if isinstance(turn, UserMessage))
+    assert refusal.content.startswith("Please always provide EXACTLY ONE action in triple backticks, found 2")
+
+
+def test_the_cli_reads_mini_swe_agent_text_actions_that_openai_chat_refuses() -> None:
+    result = subprocess.run([*SMOLGEPA, "traces", "import", "--from", "mini-swe-agent",
+                             str(REAL / "mini_swe_agent_v1_local.traj.json")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert [turn.get("tool") for turn in line["trace"]["turns"] if turn["role"] == "assistant"] == ["bash", "bash"]
+    refused = subprocess.run([*SMOLGEPA, "traces", "import", "--from", "openai-chat",
+                              str(REAL / "mini_swe_agent_v1_local.traj.json")], capture_output=True, text=True, timeout=120)
+    assert "--from mini-swe-agent" in refused.stderr
+
+
 def test_atif_steps_become_calls_results_and_messages() -> None:
     [item] = import_traces(REAL / "atif_rfc_example.json", "atif")
     assert item.id == "025B810F-B3A2-4C67-93C0-FE7A142A947A"

@@ -1,4 +1,4 @@
-"""`smolgepa traces import --from FORMAT FILE`: agent logs (OpenAI chat, Anthropic messages, ATIF, SWE-agent) as trace JSONL."""
+"""`smolgepa traces import --from FORMAT FILE`: agent logs (OpenAI chat, Anthropic messages, ATIF, SWE-agent, mini-swe-agent) as trace JSONL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from smolgepa.cli.common import add_quiet_flag
 
 # smolgepa.traces.importers.FORMATS, written out so that building the parser stays light.
-LOG_FORMATS = ("openai-chat", "anthropic", "atif", "swe-agent")
+LOG_FORMATS = ("openai-chat", "anthropic", "atif", "swe-agent", "mini-swe-agent")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -21,7 +21,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     imports.add_argument("--from", dest="log_format", required=True, choices=LOG_FORMATS,
                          help="openai-chat: messages with tool_calls and tool results; anthropic: messages with "
                               "tool_use and tool_result blocks; atif: Harbor's trajectory.json (steps); swe-agent: "
-                              "a SWE-agent .traj file")
+                              "a SWE-agent .traj file; mini-swe-agent: a mini-swe-agent .traj.json whose commands are "
+                              "in the assistant's text (```bash blocks)")
     imports.add_argument("--messages-key", metavar="KEY",
                          help="the key that holds each conversation's messages, when it is not the format's own "
                               "(openai-chat and anthropic look under 'messages', then 'traj')")

@@ -16,6 +16,7 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.traces.anthropic_messages import from_anthropic
 from smolgepa.traces.atif import from_atif
 from smolgepa.traces.conversations import CHAT_KEYS, Conversation, read_conversations
+from smolgepa.traces.mini_swe_agent import from_mini_swe_agent
 from smolgepa.traces.openai_chat import from_openai_chat
 from smolgepa.traces.swe_agent import from_swe_agent
 from smolgepa.traces.trace_model import Trace, parse_trace
@@ -36,6 +37,7 @@ FORMATS: dict[str, LogFormat] = {
     "anthropic": LogFormat(from_anthropic, CHAT_KEYS),
     "atif": LogFormat(from_atif, ("steps",)),
     "swe-agent": LogFormat(from_swe_agent, ("trajectory",)),
+    "mini-swe-agent": LogFormat(from_mini_swe_agent, CHAT_KEYS),
 }
 
 

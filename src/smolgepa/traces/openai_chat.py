@@ -56,7 +56,8 @@ def refuse_text_actions(trace: Trace, where: str) -> None:
             f"{where}: no tool calls, but {users} user message(s) after the request: this history writes its "
             "commands in the assistant's text and returns their output as user messages (SWE-agent, "
             "mini-swe-agent v1), so importing it as chat would drop every action. Import the agent's "
-            "trajectory file instead: --from swe-agent for a SWE-agent .traj file.")
+            "trajectory file instead: --from swe-agent for a SWE-agent .traj file, --from mini-swe-agent for "
+            "a mini-swe-agent text-action .traj.json.")
 
 
 def _assistant(build: TraceBuilder, message: dict[str, Any], where: str) -> None:
