@@ -414,8 +414,17 @@ doom_loop 2/5 (the three others read as progress: each repeated round failed dif
 something new in between). doom_loop is the least settled label; the guide's "same failure" and "most
 of the window" were what the second annotator found ambiguous. The first labels are kept.
 The {gem_chosen} `gem` windows were labelled the same way in a second session (the same kind of agent, with
-this guide, reading every window; docs/agent-labelling.md records the cases this source raised); they
-have had no second pass.
+this guide, reading every window; docs/agent-labelling.md records the cases this source raised). A
+blind second pass on 61 of them (scripts/agent_monitor_real_second_pass2_labels.jsonl, 2026-12-06:
+every `gem` window first labelled a rare state and 14 seeded making_progress windows, listed in
+scripts/agent_monitor_real_second_pass2_ids.txt, shown to another session without labels) agreed on 60
+of 61 (98.4%, 95% CI 91.3-99.7%), Cohen's kappa 0.97: api_confusion 41/42 (the other read as progress:
+it reads the file after each syntax error and fixes the lines), doom_loop 4/4, verbose_thinking 1/1,
+making_progress 14/14. The agreement is high because the guide's refusal rule is mechanical (three or
+more format-error refusals make a window api_confusion, whatever the calls between them do): the second
+annotator found that rule decides almost every api_confusion window, and named as unsettled whether a
+loop the agent breaks inside the window still counts, and whether long analyses inside refused replies
+count as thinking.
 Splits are stratified by label with shares 50/20/30; all windows of one task (every run on the same
 issue) go to one split, so no issue text is in two splits. The windows of the first session keep the
 splits they were shipped with (the build reads them from the shipped file), and so does any task

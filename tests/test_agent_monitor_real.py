@@ -51,3 +51,13 @@ def test_the_second_pass_sample_names_50_labelled_windows() -> None:
     ids = (ROOT / "scripts" / "agent_monitor_real_second_pass_ids.txt").read_text(encoding="utf-8").split()
     labelled = {json.loads(line)["id"] for line in (DATA / "agent_monitor-real.jsonl").open(encoding="utf-8")}
     assert len(ids) == min(50, len(labelled)) and set(ids) <= labelled
+
+
+def test_each_second_pass_agrees_with_the_first_labels_as_the_provenance_says() -> None:
+    first = {row["id"]: row["label"] for row in map(json.loads, (DATA / "agent_monitor-real.jsonl").open(encoding="utf-8"))}
+    text = " ".join((DATA / "agent_monitor-real.provenance.md").read_text(encoding="utf-8").split())
+    for name in ("agent_monitor_real_second_pass_labels.jsonl", "agent_monitor_real_second_pass2_labels.jsonl"):
+        second = [json.loads(line) for line in (ROOT / "scripts" / name).open(encoding="utf-8")]
+        assert {row["id"] for row in second} <= set(first) and all(row["reason"].strip() for row in second)
+        agree = sum(first[row["id"]] == row["label"] for row in second)
+        assert f"agreed on {agree} of {len(second)}" in text, name
