@@ -59,7 +59,21 @@ def cmd_audit(args: argparse.Namespace) -> None:
 
         refuse_existing(*corrected_paths(Path(args.write)))
     verifier = verifier_from_args(args) if args.verifier else None  # a bad spec fails before the work
-    audit = audit_labels(task.name, probabilities(task, args))
+    source = ProbabilitySource(task, args)
+    cache = source.cache()
+    kept = cache.load() if cache is not None else None
+    if verifier is not None:
+        if cache is not None:  # verdicts already given are read back by a re-run
+            from smolgepa.jsonfiles import Redactor
+            from smolgepa.optimize.cache import JsonlCache
+
+            verifier.cache = JsonlCache(cache.verifier_path, Redactor(key_envs=(args.verifier_key_env,)))
+        if kept is None:
+            verifier.check_answers()  # a verifier that is down stops here, before minutes of reading
+    probabilities = kept if kept is not None else source.compute()
+    if cache is not None and kept is None:
+        cache.save(probabilities)
+    audit = audit_labels(task.name, probabilities)
     if verifier is not None:
         from smolgepa.data.verdicts import verify_suspects
 
@@ -79,33 +93,72 @@ def cmd_audit(args: argparse.Namespace) -> None:
         written = write_corrected(task, corrections, Path(args.write), note, dropped)
     if args.json:
         print_json(audit.to_json())
-    else:
-        print(audit_text(audit, args.limit))
-        if args.write:
-            print(f"wrote {written[0]} and {written[1]} ({done})")
+        return
+    if kept is not None and cache is not None:
+        reused = f" and {verifier.tally.cached} verifier verdicts" if verifier is not None and verifier.tally.cached else ""
+        print(f"reused the out-of-fold probabilities{reused} of an earlier audit ({cache.path}; --no-cache "
+              "computes them again)")
+    print(audit_text(audit, args.limit))
+    if args.write:
+        print(f"wrote {written[0]} and {written[1]} ({done})")
 
 
-def probabilities(task, args: argparse.Namespace):  # noqa: ANN001, ANN201 - Task -> LabelProbabilities
-    """The out-of-fold probabilities `--source` names."""
-    from smolgepa.data.fold_probs import reading_probabilities, tfidf_probabilities
+class ProbabilitySource:
+    """The out-of-fold probabilities `--source` names: their cache key, and computing them."""
 
-    if args.source == "tfidf":
-        return tfidf_probabilities(task)
-    from smolgepa.adapter.program import make_program
-    from smolgepa.evaluation.evaluate import predict
-    from smolgepa.lm import make_lm, train_pairs
+    def __init__(self, task, args: argparse.Namespace) -> None:  # noqa: ANN001 - Task
+        self.task, self.args = task, args
+        self.student = None
+        self.instruction = read_instruction(args.instruction) if args.source == "reading" else None
 
-    lm = make_lm(args.student, student_options(args, list(task.labels), train_pairs(task)))
-    program = make_program(task, read_instruction(args.instruction))
-    progress = command_progress(args).counter(f"audit {task.name}")
-    return reading_probabilities(task, lambda examples: predict(program, lm, examples, threads=args.threads,
-                                                                progress=progress), args.decode)
+    def reading_student(self):  # noqa: ANN201 - Student
+        from smolgepa.lm import train_pairs
+        from smolgepa.lm.student import Student
+
+        if self.student is None:
+            options = student_options(self.args, list(self.task.labels), train_pairs(self.task))
+            self.student = Student(self.args.student, options)
+        return self.student
+
+    def cache(self):  # noqa: ANN201 - AuditCache | None
+        """Where these probabilities (and a verifier's verdicts on their suspects) are kept; None with --no-cache."""
+        if getattr(self.args, "no_cache", False):
+            return None
+        from smolgepa.data.audit_cache import AuditCache, audit_key
+        from smolgepa.data.fold_probs import audited_examples
+        from smolgepa.lm.cache_home import cache_dir
+
+        examples = audited_examples(self.task)
+        if self.args.source == "tfidf":
+            key = audit_key("tfidf", examples)
+        else:
+            student = self.reading_student()
+            key = audit_key(self.args.decode, examples, student=student.identity, extras=student.key_extras(),
+                            scoring=student.options.scoring_fields(), max_tokens=student.options.max_tokens,
+                            instruction=self.instruction)
+        return AuditCache(cache_dir() / "audits", key)
+
+    def compute(self):  # noqa: ANN201 - LabelProbabilities
+        from smolgepa.data.fold_probs import reading_probabilities, tfidf_probabilities
+
+        if self.args.source == "tfidf":
+            return tfidf_probabilities(self.task)
+        from smolgepa.adapter.program import make_program
+        from smolgepa.evaluation.evaluate import predict
+
+        lm = self.reading_student().lm()
+        program = make_program(self.task, self.instruction)
+        progress = command_progress(self.args).counter(f"audit {self.task.name}")
+        return reading_probabilities(self.task, lambda examples: predict(program, lm, examples, threads=self.args.threads,
+                                                                         progress=progress), self.args.decode)
 
 
 def cmd_label(args: argparse.Namespace) -> None:
     from smolgepa.data.corrected import corrected_paths, refuse_existing
     from smolgepa.data.labelling import check_agreement, label_inputs, measure_agreement, read_unlabelled, write_labelled
     from smolgepa.errors import SmolgepaError
+    from smolgepa.jsonfiles import Redactor
+    from smolgepa.optimize.cache import JsonlCache
     from smolgepa.tasks import load_task
 
     if args.min_agreement is not None and not 0.0 <= args.min_agreement <= 1.0:
@@ -114,6 +167,8 @@ def cmd_label(args: argparse.Namespace) -> None:
     refuse_existing(*corrected_paths(Path(args.write)))  # before any call
     inputs = read_unlabelled(Path(args.file), task)
     verifier = verifier_from_args(args)
+    partial = partial_path(Path(args.write))  # every answer, kept as it comes: a re-run asks none of them again
+    verifier.cache = JsonlCache(partial, Redactor(key_envs=(args.verifier_key_env,)))
     progress = command_progress(args)
     agreement = measure_agreement(task, verifier, progress.counter(f"verifier on {task.name} val"))
     line = f"verifier {verifier.spec} agrees with {task.name}'s val labels: {agreement.text}, {agreement.junk} junk"
@@ -123,8 +178,12 @@ def cmd_label(args: argparse.Namespace) -> None:
     labelled = label_inputs(task, inputs, verifier, progress.counter("labelling", unit="input"))
     if verifier.tally.junk_line() and not args.json:
         print(verifier.tally.junk_line(), flush=True)  # also when no input got a label and nothing is written
+    if verifier.tally.cached and not args.json:
+        print(f"resumed: {verifier.tally.cached} of {verifier.tally.calls} verifier answers reused from {partial} "
+              "(an earlier run of this command that stopped)", flush=True)
     note = f"smolgepa data label, verifier {verifier.spec} (val agreement {agreement.text})"
     written = write_labelled(task, labelled, Path(args.write), note)
+    partial.unlink(missing_ok=True)  # written: nothing left to resume
     left_out = [item.id for item, reply in labelled if reply.label is None]
     if args.json:
         print_json({"agreement": agreement.to_json(), "labelled": len(labelled) - len(left_out), "left_out": left_out,
@@ -135,3 +194,9 @@ def cmd_label(args: argparse.Namespace) -> None:
           + (f" ({len(left_out)} junk replies left out: {', '.join(left_out[:10])}"
              + (", ..." if len(left_out) > 10 else "") + ")" if left_out else ""))
     print(f"wrote {written[0]} and {written[1]}")
+
+
+def partial_path(write: Path) -> Path:
+    """Where `data label --write FILE` keeps the verifier's answers until FILE is written (`new.yaml` ->
+    `new.partial.jsonl`): a run that stops (the verifier down, the command killed) is resumed by running it again."""
+    return write.with_name(f"{write.stem}.partial.jsonl")
