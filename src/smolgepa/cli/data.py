@@ -30,6 +30,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("--fix", choices=["drop", "relabel"], default="drop",
                        help="what --write does with the suspects: drop (default) leaves the train suspects out and "
                             "keeps val as given; relabel gives every suspect the suggested (or verifier's) label")
+    audit.add_argument("--refit", type=int, default=None, metavar="N",
+                       help="with the hidden reading (embedded): pool train and val and refit N times without the "
+                            "10%% most suspect (default 2; 0: the reading's own answers, fitted on train)")
     audit.add_argument("--limit", type=int, default=40, help="suspects printed (default 40; --json lists all)")
     audit.add_argument("--json", action="store_true", help="print one JSON object (no progress)")
     add_verifier_flags(audit, help_text=AUDIT_VERIFIER_HELP)
@@ -120,6 +123,19 @@ class ProbabilitySource:
             self.student = Student(self.args.student, options)
         return self.student
 
+    def refit_rounds(self) -> int:
+        """How many times the hidden reading is refitted without the suspects (0: the reading as it answers)."""
+        from smolgepa.data.refit import REFIT_ROUNDS
+        from smolgepa.errors import SmolgepaError
+
+        rounds = REFIT_ROUNDS if self.args.refit is None else self.args.refit
+        if rounds < 0:
+            raise SmolgepaError(f"--refit {rounds}: give a number of rounds, 0 or more.")
+        if self.args.source != "reading" or self.args.decode != "hidden" or self.args.calibrate is not None:
+            return 0
+        engine = self.reading_student().engine()
+        return rounds if callable(getattr(engine, "_hidden_features", None)) else 0
+
     def cache(self):  # noqa: ANN201 - AuditCache | None
         """Where these probabilities (and a verifier's verdicts on their suspects) are kept; None with --no-cache."""
         if getattr(self.args, "no_cache", False):
@@ -135,7 +151,7 @@ class ProbabilitySource:
             student = self.reading_student()
             key = audit_key(self.args.decode, examples, student=student.identity, extras=student.key_extras(),
                             scoring=student.options.scoring_fields(), max_tokens=student.options.max_tokens,
-                            instruction=self.instruction)
+                            instruction=self.instruction, refit=self.refit_rounds())
         return AuditCache(cache_dir() / "audits", key)
 
     def compute(self):  # noqa: ANN201 - LabelProbabilities
@@ -146,11 +162,27 @@ class ProbabilitySource:
         from smolgepa.adapter.program import make_program
         from smolgepa.evaluation.evaluate import predict
 
-        lm = self.reading_student().lm()
         program = make_program(self.task, self.instruction)
         progress = command_progress(self.args).counter(f"audit {self.task.name}")
+        rounds = self.refit_rounds()
+        if rounds:
+            return self.refitted(program, rounds, progress)
+        lm = self.reading_student().lm()
         return reading_probabilities(self.task, lambda examples: predict(program, lm, examples, threads=self.args.threads,
                                                                          progress=progress), self.args.decode)
+
+
+    def refitted(self, program, rounds: int, progress):  # noqa: ANN001, ANN201 - Program, progress -> LabelProbabilities
+        """The hidden states of every audited example, then the pooled fit refitted without the suspects."""
+        from smolgepa.data.fold_probs import audited_examples, from_rows
+        from smolgepa.data.refit import hidden_rows, refitted_probabilities
+
+        examples = audited_examples(self.task)
+        engine = self.reading_student().engine()
+        rows = hidden_rows(engine._hidden_features, program.signature, [e.input for e in examples], progress)
+        probs = refitted_probabilities(rows, [e.label for e in examples], list(self.task.labels), rounds)
+        return from_rows(f"hidden, train+val pooled, refitted {rounds}x without the suspects", self.task, examples,
+                         probs)
 
 
 def cmd_label(args: argparse.Namespace) -> None:
