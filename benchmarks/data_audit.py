@@ -1,5 +1,7 @@
 """Label audit under injected noise (issue 33): flip 10% and 20% of `sentiment-extended`'s train labels
 (seeded), audit train + val, and train the `hidden` reading on clean, noisy and audited-then-cleaned train.
+The audit's sources: `hidden-refit` (`data audit`'s default: train + val pooled, refitted without the
+suspects, `data/refit.py`), `hidden` (the reading's own out-of-fold answers, `--refit 0`) and `tfidf`.
 
     python benchmarks/data_audit.py                        # rates 0.1 and 0.2, seeds 0-4
     python benchmarks/data_audit.py --seeds 1 --features /tmp/hidden.npz   # keep the hidden states
@@ -9,7 +11,7 @@ computed once per text (the seed instruction) and every condition refits the `hi
 classes (`HiddenProbeMethod`) on its labels. The clean row must match `eval --decode hidden --split test`.
 Lines, for programs to read:
 
-    AUDIT task=<t> noise=<rate> source=<hidden|tfidf> ranking=<confident|self-confidence> k=<k> flips=<f> found=<mean> recall=<mean> precision=<mean> flagged=<mean> seeds=<s>
+    AUDIT task=<t> noise=<rate> source=<hidden-refit|hidden|tfidf> ranking=<confident|self-confidence> k=<k> flips=<f> found=<mean> recall=<mean> precision=<mean> flagged=<mean> seeds=<s>
     ACCURACY task=<t> method=hidden-<condition> gepa=no lm=yes split=test acc=<mean> n=<n> ci=<lo>-<hi> min_recall=<mean> seeds=<s>
 
 With several seeds, `acc`, `recall` and `precision` are means over the seeds, and `ci` spans the seeds'
@@ -33,13 +35,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
-from smolgepa.adapter.plain_text import PlainTextAdapter  # noqa: E402
 from smolgepa.adapter.program import make_program  # noqa: E402
-from smolgepa.candidate.header import take_header  # noqa: E402
 from smolgepa.data.audit import Audit, audit_labels  # noqa: E402
 from smolgepa.data.confident import find_issues, label_indices, ranked, self_confidence_order  # noqa: E402
 from smolgepa.data.fold_probs import LabelProbabilities, audited_examples, from_rows, tfidf_probabilities  # noqa: E402
 from smolgepa.data.noise import found_in_top, flip_labels  # noqa: E402
+from smolgepa.data.refit import hidden_rows, prompt_messages, refitted_probabilities  # noqa: E402
 from smolgepa.evaluation.stats import wilson_interval  # noqa: E402
 from smolgepa.lm import StudentOptions  # noqa: E402
 from smolgepa.lm.options import train_pairs  # noqa: E402
@@ -69,7 +70,7 @@ class SharedStates:
 
     def messages(self, text: str) -> Messages:
         """What the engine's reading receives for `text` under the seed instruction."""
-        return take_header(PlainTextAdapter().format(self.signature, [], {"input": text}))[1]
+        return prompt_messages(self.signature, text)
 
     def __call__(self, messages: Messages) -> np.ndarray:
         key = hashlib.sha256(json.dumps(messages, sort_keys=True).encode("utf-8")).hexdigest()
@@ -92,6 +93,14 @@ def hidden_probabilities(states: SharedStates, task: Task) -> LabelProbabilities
     examples = audited_examples(task)
     scores = hidden_scores(states, task, train_pairs(task), [e.input for e in examples])
     return from_rows("hidden", task, examples, [[s[y] for y in task.labels] for s in scores])
+
+
+def refit_probabilities(states: SharedStates, task: Task) -> LabelProbabilities:
+    """`data audit`'s default: train + val pooled, refitted without the suspects (`data/refit.py`)."""
+    examples = audited_examples(task)
+    rows = hidden_rows(states, states.signature, [e.input for e in examples])
+    return from_rows("hidden-refit", task, examples,
+                     refitted_probabilities(rows, [e.label for e in examples], list(task.labels)))
 
 
 def test_accuracy(states: SharedStates, task: Task, train: Sequence[tuple[str, str]]) -> tuple[int, int, float]:
@@ -159,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for seed in range(args.seeds):
             noisy, flipped = flip_labels(task, rate, seed)
             row: dict[str, object] = {"seed": seed, "flips": len(flipped)}
-            sources = {"hidden": hidden_probabilities(states, noisy), "tfidf": tfidf_probabilities(noisy)}
+            sources = {"hidden-refit": refit_probabilities(states, noisy), "hidden": hidden_probabilities(states, noisy),
+                       "tfidf": tfidf_probabilities(noisy)}
             for source, probabilities in sources.items():
                 ranks = rankings(probabilities)
                 for name in ("confident", "self-confidence"):
@@ -167,16 +177,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     row[f"{source}/{name}"] = {"k": found.k, "found": found.hits}
                 row[f"{source}/flagged"] = {"n": len(ranks["flagged"]),
                                             "flips": len(set(ranks["flagged"]) & set(flipped))}
-            audit = audit_labels(noisy.name, sources["hidden"])
+            audit = audit_labels(noisy.name, sources["hidden-refit"])
             row["noisy"] = test_accuracy(states, noisy, train_pairs(noisy))
             for how in ("relabel", "drop"):
                 row[how] = test_accuracy(states, noisy, cleaned_train(noisy, audit, how))
+            single = audit_labels(noisy.name, sources["hidden"])  # the suspects of --refit 0
+            row["drop-single"] = test_accuracy(states, noisy, cleaned_train(noisy, single, "drop"))
             rows.append(row)
             print(f"# rate {rate} seed {seed}: {json.dumps(row)}", flush=True)
             states.save()
         detail[str(rate)] = rows
+        if not rows:  # --seeds 0: the clean figures (and the kept states) only
+            continue
         flips = rows[0]["flips"]
-        for source in ("hidden", "tfidf"):
+        for source in sources:
             for name in ("confident", "self-confidence"):
                 cells = [r[f"{source}/{name}"] for r in rows]
                 k = cells[0]["k"]
@@ -186,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"found={found:.1f} recall={found / flips:.3f} precision={found / k:.3f} "
                       f"flagged={flagged:.1f} seeds={len(rows)}")
         for condition, label in (("noisy", f"noisy{round(rate * 100)}"), ("relabel", f"relabelled{round(rate * 100)}"),
-                                 ("drop", f"dropped{round(rate * 100)}")):
+                                 ("drop", f"dropped{round(rate * 100)}"),
+                                 ("drop-single", f"dropped-refit0-{round(rate * 100)}")):
             print(accuracy_line(task.name, label, [r[condition] for r in rows]), flush=True)
     states.save()
     if args.detail:

@@ -143,6 +143,50 @@ def test_write_needs_a_yaml_name(tmp_path: Path) -> None:
     assert result.returncode == 2 and ".yaml" in result.stderr and not (tmp_path / "x.txt").exists()
 
 
+def flipped_features(seed: int, n: int = 240, flips: int = 24) -> tuple[np.ndarray, list[str], set[int]]:
+    """Three overlapping clusters in 40 dimensions (a reader about 75% right), `flips` labels turned."""
+    rng = np.random.default_rng(seed)
+    true = np.arange(n) % 3
+    centres = rng.normal(size=(3, 40)) * 0.35
+    x = centres[true] + rng.normal(size=(n, 40))
+    given = true.copy()
+    flipped = set(int(i) for i in rng.choice(n, flips, replace=False))
+    for i in flipped:
+        given[i] = (true[i] + 1 + rng.integers(2)) % 3
+    return x, [("a", "b", "c")[g] for g in given], flipped
+
+
+def test_refitting_without_the_suspects_finds_more_flips() -> None:
+    from smolgepa.data.refit import pooled_probabilities, refitted_probabilities
+
+    single = refitted = 0
+    for seed in range(3):
+        x, labels, flipped = flipped_features(seed)
+        given = label_indices(labels, ["a", "b", "c"])
+        once = pooled_probabilities(x, labels, ["a", "b", "c"], np.ones(len(labels), dtype=bool), steps=200)
+        again = refitted_probabilities(x, labels, ["a", "b", "c"])
+        assert again.shape == once.shape and np.allclose(again.sum(axis=1), 1.0)
+        single += len(set(self_confidence_order(once, given)[:36]) & flipped)
+        refitted += len(set(self_confidence_order(again, given)[:36]) & flipped)
+    assert refitted > single  # a fit that learnt fewer of the flipped labels contradicts more of them
+
+
+def test_pooled_probabilities_answer_each_row_without_its_label() -> None:
+    from smolgepa.data.refit import pooled_probabilities
+
+    x, labels, _ = flipped_features(0, n=60, flips=0)
+    keep = np.ones(60, dtype=bool)
+    keep[:6] = False
+    base = pooled_probabilities(x, labels, ["a", "b", "c"], keep, steps=100)
+    answers = {}
+    for row in (10, 0):
+        turned = list(labels)
+        turned[row] = "a" if labels[row] != "a" else "b"
+        answers[row] = pooled_probabilities(x, turned, ["a", "b", "c"], keep, steps=100)
+    assert np.allclose(base[10], answers[10][10]) and not np.allclose(base, answers[10])  # read by the others only
+    assert np.allclose(base, answers[0])  # a row left out of the fit: its label is read nowhere
+
+
 def test_audit_through_the_hidden_reading(embedded_spec: str) -> None:
     result = run_cli("data", "audit", "--task", "sentiment", "--student", embedded_spec, "--json")
     assert result.returncode == 0, result.stderr
@@ -152,6 +196,10 @@ def test_audit_through_the_hidden_reading(embedded_spec: str) -> None:
     labels = {e.id: e.label for e in task.examples}
     for suspect in audit["suspects"]:
         assert labels[suspect["id"]] == suspect["label"] and suspect["suggested"] in task.labels
+    shown = run_cli("data", "audit", "--task", "sentiment", "--student", embedded_spec, "--quiet")
+    assert "probabilities hidden, train+val pooled, refitted 2x without the suspects" in shown.stdout  # the default
+    single = run_cli("data", "audit", "--task", "sentiment", "--student", embedded_spec, "--quiet", "--refit", "0")
+    assert single.returncode == 0 and "probabilities hidden (out of fold)" in single.stdout, single.stderr
 
 
 @pytest.mark.slow

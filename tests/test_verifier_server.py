@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from support.llama_server import LlamaServer, free_port
+from support.proxy import FaultPlan
 from support.run_tables import run_tables
 
 import smolgepa.tasks
@@ -30,8 +31,10 @@ SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 DATA = Path(smolgepa.tasks.__file__).parent / "data"
 
 
-def run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SMOLGEPA, *args], capture_output=True, text=True, timeout=timeout)
+def run(*args: str, timeout: float = 900, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI with `args` (`cache`: its own SMOLGEPA_CACHE_DIR, where an audit keeps what it computed)."""
+    env = {**os.environ, "SMOLGEPA_CACHE_DIR": str(cache)} if cache is not None else None
+    return subprocess.run([*SMOLGEPA, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def extended_inputs(path: Path, n: int, start: int = 0) -> Path:
@@ -45,10 +48,10 @@ def chat_bodies(proxy, since: int = 0) -> list[dict]:  # noqa: ANN001 - support.
     return [b for b in proxy.bodies(since) if isinstance(b, dict) and "messages" in b]
 
 
-def test_audit_gives_each_suspect_a_verdict_and_a_reason(make_proxy) -> None:  # noqa: ANN001
+def test_audit_gives_each_suspect_a_verdict_and_a_reason(make_proxy, tmp_path: Path) -> None:  # noqa: ANN001
     proxy = make_proxy()
     out = run("data", "audit", "--task", "sentiment", "--source", "tfidf", "--json",
-              "--verifier", f"llamacpp:{proxy.base_url}")
+              "--verifier", f"llamacpp:{proxy.base_url}", cache=tmp_path / "cache")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     suspects = data["suspects"]
@@ -58,7 +61,8 @@ def test_audit_gives_each_suspect_a_verdict_and_a_reason(make_proxy) -> None:  #
         assert (suspect["verifier_label"] is None) == (suspect["verdict"] == "junk")
         assert suspect["verdict"] != "agree" or suspect["verifier_label"] == suspect["label"]
     assert data["verifier"]["junk"] == sum(s["verdict"] == "junk" for s in suspects)
-    bodies = chat_bodies(proxy)
+    check, *bodies = chat_bodies(proxy)  # one short question before the probabilities are computed
+    assert "ready" in check["messages"][-1]["content"]
     assert len(bodies) == len(suspects) == data["verifier"]["calls"]  # one plain-text question each
     for body, suspect in zip(bodies, suspects):
         assert "response_format" not in body  # never JSON mode
@@ -110,6 +114,7 @@ def test_label_measures_agreement_writes_a_task_and_optimize_runs_on_it(make_pro
     assert agreement["n"] == 6 and 0 <= agreement["ci95"][0] <= agreement["rate"] <= agreement["ci95"][1] <= 1
     assert result["labelled"] + len(result["left_out"]) == 14
     assert len(chat_bodies(proxy)) == 6 + 14 == result["verifier"]["calls"]
+    assert not (tmp_path / "new.partial.jsonl").exists()  # the answers kept until the task was written
     rows = read_jsonl(tmp_path / "new.jsonl")
     assert len(rows) == result["labelled"] and all(r["label"] in ("positive", "negative", "neutral") for r in rows)
     assert not {r["id"] for r in rows} & set(result["left_out"])
@@ -152,6 +157,95 @@ def test_a_verifier_never_up_is_one_line(tmp_path: Path) -> None:
     lines = opt.stderr.strip().splitlines()
     assert len(lines) == 1, opt.stderr
     assert "verifier server" in lines[0] and "--verifier" in lines[0] and "--resume" in lines[0]
+
+
+def flipped_sentiment(directory: Path, flips: int = 4) -> Path:
+    """`sentiment` with the labels of its first `flips` train examples turned round: suspects to find."""
+    rows = [json.loads(line) for line in (DATA / "sentiment.jsonl").read_text().splitlines() if line.strip()]
+    turn = {"positive": "negative", "negative": "neutral", "neutral": "positive"}
+    for row in [r for r in rows if r.get("split") == "train"][:flips]:
+        row["label"] = turn[row["label"]]
+    (directory / "flipped.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    path = directory / "flipped.yaml"
+    path.write_text((DATA / "sentiment.yaml").read_text().replace("name: sentiment", "name: flipped")
+                    .replace("data: sentiment.jsonl", "data: flipped.jsonl"))
+    return path
+
+
+def test_an_audit_asks_the_verifier_before_reading_and_keeps_what_it_computed(make_proxy, tmp_path: Path) -> None:  # noqa: ANN001
+    cache = tmp_path / "cache"
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    task = flipped_sentiment(tmp_path)
+    args = ["data", "audit", "--task", str(task), "--max-tokens", "8"]  # the hidden reading: the 135M reads
+    started = time.monotonic()
+    out = run(*args, "--verifier", f"llamacpp:{down}", cache=cache, timeout=120)
+    assert out.returncode == 2 and time.monotonic() - started < 60, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "verifier server" in lines[0] and down in lines[0], out.stderr
+    assert not list(cache.glob("audits/*.json"))  # stopped before reading: nothing was computed to lose
+
+    proxy = make_proxy(FaultPlan(separate_repeats=True))  # a question asked again is answered as the first time
+    verifier = f"llamacpp:{proxy.base_url}"
+    first = run(*args, "--verifier", verifier, "--limit", "100", cache=cache)
+    assert first.returncode == 0, first.stderr
+    assert "reused" not in first.stdout
+    [kept] = cache.glob("audits/*.json")
+    verdicts = read_jsonl(kept.with_suffix(".verifier.jsonl"))
+    asked = chat_bodies(proxy)
+    assert len(asked) == 1 + len(verdicts) and verdicts  # the check, then one question a suspect
+    kept.with_suffix(".verifier.jsonl").write_text("".join(json.dumps(r) + "\n" for r in verdicts[:-1]))
+
+    mark = proxy.mark()  # a re-run (as after a verifier that died on the last suspect): reads nothing again
+    again = run(*args, "--verifier", verifier, "--limit", "100", cache=cache)
+    assert again.returncode == 0, again.stderr
+    reused = f"reused the out-of-fold probabilities and {len(verdicts) - 1} verifier verdicts of an earlier audit"
+    assert reused in again.stdout
+    assert again.stdout.splitlines()[1:] == first.stdout.splitlines()  # the same audit, the same verdicts
+    [last] = chat_bodies(proxy, mark)  # only the verdict not kept was asked, and no check
+    assert last == asked[-1]
+    fresh = run(*args, "--verifier", verifier, "--limit", "100", "--no-cache", cache=cache)
+    assert fresh.returncode == 0 and "reused" not in fresh.stdout and fresh.stdout == first.stdout
+
+
+def test_label_keeps_each_answer_and_a_rerun_asks_none_of_them_again(embedded_path: Path, tmp_path: Path) -> None:
+    from support.proxy import Proxy
+
+    inputs = extended_inputs(tmp_path / "in.jsonl", 10)
+    write, partial = tmp_path / "out.yaml", tmp_path / "out.partial.jsonl"
+    with LlamaServer(embedded_path, tmp_path / "server.log", n_ctx=2048) as server:
+        proxy = Proxy(server.root_url).start()
+        try:
+            args = ["data", "label", "--task", "sentiment", "--verifier", f"llamacpp:{proxy.base_url}",
+                    "--write", str(write), str(inputs)]
+            process = subprocess.Popen([*SMOLGEPA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                deadline = time.monotonic() + 300
+                while len(read_jsonl(partial)) < 6 + 4:  # val agreement, then 4 inputs labelled
+                    assert process.poll() is None, process.communicate()
+                    assert time.monotonic() < deadline, "no answer was kept"
+                    time.sleep(0.05)
+                port = server.port
+                server.stop()  # the verifier dies mid-labelling
+                time.sleep(1.0)
+                assert process.poll() is None  # waiting for it, with its retries: stopped by hand
+            finally:
+                process.kill()
+                process.communicate()
+            kept = read_jsonl(partial)
+            assert 6 + 4 <= len(kept) < 6 + 10 and not write.exists()
+            server.start(port)
+            mark = proxy.mark()
+            again = run(*args)
+            assert again.returncode == 0, again.stderr
+            assert f"resumed: {len(kept)} of 16 verifier answers reused from {partial}" in again.stdout
+            prompts = [b["messages"][-1]["content"] for b in chat_bodies(proxy, mark)]
+            assert len(prompts) == 16 - len(kept) == len(set(prompts))  # the rest, each once
+            assert not set(prompts) & {r["prompt"] for r in kept}  # none of the kept answers asked again
+        finally:
+            proxy.stop()
+    assert re.search(r"labelled \d+ of 10 inputs", again.stdout) and not partial.exists()  # written: nothing to resume
+    ids = [json.loads(line)["id"] for line in inputs.read_text().splitlines()]
+    assert {r["id"] for r in read_jsonl(tmp_path / "out.jsonl")} <= set(ids)
 
 
 def chat_posts(server: LlamaServer) -> int:

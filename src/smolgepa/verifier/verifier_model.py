@@ -4,8 +4,10 @@ the spec is read and the backend built by `smolgepa.optimize.reflection`), asked
 Every reply is read leniently (`verifier_replies.read_reply`); junk replies are counted and reported in
 one line, never raised. A failed call is different: a server never up stops at once with the one line of
 `smolgepa.lm.servers.reach` (naming --verifier), one that stays down through the server engine's retries
-raises `VerifierFailed`. With a `JsonlCache` (a run directory's `cache/verifier.jsonl`) each prompt is asked
-once: a resumed run reads the replies it already has.
+raises `VerifierFailed`. `check_answers` asks one short question before long work (`data audit` reads every
+example first), so a verifier that is down stops the command before that work, not after it. With a
+`JsonlCache` (a run directory's `cache/verifier.jsonl`, `data label`'s partial file, an audit's verdicts) each
+prompt is asked once: a resumed run reads the replies it already has.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from smolgepa.verifier.verifier_replies import NO_LABEL, OUTSIDE, VerifierReply,
 
 MAX_TOKENS = 64  # a label word and one line
 TIMEOUT = 120.0  # seconds per call (--verifier-timeout)
+CHECK_PROMPT = "Reply with the one word: ready."  # `check_answers`: its reply is not read
 FORMS = "llamacpp:URL, openai:MODEL@URL, lmstudio:MODEL, ollama:MODEL, vllm:MODEL@URL or litellm:MODEL"
 
 
@@ -113,13 +116,23 @@ class Verifier:
             return str(hit.get("text") or "")
         reply = self.backend(prompt)  # a server never up raises its one line (ServerNotUpError)
         if reply.error is not None:  # not kept: a resumed run asks again
-            raise VerifierFailed(f"The verifier {self.spec} failed: {one_line(reply.error, 300)}. Check that it is "
-                                 "up and answers (the spec given to --verifier), then run again.")
+            raise self.failed(reply.error)
         self.tally.seconds += reply.seconds
         if self.cache is not None:
             self.cache.put(key, {"verifier": self.identity, "prompt": prompt, "text": reply.text,
                                  "finish_reason": reply.finish_reason, "seconds": round(reply.seconds, 3)})
         return reply.text
+
+    def failed(self, error: str) -> VerifierFailed:
+        return VerifierFailed(f"The verifier {self.spec} failed: {one_line(error, 300)}. Check that it is "
+                              "up and answers (the spec given to --verifier), then run again.")
+
+    def check_answers(self) -> None:
+        """One short question, its reply not read or counted: a server never up raises its one line
+        (ServerNotUpError), a verifier whose call fails `VerifierFailed`, before any long work."""
+        reply = self.backend(CHECK_PROMPT)
+        if reply.error is not None:
+            raise self.failed(reply.error)
 
     def ask(self, prompt: str, labels: Sequence[str]) -> VerifierReply:
         """The reply to `prompt`, read against `labels` (junk is counted in `tally`)."""
