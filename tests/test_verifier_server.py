@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.llama_server import LlamaServer, free_port
+from support.llama_server import LlamaServer, chat_posts, close_for_a_while, free_port
 from support.run_tables import run_tables
 
 import smolgepa.tasks
@@ -154,10 +154,6 @@ def test_a_verifier_never_up_is_one_line(tmp_path: Path) -> None:
     assert "verifier server" in lines[0] and "--verifier" in lines[0] and "--resume" in lines[0]
 
 
-def chat_posts(server: LlamaServer) -> int:
-    return server.log_path.read_text(errors="replace").count("POST /v1/chat/completions")
-
-
 def test_a_verifier_that_restarts_is_waited_for(embedded_path: Path, tmp_path: Path) -> None:
     inputs = extended_inputs(tmp_path / "in.jsonl", 8)
     with LlamaServer(embedded_path, tmp_path / "server.log", n_ctx=2048) as server:
@@ -166,16 +162,7 @@ def test_a_verifier_that_restarts_is_waited_for(embedded_path: Path, tmp_path: P
              "--write", str(tmp_path / "out.yaml"), "--json", str(inputs)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 300
-            while chat_posts(server) < 3:  # it has answered this run
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "no request came"
-                time.sleep(0.05)
-            port = server.port
-            server.stop()
-            time.sleep(3.0)  # refused for longer than a server never up is given
-            assert process.poll() is None, process.communicate()  # still waiting
-            server.start(port)
+            close_for_a_while(server, process, 3)
             out, err = process.communicate(timeout=600)
         finally:
             if process.poll() is None:
