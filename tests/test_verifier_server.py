@@ -45,6 +45,7 @@ def chat_bodies(proxy, since: int = 0) -> list[dict]:  # noqa: ANN001 - support.
     return [b for b in proxy.bodies(since) if isinstance(b, dict) and "messages" in b]
 
 
+@pytest.mark.slow
 def test_audit_gives_each_suspect_a_verdict_and_a_reason(make_proxy) -> None:  # noqa: ANN001
     proxy = make_proxy()
     out = run("data", "audit", "--task", "sentiment", "--source", "tfidf", "--json",
@@ -98,6 +99,7 @@ def test_labels_outside_the_set_and_unreadable_replies_are_junk(llama_server, tm
         assert len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_label_measures_agreement_writes_a_task_and_optimize_runs_on_it(make_proxy, tmp_path: Path) -> None:  # noqa: ANN001
     proxy = make_proxy()
     verifier = f"llamacpp:{proxy.base_url}"
@@ -154,6 +156,7 @@ def test_a_verifier_never_up_is_one_line(tmp_path: Path) -> None:
     assert "verifier server" in lines[0] and "--verifier" in lines[0] and "--resume" in lines[0]
 
 
+@pytest.mark.slow
 def test_a_verifier_that_restarts_is_waited_for(embedded_path: Path, tmp_path: Path) -> None:
     inputs = extended_inputs(tmp_path / "in.jsonl", 8)
     with LlamaServer(embedded_path, tmp_path / "server.log", n_ctx=2048) as server:
