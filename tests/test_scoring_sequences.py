@@ -84,7 +84,6 @@ def ensemble_prompts(task, text: str) -> list[list[dict[str, str]]]:
     return [prompt.with_demos([(make_turn(prompt.query, e.input), e.label)]) for e in shots]
 
 
-@pytest.mark.slow
 def test_kept_prompts_match_one_at_a_time_and_are_reused(engine, sentiment, monitor) -> None:
     """score_many twice (the second reuses the kept demo prompts), with a free answer in between
     that truncates the kept sequences: every time the one-at-a-time scores."""
