@@ -74,6 +74,7 @@ def test_pick_prefers_the_most_faithful_fast_format() -> None:
     assert reencode.pick(speeds) == "shipped"
 
 
+@pytest.mark.slow
 def test_truncated_corrupt_or_unrecorded_copies_are_rebuilt(tmp_path: Path) -> None:
     shipped = embedded_model_path()
     copy = reencoded(shipped, "Q8_0", tmp_path)

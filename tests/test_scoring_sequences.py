@@ -114,6 +114,7 @@ def test_channel_replies_together_match_one_at_a_time(engine, sentiment) -> None
         assert min(together) < -15
 
 
+@pytest.mark.slow
 def test_prompts_too_long_to_keep_together_fall_back(engine, monitor) -> None:
     """Plain traces: several of them do not fit in one context; they are scored one by one, and a
     long seq-0 prompt still fits after kept prompts took the room (they are given back)."""
@@ -130,6 +131,7 @@ def test_prompts_too_long_to_keep_together_fall_back(engine, monitor) -> None:
         assert_close(got, want)
 
 
+@pytest.mark.slow
 def test_free_answer_after_batched_scoring_is_a_fresh_engines(embedded_path: Path, engine, sentiment, monitor) -> None:
     scorer = engine._label_scorer()  # noqa: SLF001
     messages = messages_for(monitor, monitor.split("val")[2].input)

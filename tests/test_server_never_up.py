@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.llama_server import LlamaServer, free_port
+from support.llama_server import LlamaServer, chat_posts, close_for_a_while, free_port
 
 import smolgepa.tasks
 
@@ -67,10 +67,6 @@ def small_task(directory: Path, val: int = 30) -> Path:
     return path
 
 
-def chat_posts(server: LlamaServer) -> int:
-    return server.log_path.read_text(errors="replace").count("POST /v1/chat/completions")
-
-
 @pytest.mark.slow
 def test_a_server_that_answered_is_waited_for_through_a_restart(embedded_path: Path, tmp_path: Path) -> None:
     """The server answers the run's first requests, is stopped for longer than the never-up grace
@@ -83,16 +79,7 @@ def test_a_server_that_answered_is_waited_for_through_a_restart(embedded_path: P
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         try:
-            deadline = time.monotonic() + 300
-            while chat_posts(server) < before + 3:  # it has answered this run
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "the run sent no request"
-                time.sleep(0.05)
-            port = server.port
-            server.stop()
-            time.sleep(3.0)  # refused for twice the grace period a never-up server gets
-            assert process.poll() is None, process.communicate()  # still waiting
-            server.start(port)
+            close_for_a_while(server, process, before + 3, seconds=3.0)  # twice a never-up server's grace
             out, err = process.communicate(timeout=600)
         finally:
             if process.poll() is None:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.llama_server import LlamaServer, free_port
+from support.llama_server import LlamaServer, chat_posts, close_for_a_while, free_port
 from support.proxy import FaultPlan
 from support.run_tables import run_tables
 
@@ -48,6 +48,7 @@ def chat_bodies(proxy, since: int = 0) -> list[dict]:  # noqa: ANN001 - support.
     return [b for b in proxy.bodies(since) if isinstance(b, dict) and "messages" in b]
 
 
+@pytest.mark.slow
 def test_audit_gives_each_suspect_a_verdict_and_a_reason(make_proxy, tmp_path: Path) -> None:  # noqa: ANN001
     proxy = make_proxy()
     out = run("data", "audit", "--task", "sentiment", "--source", "tfidf", "--json",
@@ -102,6 +103,7 @@ def test_labels_outside_the_set_and_unreadable_replies_are_junk(llama_server, tm
         assert len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_label_measures_agreement_writes_a_task_and_optimize_runs_on_it(make_proxy, tmp_path: Path) -> None:  # noqa: ANN001
     proxy = make_proxy()
     verifier = f"llamacpp:{proxy.base_url}"
@@ -248,10 +250,7 @@ def test_label_keeps_each_answer_and_a_rerun_asks_none_of_them_again(embedded_pa
     assert {r["id"] for r in read_jsonl(tmp_path / "out.jsonl")} <= set(ids)
 
 
-def chat_posts(server: LlamaServer) -> int:
-    return server.log_path.read_text(errors="replace").count("POST /v1/chat/completions")
-
-
+@pytest.mark.slow
 def test_a_verifier_that_restarts_is_waited_for(embedded_path: Path, tmp_path: Path) -> None:
     inputs = extended_inputs(tmp_path / "in.jsonl", 8)
     with LlamaServer(embedded_path, tmp_path / "server.log", n_ctx=2048) as server:
@@ -260,16 +259,7 @@ def test_a_verifier_that_restarts_is_waited_for(embedded_path: Path, tmp_path: P
              "--write", str(tmp_path / "out.yaml"), "--json", str(inputs)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 300
-            while chat_posts(server) < 3:  # it has answered this run
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "no request came"
-                time.sleep(0.05)
-            port = server.port
-            server.stop()
-            time.sleep(3.0)  # refused for longer than a server never up is given
-            assert process.poll() is None, process.communicate()  # still waiting
-            server.start(port)
+            close_for_a_while(server, process, 3)
             out, err = process.communicate(timeout=600)
         finally:
             if process.poll() is None:

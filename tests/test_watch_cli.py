@@ -92,6 +92,7 @@ def updates_of(out: list[str]) -> list[str]:
     return [text for text in out if text.startswith("step ")]
 
 
+@pytest.mark.slow
 def test_watch_prints_each_step_marks_state_changes_skips_bad_lines_and_stops_on_ctrl_c(
         tmp_path: Path, embedded_spec: str) -> None:
     path = tmp_path / "agent.jsonl"
@@ -191,6 +192,7 @@ def hidden_run(tmp_path_factory: pytest.TempPathFactory, embedded_spec: str) -> 
     return run_dir
 
 
+@pytest.mark.slow
 def test_watch_once_reads_to_the_end_with_a_runs_saved_fit(tmp_path: Path, hidden_run: Path) -> None:
     task, turns = am09()
     path = tmp_path / "agent.jsonl"
@@ -217,6 +219,7 @@ def test_watch_once_reads_to_the_end_with_a_runs_saved_fit(tmp_path: Path, hidde
     assert machine.stderr.count("skipped") == 2  # line 6 and the cut-off line, one message each
 
 
+@pytest.mark.slow
 def test_watch_needs_a_monitor_and_keeps_a_runs_rendering(tmp_path: Path, hidden_run: Path) -> None:
     path = tmp_path / "agent.jsonl"
     path.write_text("", encoding="utf-8")

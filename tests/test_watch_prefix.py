@@ -28,6 +28,7 @@ def test_plain_and_annotated_renderings_grow_by_appending_and_summary_does_not()
         assert appended == (mode != "summary"), mode
 
 
+@pytest.mark.slow
 def test_a_hidden_update_evaluates_what_was_appended_and_answers_as_a_fresh_read(embedded_spec: str) -> None:
     task = load_task("agent_monitor")  # the reading is fitted on its 5 training traces
     long = max((e.raw for e in load_task("agent_monitor-extended").examples

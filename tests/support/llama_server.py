@@ -133,3 +133,24 @@ class LlamaServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def chat_posts(server: LlamaServer) -> int:
+    """How many chat requests the server has logged since it was first started."""
+    return server.log_path.read_text(errors="replace").count("POST /v1/chat/completions")
+
+
+def close_for_a_while(server: LlamaServer, client: subprocess.Popen[str], answered: int, seconds: float = 3.0) -> None:
+    """Once the server has logged `answered` chat requests (within 300 s; `client` must still be running),
+    stop it, keep its port closed for `seconds` (longer than the grace a server that was never up gets),
+    check that `client` is still waiting, and start the server again on the same port."""
+    deadline = time.monotonic() + 300
+    while chat_posts(server) < answered:  # it has answered the client
+        assert client.poll() is None, client.communicate()
+        assert time.monotonic() < deadline, "no request came"
+        time.sleep(0.05)
+    port = server.port
+    server.stop()
+    time.sleep(seconds)  # connections are refused meanwhile
+    assert client.poll() is None, client.communicate()  # still waiting
+    server.start(port)
