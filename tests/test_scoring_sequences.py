@@ -114,10 +114,40 @@ def test_channel_replies_together_match_one_at_a_time(engine, sentiment) -> None
         assert min(together) < -15
 
 
+def channel_together(scorer: LabelScorer, task, text: str) -> list[float]:
+    prompt = read_prompt(messages_for(task, text), "channel")
+    given, reply = text_reply(prompt.query)
+    return scorer.reply_logprobs([channel_messages(prompt, label) for label in task.labels], given, reply)
+
+
+def test_scores_do_not_depend_on_what_was_scored_before(embedded_path: Path, sentiment, monitor) -> None:
+    """Multi-token labels scored in batches, then the channel's label turns together, then the first
+    prompt again: a fresh engine's scores every time. The cells a call left behind (sequence 0's
+    last prompt, kept prompts) used to move where the next batch's cells went in the unified KV
+    buffer, and llama.cpp's attention rounds by cell index: the channel scores came out ~1 nat off."""
+    texts = [e.input for e in sentiment.split("val")[:2]]
+    monitored = [messages_for(monitor, e.input) for e in monitor.split("val")[:2]]
+    eng = EmbeddedEngine(EmbeddedSettings(path=str(embedded_path)))
+    try:
+        # each expectation from a freshly loaded model (close: the next call loads it again)
+        expected_channel = [channel_together(eng._label_scorer(), sentiment, text) for text in texts]  # noqa: SLF001
+        eng.close()
+        expected_labels = eng._label_scorer().score(monitored[0], monitor.labels)  # noqa: SLF001
+        eng.close()
+        scorer = eng._label_scorer()  # noqa: SLF001
+        for messages in monitored:
+            scorer.score(messages, monitor.labels)
+        for text, want in zip(texts, expected_channel):
+            assert channel_together(scorer, sentiment, text) == pytest.approx(want, abs=TOLERANCE)
+        assert_close(scorer.score(monitored[0], monitor.labels), expected_labels)
+    finally:
+        eng.close()
+
+
 @pytest.mark.slow
 def test_prompts_too_long_to_keep_together_fall_back(engine, monitor) -> None:
     """Plain traces: several of them do not fit in one context; they are scored one by one, and a
-    long seq-0 prompt still fits after kept prompts took the room (they are given back)."""
+    long seq-0 prompt still fits after kept prompts took the room (a call on seq 0 drops them)."""
     plain = load_task("agent_monitor-extended", render="plain")
     scorer = engine._label_scorer()  # noqa: SLF001
     long_ones = sorted(plain.split("val"), key=lambda e: -len(e.input))[:3]

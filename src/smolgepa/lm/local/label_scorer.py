@@ -120,6 +120,7 @@ class LabelScorer:
         """log P(next token | tokens) over the vocabulary (the cached prefix is reused)."""
         if len(tokens) >= self.llama.n_ctx():
             raise ContextOverflowError(len(tokens), self.llama.n_ctx())
+        self._drop_kept()
         return log_softmax(self._prefill(tokens))
 
     def answer_logprobs(self, messages: Sequence[Mapping[str, str]]) -> np.ndarray:
@@ -171,6 +172,7 @@ class LabelScorer:
         """Per-token log-probs of each continuation after `prompt`, evaluated on sequence 0 (what
         llama-cpp-python's bookkeeping describes), reusing its cached prefix; the prompt and every
         continuation (each on its own BRANCHES sequence) in one batch."""
+        self._drop_kept()
         if not self.branching:
             return self._score_one_by_one(prompt, continuations)
         if len(continuations) > len(BRANCHES):
@@ -188,10 +190,7 @@ class LabelScorer:
         try:
             rows = decode(llama, entries)
         except DecodeFailed as exc:
-            if not self._kept.tokens:
-                raise SmolgepaError(f"llama.cpp could not evaluate a prompt and its labels ({exc}).") from None
-            self._kept.clear()  # the kept prompts took the room: give it back and try again
-            return self._score_on_prompt(prompt, continuations)
+            raise SmolgepaError(f"llama.cpp could not evaluate a prompt and its labels ({exc}).") from None
         finally:
             for seq in branches:
                 drop(llama, seq)
@@ -213,16 +212,20 @@ class LabelScorer:
             return [self._score_on_prompt(p, conts) for p, conts in requests]
         drop(llama, 0, llama.n_tokens)
         held = llama.input_ids[: llama.n_tokens].tolist()
-        placed = []
+        placed, from_main_used = [], 0
         for prompt, (seq, reused) in zip([p for p, _ in requests], self._kept.assign([p for p, _ in requests])):
             from_main = common_length(held, prompt)
-            if from_main > reused:
+            shared = from_main > reused
+            if shared:
                 share(llama, 0, seq, from_main)
                 reused = from_main
             start = max(0, min(reused, len(prompt) - REEVALUATED_TAIL))
+            if shared:
+                from_main_used = max(from_main_used, start)
             drop(llama, seq, start)
             self._kept.tokens[seq] = prompt
             placed.append((seq, start))
+        self._only_reused([seq for seq, _ in placed], from_main_used)
         branches: list[int] = []
         try:
             placed = self._share_common_prefix([p for p, _ in requests], placed)
@@ -244,6 +247,28 @@ class LabelScorer:
             results.append(self._split(rows[offset : offset + 1 + sum(len(c) - 1 for c in conts)], conts))
             offset += 1 + sum(len(c) - 1 for c in conts)
         return results
+
+    def _drop_kept(self) -> None:
+        """Before a call on sequence 0 alone: the kept prompts go (see `_only_reused`)."""
+        if self._kept.tokens:
+            self._kept.clear()
+
+    def _only_reused(self, kept: list[int], main: int) -> None:
+        """Drop every cell this call does not reuse before it evaluates: sequence 0 from `main` on
+        (its bookkeeping cut to match) and the KEPT sequences not in `kept`. Left in the unified KV
+        buffer, other cells decide where the new tokens' cells go, and llama.cpp's attention (without
+        flash attention) sums over cells in SIMD lanes by cell index: shifted by a few cells, the same
+        tokens score up to ~0.3 nats apart per token (~1 nat over a 12-token channel reply; on AVX2
+        the offset mod 8 decides), so scores depended on what was scored before. With only reused
+        cells left, a call that reuses little lays its cells out as on a fresh engine (measured: the
+        channel's scores after multi-token batches equal a fresh engine's to the bit)."""
+        llama = self.llama
+        drop(llama, 0, main)
+        llama.n_tokens = min(llama.n_tokens, main)
+        for seq in KEPT:
+            if seq not in kept:
+                drop(llama, seq)
+                self._kept.tokens.pop(seq, None)
 
     def _share_common_prefix(self, prompts: list[list[int]], placed: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Evaluate the prefix all `prompts` share (the system message) once, in the first prompt's

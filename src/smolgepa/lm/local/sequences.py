@@ -8,6 +8,10 @@ so every sequence may still use the whole context and shared prefixes share thei
 - KEPT sequences hold prompts between calls (ensemble demonstrations, the channel's label turns),
   so the next query only evaluates what follows their common prefix. llama-cpp-python's own `eval`
   drops every sequence's cells from its prompt's end on; `Kept.valid` notices what is left.
+- Every scoring call first drops the cells it does not reuse (a call on sequence 0 alone drops the
+  kept prompts; a kept batch drops sequence 0 past what it shares and the unused kept sequences):
+  leftover cells decide where the new cells go, and llama.cpp's attention rounds by cell index, so
+  scores would depend on what was scored before (`LabelScorer._only_reused`).
 Cost: llama.cpp's attention runs over every cell in use, whichever sequence holds it (measured on the
 Xeon: 18 tokens cost 10% more beside 400 other cells, 30% more beside 1000), so kept prompts store
 their common prefix once (`LabelScorer._share_common_prefix`) and branches are removed at once.
