@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from smolgepa.lm.readings.hidden import HIDDEN_FOLDS, HIDDEN_L2, HIDDEN_STEPS
-from smolgepa.lm.readings.linear import softmax, softmax_regression, standardizer, with_bias
+from smolgepa.lm.readings.linear import fit_standardized
 
 REFIT_ROUNDS = 2
 REFIT_DROP = 0.1  # of the audited examples, left out of the fit each round
@@ -29,19 +29,9 @@ def pooled_probabilities(x: np.ndarray, labels: Sequence[str], names: Sequence[s
     """One row of probabilities per example: the kept rows out of fold (folds over the kept rows in order),
     the others from the fit on all kept rows. The features are standardized over the kept rows."""
     kept = np.flatnonzero(keep)
-    mean, scale = standardizer(x[kept])
-    xs = with_bias((x - mean) / scale)
-    probs = np.zeros((len(x), len(names)))
-    fold = np.arange(len(kept)) % folds
-    for f in range(folds):
-        fitted = kept[fold != f]
-        weights = softmax_regression(xs[fitted], [labels[i] for i in fitted], names, l2, steps)
-        probs[kept[fold == f]] = softmax(xs[kept[fold == f]] @ weights)
-    rest = np.flatnonzero(~keep)
-    if rest.size:
-        weights = softmax_regression(xs[kept], [labels[i] for i in kept], names, l2, steps)
-        probs[rest] = softmax(xs[rest] @ weights)
-    return probs
+    keys = [str(i) for i in range(len(x))]  # FoldedFit answers a row by its key: out of fold when it was fitted
+    fitted = fit_standardized(x[kept], [labels[i] for i in kept], [keys[i] for i in kept], names, l2, steps, folds)
+    return np.stack([fitted.probabilities(x[i], keys[i]) for i in range(len(x))])
 
 
 def refitted_probabilities(x: np.ndarray, labels: Sequence[str], names: Sequence[str], rounds: int = REFIT_ROUNDS,
