@@ -75,7 +75,7 @@ class SharedStates:
     def __call__(self, messages: Messages) -> np.ndarray:
         key = hashlib.sha256(json.dumps(messages, sort_keys=True).encode("utf-8")).hexdigest()
         if key not in self.rows:
-            self.rows[key] = self.engine._hidden_features(messages)  # the engine's own feature function
+            self.rows[key] = self.engine.hidden_features(messages)  # the engine's own feature function
         return self.rows[key]
 
     def save(self) -> None:

@@ -77,7 +77,7 @@ def test_the_states_context_uses_the_threads_the_main_context_uses(embedded_path
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     eng = make_engine(embedded_path, topics, "hidden", train_pairs(topics))
     try:
-        features = eng._hidden_features(messages_for(topics, COOKING[0]))
+        features = eng.hidden_features(messages_for(topics, COOKING[0]))
         assert features.shape == (2 * eng._hidden.llama().n_embd(),)
         assert eng._hidden.n_threads == eng.llama().context_params.n_threads == 1
     finally:
@@ -97,7 +97,7 @@ def test_the_hidden_reading_tells_apart_what_label_names_cannot(embedded_path: P
         assert method.memory.forward_calls == len(train) + len(tests)
         messages = messages_for(topics, tests[0].input)
         probe = fit_state_probe(method.memory.anchors_for(messages), tuple(topics.labels))
-        expected = probe.probabilities(eng._hidden_features(messages), tests[0].input)
+        expected = probe.probabilities(eng.hidden_features(messages), tests[0].input)
         assert answers[0].probs == pytest.approx(dict(zip(topics.labels, expected)), abs=1e-3)
     finally:
         eng.close()

@@ -140,6 +140,12 @@ def test_label_measures_agreement_writes_a_task_and_optimize_runs_on_it(make_pro
         assert "/6, 95% CI" in refused.stderr  # n and the Wilson interval
         assert not (tmp_path / "strict.yaml").exists()
         assert len(chat_bodies(proxy, mark)) == 6  # val only: nothing was labelled
+        assert str(tmp_path / "strict.partial.jsonl") in refused.stderr  # the val answers are kept, and said so
+        mark = proxy.mark()
+        lowered = run("data", "label", "--task", "sentiment", "--verifier", verifier, "--write",
+                      str(tmp_path / "strict.yaml"), "--min-agreement", "0", "--quiet", str(inputs))
+        assert lowered.returncode == 0, lowered.stderr
+        assert len(chat_bodies(proxy, mark)) == 14  # the inputs only: no val question asked again
 
 
 def test_a_verifier_never_up_is_one_line(tmp_path: Path) -> None:

@@ -113,6 +113,7 @@ class ProbabilitySource:
         self.task, self.args = task, args
         self.student = None
         self.instruction = read_instruction(args.instruction) if args.source == "reading" else None
+        self._rounds: int | None = None
 
     def reading_student(self):  # noqa: ANN201 - Student
         from smolgepa.lm import train_pairs
@@ -125,6 +126,11 @@ class ProbabilitySource:
 
     def refit_rounds(self) -> int:
         """How many times the hidden reading is refitted without the suspects (0: the reading as it answers)."""
+        if self._rounds is None:
+            self._rounds = self._decide_refit_rounds()
+        return self._rounds
+
+    def _decide_refit_rounds(self) -> int:
         from smolgepa.data.refit import REFIT_ROUNDS
         from smolgepa.errors import SmolgepaError
 
@@ -134,7 +140,7 @@ class ProbabilitySource:
         if self.args.source != "reading" or self.args.decode != "hidden" or self.args.calibrate is not None:
             return 0
         engine = self.reading_student().engine()
-        return rounds if callable(getattr(engine, "_hidden_features", None)) else 0
+        return rounds if callable(getattr(engine, "hidden_features", None)) else 0
 
     def cache(self):  # noqa: ANN201 - AuditCache | None
         """Where these probabilities (and a verifier's verdicts on their suspects) are kept; None with --no-cache."""
@@ -179,7 +185,7 @@ class ProbabilitySource:
 
         examples = audited_examples(self.task)
         engine = self.reading_student().engine()
-        rows = hidden_rows(engine._hidden_features, program.signature, [e.input for e in examples], progress)
+        rows = hidden_rows(engine.hidden_features, program.signature, [e.input for e in examples], progress)
         probs = refitted_probabilities(rows, [e.label for e in examples], list(self.task.labels), rounds)
         return from_rows(f"hidden, train+val pooled, refitted {rounds}x without the suspects", self.task, examples,
                          probs)
@@ -206,7 +212,7 @@ def cmd_label(args: argparse.Namespace) -> None:
     line = f"verifier {verifier.spec} agrees with {task.name}'s val labels: {agreement.text}, {agreement.junk} junk"
     if not args.json:
         print(line, flush=True)  # before the check below, which may refuse to label
-    check_agreement(agreement, args.min_agreement, verifier.spec)
+    check_agreement(agreement, args.min_agreement, verifier.spec, kept=partial)
     labelled = label_inputs(task, inputs, verifier, progress.counter("labelling", unit="input"))
     if verifier.tally.junk_line() and not args.json:
         print(verifier.tally.junk_line(), flush=True)  # also when no input got a label and nothing is written

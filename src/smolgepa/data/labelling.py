@@ -108,12 +108,15 @@ def measure_agreement(task: Task, verifier: Verifier, progress: Progress | None 
     return Agreement(len(examples), agreed, junk)
 
 
-def check_agreement(agreement: Agreement, minimum: float | None, spec: str) -> None:
-    """Refuse to label when the agreement is below `minimum` (a fraction, e.g. 0.8)."""
+def check_agreement(agreement: Agreement, minimum: float | None, spec: str, kept: Path | None = None) -> None:
+    """Refuse to label when the agreement is below `minimum` (a fraction, e.g. 0.8); `kept` names the file
+    that keeps the verifier's val answers for a re-run."""
     if minimum is not None and agreement.rate < minimum:
+        reuse = (f" Its val answers are kept in {kept}: a re-run with a lower --min-agreement asks none of them "
+                 "again (delete that file to ask afresh)." if kept is not None else "")
         raise SmolgepaError(f"The verifier {spec} agrees with the given labels on val in {agreement.text}, below "
                             f"--min-agreement {minimum:g}: nothing labelled. Use a stronger verifier or lower "
-                            "--min-agreement.")
+                            f"--min-agreement.{reuse}")
 
 
 def label_inputs(task: Task, inputs: Sequence[Unlabelled], verifier: Verifier,

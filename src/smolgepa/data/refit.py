@@ -60,7 +60,7 @@ def prompt_messages(signature: object, text: str) -> list[dict[str, str]]:
 
 def hidden_rows(features: Callable[[list[dict[str, str]]], np.ndarray], signature: object, texts: Sequence[str],
                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """The hidden-state features (`EmbeddedEngine._hidden_features`) of each text, one forward pass each."""
+    """The hidden-state features (`EmbeddedEngine.hidden_features`) of each text, one forward pass each."""
     rows = []
     for number, text in enumerate(texts, start=1):
         rows.append(features(prompt_messages(signature, text)))

@@ -248,7 +248,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
             if key not in self._methods:
                 settings = self.settings_for(reading, words)
                 self._methods[key] = build_method(settings, scorer, lambda m: self.prior_for(m, settings.labels),
-                                                  self._hidden_features, self._memories, self.fits)
+                                                  self.hidden_features, self._memories, self.fits)
             return self._methods[key]
 
     def settings_for(self, reading: str | None, words: LabelWords | None = None) -> EmbeddedSettings:
@@ -296,7 +296,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
             if self._hidden is not None:
                 self._hidden.keep_input_states = True
 
-    def _hidden_features(self, messages: list[dict[str, str]]) -> Any:
+    def hidden_features(self, messages: list[dict[str, str]]) -> Any:
         """The hidden-state features of these messages (`hidden_states.HiddenStates`; its own context)."""
         from smolgepa.lm.local.hidden_states import HiddenStates
 
