@@ -1,4 +1,4 @@
-"""`smolgepa traces import --from FORMAT FILE`: agent logs (OpenAI chat, Anthropic messages, ATIF, SWE-agent, mini-swe-agent) as trace JSONL."""
+"""`smolgepa traces import --from FORMAT FILE`: agent logs (OpenAI chat, Anthropic messages, ATIF, SWE-agent, mini-swe-agent, ReAct text) as trace JSONL."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import sys
 from smolgepa.cli.common import add_quiet_flag
 
 # smolgepa.traces.importers.FORMATS, written out so that building the parser stays light.
-LOG_FORMATS = ("openai-chat", "anthropic", "atif", "swe-agent", "mini-swe-agent")
+LOG_FORMATS = ("openai-chat", "anthropic", "atif", "swe-agent", "mini-swe-agent", "react")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `traces` subcommand and its verbs."""
     parser = commands.add_parser("traces", help="agent traces: import real transcripts as traces")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    imports = verbs.add_parser("import", help="convert an agent log (JSON or JSONL) into trace JSONL on stdout")
-    imports.add_argument("file", help="a JSON file (one conversation, or a list) or JSONL (one conversation a line)")
+    imports = verbs.add_parser("import", help="convert an agent log (JSON, JSONL or a ReAct text log) into trace JSONL on stdout")
+    imports.add_argument("file", help="a JSON file (one conversation, or a list), JSONL (one conversation a line), "
+                                      "or for react a text log (one or many episodes)")
     imports.add_argument("--from", dest="log_format", required=True, choices=LOG_FORMATS,
                          help="openai-chat: messages with tool_calls and tool results; anthropic: messages with "
                               "tool_use and tool_result blocks; atif: Harbor's trajectory.json (steps); swe-agent: "

@@ -48,10 +48,15 @@ class TraceBuilder:
         self.turns.append(ToolCall(name.strip(), tool_args(args), thought.strip()))
 
     def result(self, output: str, call_id: str | list[str] | None = None, name: str | None = None,
-               error: bool | None = None) -> None:
-        """A tool's output; `error` None means: read it from the output (`tool_errors.looks_like_error`).
-        An output answering a list of call ids is the result of each of those calls."""
-        failed = looks_like_error(output) if error is None else error or looks_like_error(output)
+               error: bool | None = None, read_output: bool = True) -> None:
+        """A tool's output; `error` None means: read it from the output (`tool_errors.looks_like_error`),
+        which also flags an output the log marks as a success (unless `read_output` is False: then the
+        log's own `error` alone decides). An output answering a list of call ids is the result of each
+        of those calls."""
+        if not read_output:
+            failed = bool(error)
+        else:
+            failed = looks_like_error(output) if error is None else error or looks_like_error(output)
         ids = [str(key) for key in call_id] if isinstance(call_id, list) else [call_id or ""]
         for key in ids or [""]:
             tool = name or self._tools.get(key) or self._last_tool()
