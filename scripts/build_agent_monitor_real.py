@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from smolgepa.traces.importers import import_traces  # noqa: E402
+from smolgepa.traces.react_log import question_of  # noqa: E402
 from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, UserMessage  # noqa: E402
 
 DATA = ROOT / "src" / "smolgepa" / "tasks" / "data"
@@ -95,7 +96,25 @@ SOURCES = {
                 "actions: a bash block in the reply), the bash-only leaderboard submission "
                 "20251118_mini-v1.15.0_gemini-3-pro-preview-20251118, committed to a fork of mini-swe-agent",
     },
+    "hqa": {
+        "repository": "https://github.com/noahshinn/reflexion",
+        "commit": "218cf0ef1df84b05ce379dd4a8e47f17766733a0",
+        "glob": "hotpotqa_runs/root/ReAct/",
+        "suffix": ".txt",
+        "format": "react",
+        "licence": "MIT (LICENSE at that commit, Copyright (c) 2023 Noah Shinn)",
+        "what": "text logs of GPT ReAct agents answering 100 HotPotQA questions with a Wikipedia environment "
+                "(Search[entity], Lookup[keyword], Finish[answer]; at most 6 steps, then the run is halted), "
+                "plain ReAct and ReAct with Reflexion's self-reflections between trials, published with the "
+                "Reflexion paper (Shinn et al., 2023) in `base/` and `reflexion/`; a question-answering agent, not "
+                "a coding agent. The logs repeat runs (the 7-trial log holds the 5-trial log's trials, plain "
+                "ReAct repeats its episode in each trial), so an episode met again (same question, same steps) "
+                "is kept once",
+    },
 }
+HQA_RUNS = {"base/100_questions_5_trials": "base5", "base/base_react_thought_log": "base1",
+            "reflexion/100_questions_5_trials": "rfx5", "reflexion/100_questions_7_trials": "rfx7",
+            "reflexion/100_questions_trials_6_to_7": "rfx67", "reflexion/50_sample_react_reflect_correct": "rfx50"}
 
 
 def git(repo: Path, *args: str) -> bytes:
@@ -108,8 +127,11 @@ def source_files(repo: Path, spec: dict[str, str]) -> list[str]:
     return sorted(n for n in names if n.startswith(spec["glob"]) and n.endswith(spec["suffix"]))
 
 
-def run_id(source: str, path: str) -> str:
+def run_id(source: str, path: str, episode: str = "") -> str:
     parts = Path(path).parts
+    if source == "hqa":  # hotpotqa_runs/root/ReAct/<agent>/<log>.txt, episode "<log>-trial<k>-<n>"
+        log = "/".join(parts[-2:]).removesuffix(".txt")
+        return f"hqa-{HQA_RUNS.get(log, Path(path).stem)}-{episode.removeprefix(Path(path).stem + '-')}"
     if source == "msa":  # output/<run set>/<instance>/<instance>.traj.json
         return f"msa-{parts[1].replace('deepseek_', 'ds-')}-{parts[2]}"
     if source == "oa":
@@ -146,7 +168,7 @@ def short_task(task: str) -> str:
         task = task.split("ISSUE:", 1)[1].split("INSTRUCTIONS:", 1)[0]
     if "INSTRUCTIONS:" in task:
         task = task.split("INSTRUCTIONS:", 1)[0]
-    task = task.strip()
+    task = question_of(task)  # a ReAct task: the question, Reflexion's reflections on earlier trials left out
     return cut(task, TASK_CAP) if len(task) > TASK_CAP else task
 
 
@@ -169,8 +191,10 @@ def windows_of(trace: Trace) -> list[tuple[int, list[Any]]]:
 
 
 def cmd_windows(args: argparse.Namespace) -> None:
-    repos = {"msa": args.mini_swe_agent, "swe": args.swe_agent, "oa": args.openagents, "gem": args.gemini}
+    repos = {"msa": args.mini_swe_agent, "swe": args.swe_agent, "oa": args.openagents, "gem": args.gemini,
+             "hqa": args.reflexion}
     out = sys.stdout
+    seen: set[str] = set()  # ReAct episodes already cut (the logs repeat runs)
     with tempfile.TemporaryDirectory() as scratch:
         for source, spec in SOURCES.items():
             repo = Path(repos[source])
@@ -182,19 +206,28 @@ def cmd_windows(args: argparse.Namespace) -> None:
                     continue
                 if not text.strip():
                     continue
-                local = Path(scratch) / "log.json"
+                local = Path(scratch) / Path(path).name  # a ReAct episode's id is named after its file
                 local.write_bytes(text)
                 try:
-                    [item] = import_traces(local, spec["format"])
+                    items = import_traces(local, spec["format"])
+                    if spec["format"] != "react" and len(items) != 1:
+                        raise ValueError(f"{len(items)} trajectories in one file")
                 except Exception as exc:  # a run where the agent did nothing, or a demo without a task
                     print(f"skipped {path}: {str(exc)[:120]}", file=sys.stderr)
                     continue
-                task = short_task(item.trace.task)
-                for number, (begin, turns) in enumerate(windows_of(item.trace), start=1):
-                    window = Trace(task, tuple(clipped(turns)))
-                    row = {"id": f"{run_id(source, path)}-w{number}", "source": source, "path": path,
-                           "first_turn": begin + 1, "trace": window.to_dict()}
-                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                for item in items:
+                    task = short_task(item.trace.task)
+                    if spec["format"] == "react":
+                        episode = json.dumps(Trace(task, item.trace.turns).to_dict(), sort_keys=True)
+                        if episode in seen:
+                            continue
+                        seen.add(episode)
+                    run = run_id(source, path, item.id)
+                    for number, (begin, turns) in enumerate(windows_of(item.trace), start=1):
+                        window = Trace(task, tuple(clipped(turns)))
+                        row = {"id": f"{run}-w{number}", "source": source, "path": path,
+                               "first_turn": begin + 1, "trace": window.to_dict()}
+                        out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 SCREEN_SEED = 20261206
@@ -237,9 +270,51 @@ def screened(windows: list[dict[str, Any]]) -> list[str]:
     return sorted(chosen)
 
 
+HQA_SCREEN_SEED = 20261207
+HQA_PER_QUESTION = 2
+HQA_UNFLAGGED = 10
+
+
+def react_signals(window: dict[str, Any]) -> dict[str, int]:
+    """What the `hqa` screen looks at: how often the most repeated action (tool and argument) occurs, and
+    how many observations are a search miss ("Could not find ...")."""
+    turns = window["trace"]["turns"]
+    actions = Counter(json.dumps([turn["tool"], turn["args"]], sort_keys=True)
+                      for turn in turns if turn["role"] == "assistant" and "tool" in turn)
+    misses = sum(1 for turn in turns if turn["role"] == "tool" and turn["output"].startswith("Could not find"))
+    return {"repeat": max(actions.values(), default=0), "misses": misses}
+
+
+def screened_hqa(windows: list[dict[str, Any]]) -> list[str]:
+    """The `hqa` windows chosen for labelling (the third labelling session, 2026-12-07). Flagged: a window
+    with an action repeated (the same tool and argument twice or more) or two or more "Could not find"
+    observations. For each question (a task), its flagged windows in a seeded random order (seed
+    HQA_SCREEN_SEED), the first HQA_PER_QUESTION of them: the logs hold several runs of each question
+    (trials, plain ReAct and Reflexion), and the split keeps a question's windows together, so without a
+    cap a few questions' near-repeat windows would fill a split. Then HQA_UNFLAGGED seeded draws of
+    unflagged windows, one each from questions that have no window yet. The screen only chooses what
+    to read; the labels come from reading."""
+    rng = random.Random(HQA_SCREEN_SEED)
+    pool = sorted((w for w in windows if w["source"] == "hqa"), key=lambda w: w["id"])
+    by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for window in pool:
+        by_question[window["trace"]["task"]].append(window)
+    chosen: list[str] = []
+    for question in sorted(by_question):
+        flagged = [w["id"] for w in by_question[question]
+                   if react_signals(w)["repeat"] >= 2 or react_signals(w)["misses"] >= 2]
+        rng.shuffle(flagged)
+        chosen += flagged[:HQA_PER_QUESTION]
+    covered = {w["trace"]["task"] for w in pool if w["id"] in chosen}
+    open_questions = [question for question in sorted(by_question) if question not in covered]
+    for question in rng.sample(open_questions, min(HQA_UNFLAGGED, len(open_questions))):
+        chosen.append(rng.choice([w["id"] for w in by_question[question]]))
+    return sorted(chosen)
+
+
 def cmd_screen(args: argparse.Namespace) -> None:
     windows = [json.loads(line) for line in Path(args.windows).open(encoding="utf-8")]
-    for key in screened(windows):
+    for key in (screened_hqa(windows) if args.source == "hqa" else screened(windows)):
         print(key)
 
 
@@ -445,9 +520,12 @@ def main() -> None:
     windows.add_argument("--swe-agent", required=True)
     windows.add_argument("--openagents", required=True)
     windows.add_argument("--gemini", required=True, help="a clone of gruckion/mini-swe-agent")
+    windows.add_argument("--reflexion", required=True, help="a clone of noahshinn/reflexion (the ReAct HotPotQA logs)")
     windows.set_defaults(func=cmd_windows)
     screen = verbs.add_parser("screen", help="the ids of the new source's windows chosen for labelling")
     screen.add_argument("--windows", required=True)
+    screen.add_argument("--source", choices=("gem", "hqa"), default="gem",
+                        help="gem: the Gemini windows of the second session; hqa: the ReAct HotPotQA windows of the third")
     screen.set_defaults(func=cmd_screen)
     build = verbs.add_parser("build", help="join windows and labels into the task file")
     build.add_argument("--windows", required=True)
