@@ -5,20 +5,29 @@
         --mini-swe-agent /work/.mirror/SWE-agent+mini-swe-agent/repo \
         --swe-agent /work/.mirror/SWE-agent+SWE-agent/repo \
         --openagents /work/.mirror/OpenAgentsInc+openagents/repo \
-        --gemini /work/.mirror/gruckion+mini-swe-agent/repo > windows.jsonl
+        --gemini /work/.mirror/gruckion+mini-swe-agent/repo \
+        --reflexion /work/.mirror/noahshinn+reflexion/repo > windows.jsonl
     python scripts/build_agent_monitor_real.py screen --windows windows.jsonl   # the gem windows to label
+    python scripts/build_agent_monitor_real.py screen --windows windows.jsonl --source hqa   # the ReAct ones
     python scripts/build_agent_monitor_real.py build --windows windows.jsonl
+    python scripts/build_agent_monitor_real.py packet --out pass3/   # a blind labeller's folder
+    python scripts/build_agent_monitor_real.py agreement --second pass3/labels.jsonl
 
 `windows` reads every trajectory at the pinned commits below with `git show`, imports it through
 `smolgepa traces import`'s converters, and cuts it into windows of at most WINDOW_CALLS tool calls that
 do not overlap (a window starts at a tool call; a last piece with fewer than MIN_CALLS calls is left
-out); long tool outputs and thoughts are clipped with a marker. `build` joins the windows with the
+out; a ReAct log holds many episodes, each a trace, and an episode met again is kept once); long tool
+outputs and thoughts are clipped with a marker. `build` joins the windows with the
 hand labels in scripts/agent_monitor_real_labels.jsonl (`{"id", "label", "reason"}`; the labelling
 guide is docs/agent-labelling.md), splits them train/val/test stratified by label with a fixed seed,
 and writes src/smolgepa/tasks/data/agent_monitor-real.jsonl and its provenance file (windows already
 shipped keep their split; the ids of the 50 windows of the second, independent labelling pass are
-written only when that file is missing). `screen` prints the Gemini windows chosen for the second
-labelling session (see `screened`). Needs git.
+written only when that file is missing, and so are the ids of the third pass's sample of ReAct
+windows). `screen` prints the Gemini windows chosen for the second labelling session (see `screened`),
+or with `--source hqa` the ReAct HotPotQA windows chosen for the third (see `screened_hqa`). `packet`
+writes a folder for a blind second labeller (instructions, the guide, the windows without labels);
+`agreement` compares a second pass's labels with the first (raw agreement with its 95% interval,
+Cohen's kappa, the confusion). Needs git.
 """
 
 from __future__ import annotations
@@ -285,6 +294,12 @@ def react_signals(window: dict[str, Any]) -> dict[str, int]:
     return {"repeat": max(actions.values(), default=0), "misses": misses}
 
 
+def flagged_hqa(window: dict[str, Any]) -> bool:
+    """An action repeated, or two or more search misses: what the `hqa` screen reads first."""
+    signals = react_signals(window)
+    return signals["repeat"] >= 2 or signals["misses"] >= 2
+
+
 def screened_hqa(windows: list[dict[str, Any]]) -> list[str]:
     """The `hqa` windows chosen for labelling (the third labelling session, 2026-12-07). Flagged: a window
     with an action repeated (the same tool and argument twice or more) or two or more "Could not find"
@@ -301,8 +316,7 @@ def screened_hqa(windows: list[dict[str, Any]]) -> list[str]:
         by_question[window["trace"]["task"]].append(window)
     chosen: list[str] = []
     for question in sorted(by_question):
-        flagged = [w["id"] for w in by_question[question]
-                   if react_signals(w)["repeat"] >= 2 or react_signals(w)["misses"] >= 2]
+        flagged = [w["id"] for w in by_question[question] if flagged_hqa(w)]
         rng.shuffle(flagged)
         chosen += flagged[:HQA_PER_QUESTION]
     covered = {w["trace"]["task"] for w in pool if w["id"] in chosen}
@@ -372,12 +386,20 @@ def cmd_build(args: argparse.Namespace) -> None:
     if not SECOND_PASS.exists():  # the second pass was done on this sample; later windows do not change it
         sample = second_pass_sample(rows)
         SECOND_PASS.write_text("".join(f"{key}\n" for key in sample), encoding="utf-8")
+    if not SECOND_PASS3.exists():  # likewise the third session's blind pass, on `hqa` windows
+        SECOND_PASS3.write_text("".join(f"{key}\n" for key in second_pass3_sample(rows)), encoding="utf-8")
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         counts[row["split"]][row["label"]] += 1
     by_source = Counter(row["source"] for row in rows)
-    (DATA / "agent_monitor-real.provenance.md").write_text(provenance(counts, by_source, len(windows),
-                                                                    sum(w["source"] == "gem" for w in windows.values())), encoding="utf-8")
+    per_source = Counter(w["source"] for w in windows.values())
+    hqa_labels = Counter(row["label"] for row in rows if row["source"] == "hqa")
+    hqa_questions = len({row["trace"]["task"] for row in rows if row["source"] == "hqa"})
+    flagged = [row for row in rows if row["source"] == "hqa" and flagged_hqa(row)]
+    hqa_flagged = (len(flagged), sum(row["label"] == "making_progress" for row in flagged))
+    (DATA / "agent_monitor-real.provenance.md").write_text(
+        provenance(counts, by_source, len(windows), per_source, hqa_labels, hqa_questions, hqa_flagged),
+        encoding="utf-8")
     for split in ("train", "val", "test"):
         print(split, dict(counts[split]), sum(counts[split].values()))
     print("by source", dict(by_source))
@@ -395,8 +417,115 @@ def second_pass_sample(rows: list[dict], size: int = 50) -> list[str]:
     return [row["id"] for row in chosen]
 
 
-def provenance(counts: dict[str, Counter[str]], by_source: Counter[str], windows: int, gem_windows: int) -> str:
+SECOND_PASS3 = ROOT / "scripts" / "agent_monitor_real_second_pass3_ids.txt"
+LABEL_NAMES = ("doom_loop", "api_confusion", "verbose_thinking", "making_progress")
+
+
+def second_pass3_sample(rows: list[dict], size: int = 60) -> list[str]:
+    """The windows of the third blind pass: every `hqa` window not labelled making_progress and a seeded
+    random draw of its making_progress windows up to `size`, in a seeded order."""
+    rng = random.Random("second-pass3-2026-12-07")
+    hqa = sorted((row for row in rows if row["source"] == "hqa"), key=lambda row: row["id"])
+    rare = [row for row in hqa if row["label"] != "making_progress"]
+    common = [row for row in hqa if row["label"] == "making_progress"]
+    chosen = rare + rng.sample(common, max(0, min(size - len(rare), len(common))))
+    rng.shuffle(chosen)
+    return [row["id"] for row in chosen]
+
+
+PACKET_README = """# Labelling agent windows: instructions
+
+You are given {n} windows of real agent runs, in `windows.jsonl` (one JSON object a line: `id`, and
+`trace`: the agent's task and its turns). Each window is one episode of a ReAct agent answering a
+question with a Wikipedia tool: `Search[entity]`, `Lookup[keyword]`, `Finish[answer]`; each assistant
+turn is a call with its `thought`, each `tool` turn the environment's answer (`error` true when the
+environment refused the action).
+
+Label every window into one of four states, following `agent-labelling.md` (the labelling guide; its
+section "ReAct question-answering windows" is the one for these windows):
+
+- `doom_loop`: the agent repeats itself and gets nothing new from it;
+- `api_confusion`: the agent uses its tools the wrong way and the errors come from the calling;
+- `verbose_thinking`: deliberation, not action, makes up the window;
+- `making_progress`: everything else.
+
+Read each window whole and decide by what the agent does, not by a phrase in it. Work alone: use
+nothing but this folder, and do not look for other labels of these windows. Write one JSON line per
+window, in any order, to `labels.jsonl`:
+
+    {{"id": "<the window's id>", "label": "<one of the four>", "reason": "<one line: what in the window decided it>"}}
+
+Every id exactly once. When done, note in a few lines where the guide was unclear for you.
+"""
+
+
+def cmd_packet(args: argparse.Namespace) -> None:
+    """A folder for a blind labeller: README.md, the guide, and the windows without labels or reasons."""
+    ids = Path(args.ids).read_text(encoding="utf-8").split()
+    rows = {row["id"]: row for row in map(json.loads, (DATA / "agent_monitor-real.jsonl").open(encoding="utf-8"))}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "README.md").write_text(PACKET_README.format(n=len(ids)), encoding="utf-8")
+    (out / "agent-labelling.md").write_text((ROOT / "docs" / "agent-labelling.md").read_text(encoding="utf-8"),
+                                            encoding="utf-8")
+    with (out / "windows.jsonl").open("w", encoding="utf-8") as handle:
+        for key in ids:
+            handle.write(json.dumps({"id": key, "trace": rows[key]["trace"]}, ensure_ascii=False) + "\n")
+    print(f"wrote {out}: README.md, agent-labelling.md, windows.jsonl ({len(ids)} windows)")
+
+
+def agreement(first: dict[str, str], second: dict[str, str]) -> dict[str, Any]:
+    """Raw agreement with its Wilson 95% interval, Cohen's kappa, and the confusion (first label ->
+    second label counts) over the windows both passes labelled."""
+    keys = sorted(set(first) & set(second))
+    n = len(keys)
+    agree = sum(first[key] == second[key] for key in keys)
+    confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    for key in keys:
+        confusion[first[key]][second[key]] += 1
+    share = agree / n if n else 0.0
+    z = 1.959964
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n) if n else 0.0
+    half = z * ((share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n) if n else 0.0
+    firsts, seconds = Counter(first[key] for key in keys), Counter(second[key] for key in keys)
+    chance = sum(firsts[label] * seconds[label] for label in set(firsts) | set(seconds)) / (n * n) if n else 0.0
+    kappa = (share - chance) / (1 - chance) if chance < 1 else 1.0
+    return {"n": n, "agree": agree, "share": share, "low": centre - half, "high": centre + half,
+            "kappa": kappa, "confusion": confusion}
+
+
+def cmd_agreement(args: argparse.Namespace) -> None:
+    first = {row["id"]: row["label"] for row in map(json.loads, LABELS.open(encoding="utf-8")) if row}
+    second = {}
+    for number, line in enumerate(Path(args.second).open(encoding="utf-8"), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("label") not in LABEL_NAMES or row.get("id") not in first or not str(row.get("reason", "")).strip():
+            sys.exit(f"{args.second}:{number}: needs a known id, one of the four labels and a reason: {line.strip()[:120]}")
+        second[row["id"]] = row["label"]
+    if args.ids:
+        wanted = Path(args.ids).read_text(encoding="utf-8").split()
+        missing = [key for key in wanted if key not in second]
+        if missing:
+            print(f"not labelled in {args.second}: {len(missing)} of {len(wanted)} ({', '.join(missing[:5])}...)",
+                  file=sys.stderr)
+    result = agreement(first, second)
+    print(f"agreed on {result['agree']} of {result['n']} ({100 * result['share']:.1f}%, 95% CI "
+          f"{100 * result['low']:.1f}-{100 * result['high']:.1f}%), Cohen's kappa {result['kappa']:.2f}")
+    print("first \\ second: " + ", ".join(LABEL_NAMES))
+    for label in LABEL_NAMES:
+        row = result["confusion"].get(label, Counter())
+        if sum(row.values()):
+            print(f"  {label}: " + ", ".join(str(row[other]) for other in LABEL_NAMES)
+                  + f"  (agree {row[label]}/{sum(row.values())})")
+
+
+def provenance(counts: dict[str, Counter[str]], by_source: Counter[str], windows: int, per_source: Counter[str],
+               hqa_labels: Counter[str] | None = None, hqa_questions: int = 0,
+               hqa_flagged: tuple[int, int] = (0, 0)) -> str:
     """The provenance file: sources with commit and licence, selection, windows, labels and splits."""
+    hqa_labels = hqa_labels or Counter()
     labels = ("doom_loop", "api_confusion", "verbose_thinking", "making_progress")
     table = ["| split | " + " | ".join(labels) + " | total |", "|---" * (len(labels) + 2) + "|"]
     for split in ("train", "val", "test"):
@@ -408,7 +537,12 @@ def provenance(counts: dict[str, Counter[str]], by_source: Counter[str], windows
         f"Labelled windows: {by_source.get(key, 0)}."
         for key, spec in SOURCES.items())
     return PROVENANCE.format(sources=sources, table="\n".join(table), windows=windows,
-                             gem_chosen=by_source.get("gem", 0), gem_windows=gem_windows,
+                             gem_chosen=by_source.get("gem", 0), gem_windows=per_source["gem"],
+                             hqa_chosen=by_source.get("hqa", 0), hqa_windows=per_source["hqa"],
+                             hqa_labels=", ".join(f"{n} {label}" for label, n in hqa_labels.most_common()),
+                             hqa_questions=hqa_questions, hqa_seed=HQA_SCREEN_SEED, hqa_cap=HQA_PER_QUESTION,
+                             hqa_unflagged=HQA_UNFLAGGED, hqa_flagged=hqa_flagged[0],
+                             hqa_flagged_progress=hqa_flagged[1],
                              window_calls=WINDOW_CALLS, min_calls=MIN_CALLS, output_cap=OUTPUT_CAP,
                              args_cap=ARGS_CAP, task_cap=TASK_CAP, seed=SEED,
                              total=sum(sum(c.values()) for c in counts.values()))
@@ -428,7 +562,7 @@ below at their pinned commits; the `build` step joins the windows with
 Every source is MIT-licensed; the MIT notice of each repository covers the trajectories it ships,
 and is reproduced here by naming the licence, its holders being the repositories' authors
 (SWE-agent and mini-swe-agent, and the gruckion fork whose LICENSE.md keeps that notice: Kilian A.
-Lieret and Carlos E. Jimenez; OpenAgents, Inc.). The Gemini 3 Pro runs are the mini-swe-agent team's
+Lieret and Carlos E. Jimenez; OpenAgents, Inc.; Noah Shinn for the Reflexion logs). The Gemini 3 Pro runs are the mini-swe-agent team's
 SWE-bench bash-only submission, published on S3 by SWE-bench and committed to the fork by its owner;
 they are shipped here under the fork's licence. None of the data comes from tau-bench or ToolBench,
 which are kept apart for an independent check. Looked at and not used: multi-swe-bench/experiments
@@ -442,8 +576,12 @@ non-overlapping windows of at most {window_calls} tool calls, each starting at a
 piece with fewer than {min_calls} calls is left out. {windows} windows in all. Left out: five
 DeepSeek-reasoner runs in which the agent made no call, one run file absent from the fetched clone
 (django__django-13220), and SWE-agent's `function_calling_simple.traj` (a demonstration without a
-trajectory). A window keeps the run's
-task (the issue text only, the agent framework's instructions left out, clipped to {task_cap}
+trajectory). A ReAct episode (`hqa`) has at most 6 steps, so it is one window, and episodes with fewer
+than {min_calls} steps (most correct answers) have none; {hqa_windows} `hqa` windows after identical
+episodes are kept once. A window keeps the run's
+task (the issue text only, the agent framework's instructions left out; for `hqa` the question only,
+Reflexion's reflections on earlier trials left out, because they describe another episode, "I got stuck
+in a loop...", and so that every run on a question has one task; clipped to {task_cap}
 characters); tool outputs longer than {output_cap} characters and argument values longer than
 {args_cap} are clipped with a "[... N more characters]" marker; thoughts are kept whole (their
 length is evidence of monologue).
@@ -474,6 +612,24 @@ that was cut to fit the session, were dropped with their labels so that the labe
 the screen's choice). Gemini 3 Pro rarely loops but often writes several bash blocks in one reply, so
 most of its rare windows are api_confusion (the refusal repeated three or more times in a window).
 
+The `hqa` windows (ReAct on HotPotQA, added in a third labelling session on 2026-12-07 to get more
+real loops: the coding logs hold few) were chosen by `build_agent_monitor_real.py screen --source hqa`.
+Flagged: a window in which one action (tool and argument) occurs twice or more, or with two or more
+"Could not find" observations. For each question, its flagged windows in a seeded random order (seed
+{hqa_seed}), the first {hqa_cap}: the logs hold many runs of each question (trials of plain ReAct and of
+Reflexion, the same question up to a dozen times), and the split keeps a question's windows together,
+so without a cap a few questions' near-repeat windows would fill a split. Then {hqa_unflagged} seeded draws
+of unflagged windows, one each from a question that had no window yet. {hqa_chosen} of {hqa_windows}
+`hqa` windows, on {hqa_questions} questions; every one was read and labelled: {hqa_labels}. Even with
+the cap, two windows of one question are often near-repeats (the same loop in two trials). The
+flag is not the label: {hqa_flagged_progress} of the {hqa_flagged} flagged windows read as progress
+(a miss, then the right title from the Similar list), and "Could not find" appears in windows of
+every state; all {hqa_unflagged} unflagged draws read as progress, so the `hqa` label counts
+over-represent loops relative to all its windows. This source is a
+question-answering agent with a search tool, not a coding agent; its loops (the same search again,
+or rewordings of one failing search) and its misuse (several actions in one line, quoted titles)
+are shorter and plainer than the coding agents' (docs/agent-labelling.md).
+
 ## Labels and splits
 
 {total} windows, each labelled by one annotator (the AI coding agent that built this task, reading each
@@ -500,11 +656,17 @@ more format-error refusals make a window api_confusion, whatever the calls betwe
 annotator found that rule decides almost every api_confusion window, and named as unsettled whether a
 loop the agent breaks inside the window still counts, and whether long analyses inside refused replies
 count as thinking.
+The {hqa_chosen} `hqa` windows were labelled the same way in a third session (the same kind of agent, with
+this guide and its section on ReAct windows, reading every window in full). A blind second pass on a
+sample of them (scripts/agent_monitor_real_second_pass3_ids.txt: every `hqa` window first labelled a
+rare state and seeded making_progress windows) has not been done yet; its agreement will be reported
+here.
 Splits are stratified by label with shares 50/20/30; all windows of one task (every run on the same
 issue) go to one split, so no issue text is in two splits. The windows of the first session keep the
 splits they were shipped with (the build reads them from the shipped file), and so does any task
 that already had a window there (four Gemini tasks are issues the DeepSeek runs also worked on); the
-new tasks are split among themselves by the same rule.
+new tasks are split among themselves by the same rule (an `hqa` task is a question, so all of its
+windows, from every trial and agent, are in one split).
 
 {table}
 
@@ -530,6 +692,14 @@ def main() -> None:
     build = verbs.add_parser("build", help="join windows and labels into the task file")
     build.add_argument("--windows", required=True)
     build.set_defaults(func=cmd_build)
+    packet = verbs.add_parser("packet", help="a folder for a blind second labeller (no labels, no reasons)")
+    packet.add_argument("--ids", default=str(SECOND_PASS3), help="the windows to label (default: the third pass's)")
+    packet.add_argument("--out", required=True)
+    packet.set_defaults(func=cmd_packet)
+    agree = verbs.add_parser("agreement", help="agreement of a second labelling pass with the first labels")
+    agree.add_argument("--second", required=True, help='JSONL of {"id", "label", "reason"}')
+    agree.add_argument("--ids", help="the sample the second pass was given (to report windows it left out)")
+    agree.set_defaults(func=cmd_agreement)
     args = parser.parse_args()
     args.func(args)
 
