@@ -577,8 +577,8 @@ piece with fewer than {min_calls} calls is left out. {windows} windows in all. L
 DeepSeek-reasoner runs in which the agent made no call, one run file absent from the fetched clone
 (django__django-13220), and SWE-agent's `function_calling_simple.traj` (a demonstration without a
 trajectory). A ReAct episode (`hqa`) has at most 6 steps, so it is one window, and episodes with fewer
-than {min_calls} steps (most correct answers) have none; {hqa_windows} `hqa` windows after identical
-episodes are kept once. A window keeps the run's
+than {min_calls} steps (most correct answers) have none: {hqa_windows} `hqa` windows, an episode met
+again in another log or trial (the same question and steps) kept once. A window keeps the run's
 task (the issue text only, the agent framework's instructions left out; for `hqa` the question only,
 Reflexion's reflections on earlier trials left out, because they describe another episode, "I got stuck
 in a loop...", and so that every run on a question has one task; clipped to {task_cap}
@@ -657,7 +657,8 @@ annotator found that rule decides almost every api_confusion window, and named a
 loop the agent breaks inside the window still counts, and whether long analyses inside refused replies
 count as thinking.
 The {hqa_chosen} `hqa` windows were labelled the same way in a third session (the same kind of agent, with
-this guide and its section on ReAct windows, reading every window in full). A blind second pass on a
+this guide and its section on ReAct windows, reading every window in a compact view: each thought and
+action whole, and the first 160 characters of each observation). A blind second pass on a
 sample of them (scripts/agent_monitor_real_second_pass3_ids.txt: every `hqa` window first labelled a
 rare state and seeded making_progress windows) has not been done yet; its agreement will be reported
 here.
