@@ -152,6 +152,19 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_whole(tmp_path_factory.mktemp("finished") / "whole")
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand the reliability counts to the controller, which prints the line."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["tally"] = tally.counts()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the pytest-xdist controller: add a finished worker's reliability counts."""
+    tally.merge(getattr(node, "workeroutput", {}).get("tally", {}))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The reliability suites' one line (faults, kills, resumes, bad inputs, results lost), when any ran."""
     if tally.ran():
