@@ -24,6 +24,17 @@ def ran() -> bool:
     return any(_counts[name] for name in NAMES)
 
 
+def counts() -> dict[str, int]:
+    """This process's counts (a pytest-xdist worker hands them to the controller)."""
+    return {name: _counts[name] for name in NAMES}
+
+
+def merge(counts: dict[str, int]) -> None:
+    """Add another process's `counts` (the controller, once per finished worker)."""
+    for name, count in counts.items():
+        add(name, count)
+
+
 def line() -> str:
     """The session's one-line summary."""
     return ", ".join(f"{name}: {_counts[name]}" for name in NAMES)

@@ -51,18 +51,32 @@ def cmd_watch(args: argparse.Namespace) -> None:
     if not args.once:
         monitor_name = args.run or f"the task {classifier.task.name}"
         note(f"smolgepa: watching {args.file} with {monitor_name} ({classifier.task.render} rendering); Ctrl-C stops.")
-    signal.signal(signal.SIGTERM, _interrupt)  # a supervisor's stop ends the watch as Ctrl-C does
+    stop = _StopRequest()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)  # a supervisor's stop ends the watch as Ctrl-C does
     try:
         watch_file(args.file, monitor, show, _say, log_format=args.log_format, once=args.once,
-                   poll=max(0.01, args.poll), on_note=note)
+                   poll=max(0.01, args.poll), on_note=note, stop=lambda: stop.requested)
+        if stop.requested:
+            _stopped(monitor.last, args.json)
     except KeyboardInterrupt:
         _stopped(monitor.last, args.json)
     finally:
         classifier.close()
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+class _StopRequest:
+    """The handler of Ctrl-C and SIGTERM: the first asks the watch to stop between two reads (an
+    interrupt raised inside a model call or a held lock could leave the student unable to close); a
+    second one stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
 
 
 def _classifier(args: argparse.Namespace, note: Callable[[str], None]) -> Classifier:

@@ -116,11 +116,13 @@ def watch_file(
     once: bool = False,
     poll: float = 0.5,
     on_note: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> MonitorUpdate | None:
     """Follow `path`, calling `on_update` each time the trace grows, `on_bad_line` for each line refused
     and `on_note` while waiting for a trace or when the file starts over; with `once`, read to the end
-    and return the last update. Otherwise runs until interrupted (KeyboardInterrupt propagates;
-    `monitor.last` is the last update)."""
+    and return the last update. Otherwise runs until `stop()` holds (checked between reads, so a step
+    being read is finished first) and returns the last update, or until interrupted (KeyboardInterrupt
+    propagates; `monitor.last` is the last update)."""
     follower = LogFollower(path)
     feed = TraceFeed(str(path), log_format)
     if once and not follower.exists:
@@ -128,7 +130,7 @@ def watch_file(
     note = on_note or (lambda line: None)
     said_waiting = False
     read_turns: Trace | None = None
-    while True:
+    while stop is None or not stop():
         found = follower.read()
         cut_off = follower.finish().lines if once else []
         if found.restarted:
@@ -161,6 +163,7 @@ def watch_file(
             note(f"smolgepa: {path} {state}; waiting for the agent to write one (Ctrl-C stops).")
             said_waiting = True
         time.sleep(poll)
+    return monitor.last
 
 
 def _is_json(text: str) -> bool:
