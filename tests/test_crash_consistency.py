@@ -5,7 +5,8 @@ config.json, the exported instruction and program), and a third at random times 
 resume must reach the tables of the uninterrupted run without repeating a finished student call.
 
 The in-write kills use the test-only hook `SMOLGEPA_TEST_KILL_AT=POINT:N` (smolgepa.killpoints).
-The closing line `kills: K, resumes equal: K` is printed even without `pytest -s`."""
+The closing line `kills: K, resumes equal: K` is printed even without `pytest -s` (in one process; under
+scripts/test's two workers the session's reliability line carries the same counts)."""
 
 from __future__ import annotations
 
