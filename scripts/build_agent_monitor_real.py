@@ -46,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from smolgepa.evaluation.stats import wilson_interval  # noqa: E402
 from smolgepa.traces.importers import import_traces  # noqa: E402
 from smolgepa.traces.react_log import question_of  # noqa: E402
 from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace, UserMessage  # noqa: E402
@@ -484,13 +485,11 @@ def agreement(first: dict[str, str], second: dict[str, str]) -> dict[str, Any]:
     for key in keys:
         confusion[first[key]][second[key]] += 1
     share = agree / n if n else 0.0
-    z = 1.959964
-    centre = (share + z * z / (2 * n)) / (1 + z * z / n) if n else 0.0
-    half = z * ((share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n) if n else 0.0
+    low, high = wilson_interval(agree, n)
     firsts, seconds = Counter(first[key] for key in keys), Counter(second[key] for key in keys)
     chance = sum(firsts[label] * seconds[label] for label in set(firsts) | set(seconds)) / (n * n) if n else 0.0
     kappa = (share - chance) / (1 - chance) if chance < 1 else 1.0
-    return {"n": n, "agree": agree, "share": share, "low": centre - half, "high": centre + half,
+    return {"n": n, "agree": agree, "share": share, "low": low, "high": high,
             "kappa": kappa, "confusion": confusion}
 
 
