@@ -23,7 +23,7 @@ from smolgepa.lm.options import StudentOptions
 from smolgepa.lm.readings.hidden_figures import FLOOR
 from smolgepa.lm.readings.turns import same_text
 from smolgepa.tasks import load_task
-from smolgepa.traces.figures import figures
+from smolgepa.traces.figures import FIGURE_KEYS, figures
 from test_scoring_methods import make_engine, messages_for
 
 PER_LABEL = {"train": 3, "val": 1, "test": 1}
@@ -68,7 +68,7 @@ def test_the_reading_combines_the_hidden_reading_and_the_figures_out_of_fold(emb
         query = messages_for(task, query_example.input)
         got = eng.score_messages(query)
         readout, rows = method.readout_for(query)
-        assert len(readout.keys) == 8  # summary carries every figure
+        assert readout.keys == FIGURE_KEYS  # summary carries every figure
         expected = readout.probabilities(expected_row(method, query, query_example.raw, readout.keys), "unseen")
         assert [got.probs[label] for label in method.labels] == pytest.approx(list(expected), abs=1e-6)
         assert got.label == method.labels[int(np.argmax(expected))]

@@ -8,7 +8,9 @@ order, case, whitespace, separators in names, surrounding quotes and punctuation
 numbering such as "(attempt 2)" or "retry #3". Real differences, e.g. `page=1` against `page=2`,
 stay different. Two errors are the *same error* when their first lines match with quoted names,
 numbers and ids masked (`error_key`): "unexpected argument 'file'" and "unexpected argument 'name'"
-are the same error, a timeout and an unknown tool are not.
+are the same error, a timeout and an unknown tool are not. *Empty results in a row* counts the
+longest run of tool results that found nothing (`traces.empty_results`): an agent rewording a search
+that keeps coming back empty is stuck although no two of its calls are alike.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from smolgepa.traces.empty_results import longest_empty_run
 from smolgepa.traces.trace_model import Message, ToolCall, ToolResult, Trace
 
 _NUMBERING = re.compile(
@@ -93,6 +96,7 @@ class Evidence:
     repeated_error_text: str
     monologue_words: int
     longest_monologue: int
+    empty_results: int = 0  # the most consecutive results that found nothing
 
     @property
     def words_per_call(self) -> float:
@@ -117,6 +121,7 @@ def collect_evidence(trace: Trace) -> Evidence:
         repeated_error_text=example_error.strip().splitlines()[0][:100] if example_error.strip() else "",
         monologue_words=monologue_words(trace),
         longest_monologue=longest_message_run(trace),
+        empty_results=longest_empty_run(trace),
     )
 
 
@@ -160,6 +165,7 @@ def describe_evidence(evidence: Evidence) -> str:
         f"tool calls: {evidence.calls}, errors: {evidence.errors}, messages: {evidence.messages}",
         f"same call in a row: {_run_text(evidence.identical_run)}",
         f"nearly same call in a row: {_run_text(evidence.near_identical_run)}",
+        f"results that found nothing in a row: {evidence.empty_results}",
     ]
     if evidence.repeated_error > 1:
         quoted = _short(evidence.repeated_error_text, 60)

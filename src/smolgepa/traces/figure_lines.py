@@ -4,9 +4,9 @@ A reading sees the prompt's text, never the `Trace` it was rendered from, so a r
 figures (`--decode hidden-figures`) reads them here. Two renderings carry them:
 
 - `summary` prints every figure of `traces.figures` on a line of its own that starts with the
-  figure's `line` name ("Same call repeated: 5"): all eight are read.
+  figure's `line` name ("Same call repeated: 5"): all nine are read.
 - `annotated` ends with the block `evidence.describe_evidence` writes under "Counts (whole trace):"
-  ("same call in a row: 3 (read_file, turns 1-5)"): seven are read. It prints no count of distinct
+  ("same call in a row: 3 (read_file, turns 1-5)"): eight are read. It prints no count of distinct
   tools, and "same error repeated: no" stands for 1 when there was an error and 0 when there was none.
 
 `plain` carries none (`read_figures` gives None). Only whole lines are read, and in `annotated` only
@@ -43,6 +43,7 @@ _ANNOTATED = (
     re.compile(r"^tool calls: (?P<calls>\d+), errors: (?P<errors>\d+), messages: \d+$"),
     re.compile(r"^same call in a row: (?P<same_call>\d+)\b"),
     re.compile(r"^nearly same call in a row: (?P<near_call>\d+)\b"),
+    re.compile(r"^results that found nothing in a row: (?P<empty_results>\d+)$"),
     re.compile(r"^same error repeated: (?:(?P<same_error>\d+) times \(|(?P<no_repeat>no)$)"),
     re.compile(r"^words of thinking: \d+ \((?P<words_per_call>\d+) per tool call\), "
                r"messages in a row without a call: (?P<messages_in_a_row>\d+)$"),

@@ -33,6 +33,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("same_call", "Same call repeated", lambda e, t: e.identical_run.length),
     Figure("near_call", "Similar call repeated", lambda e, t: e.near_identical_run.length),
     Figure("errors", "Errors", lambda e, t: e.errors),
+    Figure("empty_results", "Empty results in a row", lambda e, t: e.empty_results),
     Figure("same_error", "Same error repeated", lambda e, t: e.repeated_error),
     Figure("words_per_call", "Thinking words per call", lambda e, t: round(e.words_per_call)),
     Figure("messages_in_a_row", "Messages in a row", lambda e, t: e.longest_monologue),
