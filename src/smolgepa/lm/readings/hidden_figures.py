@@ -14,7 +14,7 @@ training text is answered by weights that never saw its label. A query costs one
 
 Where the figures come from. A reading sees the prompt's text, never the `Trace` it was rendered
 from, so the figures are read back from the text (`traces.figure_lines`): the `summary` rendering
-prints all eight, `annotated` seven (no count of distinct tools); `plain` prints none and is refused
+prints all nine, `annotated` eight (no count of distinct tools); `plain` prints none and is refused
 in one line (`check_figures`, called by `reading.check_decode` and by this reading on its training
 texts). A side channel from the task's examples to the engine was the other way: it would hand the
 engine the `Trace` objects of train and of every query, which the engine never sees anywhere else
