@@ -11,7 +11,9 @@ from pathlib import Path
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 TIMEOUT = 900
-EVAL = ["eval", "--json", "--task", "sentiment", "--split", "all", "--no-cache", "--max-tokens", "8"]
+# The test split (6 texts): the faults, not the number of texts, are what these runs count; each
+# example is answered and compared the same way.
+EVAL = ["eval", "--json", "--task", "sentiment", "--split", "test", "--no-cache", "--max-tokens", "8"]
 OPTIMIZE = ["optimize", "--task", "sentiment", "--budget", "24", "--max-proposals", "2", "--max-tokens", "8",
             "--seed", "0", "--quiet"]
 
