@@ -73,3 +73,13 @@ def test_evidence_and_decision_list_baselines_are_fitted_on_train_and_reported_l
 def test_baseline_cli_prints_the_evidence_method() -> None:
     data = baseline_json("--method", "evidence")
     assert data["student"] == "evidence" and data["n"] == 4 and "per_label" in data
+
+
+@pytest.mark.parametrize("method", ["rules", "evidence", "decision-list"])
+def test_baseline_prints_its_report_as_text(method: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "smolgepa.cli", "baseline", "--task", "agent_monitor", "--method", method],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"none ({method})" in result.stdout and "95% CI" in result.stdout

@@ -56,7 +56,10 @@ class EvalReport:
 
     @property
     def decode_text(self) -> str:
-        """The decode mode as printed: `free`, `scored`, `scored + calibrate`, `channel + calibrate train`, ..."""
+        """The decode mode as printed: `free`, `scored`, `scored + calibrate`, `channel + calibrate train`, ...;
+        a detector without a language model (`smolgepa baseline`) read nothing: "none (rules)" as it is."""
+        if self.decode.startswith("none ("):
+            return self.decode
         return Reading(self.decode, self.calibrate, self.calibration).text
 
     @property
