@@ -60,3 +60,16 @@ def test_a_reworded_search_that_keeps_missing_shows_in_every_rendering() -> None
     assert run >= 4
     assert f"Empty results in a row: {run}\n" in render_trace(loop.raw, mode="summary")
     assert f"results that found nothing in a row: {run}\n" in render_trace(loop.raw, mode="annotated")
+
+
+def test_the_decision_list_fitted_on_real_windows_counts_empty_results_as_a_loop() -> None:
+    """Why the figure exists: trained on agent_monitor-real's train split, the decision list takes a run
+    of empty results for a loop, and finds most of the val split's loops with it (val only, never test)."""
+    from smolgepa.traces.rules import fit_rules
+
+    task = load_task("agent_monitor-real")
+    rules = fit_rules([(figures(e.raw), e.label) for e in task.split("train")], list(task.labels))
+    assert any(r.figure == "empty_results" and r.label == "doom_loop" for r in rules.rules), rules
+    loops = [e for e in task.split("val") if e.label == "doom_loop"]
+    found = sum(rules.predict(figures(e.raw)) == "doom_loop" for e in loops)
+    assert found * 2 > len(loops), (found, len(loops))
