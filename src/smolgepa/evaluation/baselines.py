@@ -28,7 +28,7 @@ def _trace_task(task_name: str, render: str | None = None):  # noqa: ANN202 - Ta
 
 def fitted_report(task_name: str, split: str, method: str):  # noqa: ANN201 - EvalReport
     """Evaluate a detector fitted on train (`evidence` or `decision-list`) on a split, as an EvalReport."""
-    from smolgepa.evaluation.evaluate import Prediction, report_from_predictions
+    from smolgepa.evaluation.evaluate import Prediction, no_reading, report_from_predictions
     from smolgepa.traces.figures import figures
     from smolgepa.traces.rules import fit_rules, rules_text
     from smolgepa.traces.shallow import fit_figures_cv
@@ -53,12 +53,12 @@ def fitted_report(task_name: str, split: str, method: str):  # noqa: ANN201 - Ev
                    raw=", ".join(f"{k}={v:g}" for k, v in figures(ex.raw).items()), parse_method=method)
         for ex, label in zip(examples, predicted)
     ]
-    return report_from_predictions(task, predictions, described, student=method, split=split, decode=f"none ({method})")
+    return report_from_predictions(task, predictions, described, student=method, split=split, decode=no_reading(method))
 
 
 def rule_report(task_name: str, split: str, render: str | None = None):  # noqa: ANN201 - EvalReport
     """Evaluate the rule-based detector on a trace task split, as an EvalReport."""
-    from smolgepa.evaluation.evaluate import Prediction, report_from_predictions
+    from smolgepa.evaluation.evaluate import Prediction, no_reading, report_from_predictions
     from smolgepa.traces.detector import rule_predictions
 
     task = _trace_task(task_name, render)
@@ -67,5 +67,5 @@ def rule_report(task_name: str, split: str, render: str | None = None):  # noqa:
         for ex, label, reason in rule_predictions(task, split)
     ]
     return report_from_predictions(
-        task, predictions, RULES_INSTRUCTION, student=RULES_STUDENT, split=split, decode="none (rules)"
+        task, predictions, RULES_INSTRUCTION, student=RULES_STUDENT, split=split, decode=no_reading("rules")
     )

@@ -21,6 +21,14 @@ from smolgepa.tasks.model import Example, Task
 NO_LABEL = "(none)"
 
 
+NO_READING = "none ("  # the start of a baseline's decode: a detector without a language model reads nothing
+
+
+def no_reading(method: str) -> str:
+    """The decode a detector without a language model reports: "none (rules)", "none (evidence)", ..."""
+    return f"{NO_READING}{method})"
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One example's outcome: the gold label, the label read (None if unreadable), the raw text and,
@@ -50,7 +58,7 @@ class EvalReport:
     instruction: str
     predictions: tuple[Prediction, ...]
     diagnostics: Diagnostics = field(repr=False)
-    decode: str = "free"  # the student's decode mode: free, constrained, scored, ... ("none (rules)" for baselines)
+    decode: str = "free"  # the student's decode mode: free, constrained, scored, ... (`no_reading(method)` for baselines)
     calibrate: bool = False  # scored with contextual calibration
     calibration: str = "content-free"  # with calibrate: "content-free" or "train"
 
@@ -58,7 +66,7 @@ class EvalReport:
     def decode_text(self) -> str:
         """The decode mode as printed: `free`, `scored`, `scored + calibrate`, `channel + calibrate train`, ...;
         a detector without a language model (`smolgepa baseline`) read nothing: "none (rules)" as it is."""
-        if self.decode.startswith("none ("):
+        if self.decode.startswith(NO_READING):
             return self.decode
         return Reading(self.decode, self.calibrate, self.calibration).text
 

@@ -53,10 +53,7 @@ class TraceBuilder:
         which also flags an output the log marks as a success (unless `read_output` is False: then the
         log's own `error` alone decides). An output answering a list of call ids is the result of each
         of those calls."""
-        if not read_output:
-            failed = bool(error)
-        else:
-            failed = looks_like_error(output) if error is None else error or looks_like_error(output)
+        failed = bool(error) or (read_output and looks_like_error(output))
         ids = [str(key) for key in call_id] if isinstance(call_id, list) else [call_id or ""]
         for key in ids or [""]:
             tool = name or self._tools.get(key) or self._last_tool()

@@ -96,7 +96,7 @@ class Evidence:
     repeated_error_text: str
     monologue_words: int
     longest_monologue: int
-    empty_results: int = 0  # the most consecutive results that found nothing
+    empty_results: int  # the most consecutive results that found nothing
 
     @property
     def words_per_call(self) -> float:

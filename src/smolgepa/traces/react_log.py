@@ -135,11 +135,9 @@ def from_react(conversation: Conversation) -> Trace:
         if action is None:
             if thought:
                 build.message(thought)
-            if observation is not None:
-                build.result(observation, error=failed(observation), read_output=False)
-            continue
-        tool, args = parse_action(action)
-        build.call(tool, args, thought or "")
+        else:
+            tool, args = parse_action(action)
+            build.call(tool, args, thought or "")
         if observation is not None:
             build.result(observation, error=failed(observation), read_output=False)
     return build.trace()
