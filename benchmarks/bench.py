@@ -14,7 +14,10 @@ llama-cpp-python, trace prefill efficiency, the stock DSPy pipeline) live in ben
 `--speed` runs only those. The scale figures (two servers behind one student, a study on a local
 Ray cluster) live in bench_scale.py; `--scale` runs only those (they need smolgepa[ray]). The
 `smolgepa watch` figure (one update of a growing trace against reading it afresh) lives in
-bench_watch.py; `--watch` runs only that.
+bench_watch.py; `--watch` runs only that. `--rounds N` sets how many interleaved rounds each ratio
+takes its median of (default 5, 3 with `--quick`); the tests run one, to check the lines, not the speed.
+The format probe (which model encoding this CPU reads fastest) runs once into a temporary directory,
+unless SMOLGEPA_MODELS_DIR names a directory where it has already run.
 """
 
 from __future__ import annotations
@@ -234,6 +237,8 @@ def table(figures: Sequence[Figure]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer examples and rounds; skip the optimize run")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="interleaved rounds per ratio, the median counting (default 5, 3 with --quick)")
     parser.add_argument("--traces", action="store_true",
                         help="only the trace-rendering and scoring-method figures (bench_traces.py)")
     parser.add_argument("--speed", action="store_true",
@@ -244,7 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only the watch figure: one update of a growing trace against reading it afresh "
                              "(bench_watch.py)")
     args = parser.parse_args(argv)
-    rounds = 3 if args.quick else 5
+    rounds = args.rounds if args.rounds is not None else 3 if args.quick else 5
+    if rounds < 1:
+        parser.error(f"--rounds {rounds}: give at least 1")
     started = time.perf_counter()
     say(f"# {machine()}")
     say(f"# load average at start: {load()} (other programs on this machine add noise to every timing)")
@@ -254,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="smolgepa-bench-") as directory:
         work = Path(directory)
         os.environ[CACHE_ENV] = str(work / "default-cache")  # never touch the user's cache
-        os.environ[MODELS_ENV] = str(work / "models")  # the format probe runs once, for every process here
+        os.environ.setdefault(MODELS_ENV, str(work / "models"))  # the format probe runs once, for every process here
         lm = make_lm("embedded")
         dspy.configure(lm=lm)
         from bench_speed import speed_figures

@@ -32,7 +32,7 @@ def test_the_line_pattern_rejects_malformed_lines() -> None:
 @pytest.mark.slow
 def test_bench_traces_prints_every_speed_line(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SMOLGEPA_CACHE_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench.py"), "--quick", "--traces"],
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench.py"), "--quick", "--rounds", "1", "--traces"],
                           capture_output=True, text=True, timeout=1800, env=env)
     assert done.returncode in (0, 1), done.stderr[-3000:]  # 1: a target missed on a busy machine
     lines = parse(done.stdout)

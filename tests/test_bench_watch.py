@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_bench_watch_prints_the_update_ratio(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SMOLGEPA_CACHE_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench.py"), "--quick", "--watch"],
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench.py"), "--quick", "--rounds", "1", "--watch"],
                           capture_output=True, text=True, timeout=1800, env=env)
     assert done.returncode in (0, 1), done.stderr[-3000:]  # 1: the target missed on a busy machine
     lines = parse(done.stdout)
