@@ -111,13 +111,16 @@ def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tm
 
     near_ties = []
     modes = (*MODES, *ORDER_SENSITIVE)
+    phases: dict[str, float] = {}  # seconds per phase, printed at the end to keep the test's time in view
     wanted = [json.loads(direct_runs.eval(*mode)) for mode in modes]
+    phases["fault-free eval"] = time.monotonic() - started
     # The faulty runs go through the proxy side by side: most of their time is spent waiting out faults
     # (timeouts, back-off), and the proxy still passes one request at a time upstream, with its spacer
     # between exact repeats. The fault-free runs above went to the server one at a time.
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
         faulty_outputs = list(pool.map(
             lambda mode: run(*EVAL, "--student", faulty, "--decode", *mode, "--threads", "2", *FLAGS), modes))
+    phases["faulty eval"] = time.monotonic() - started - sum(phases.values())
     for mode, want, output in zip(modes, wanted, faulty_outputs):
         got = json.loads(output)
         completed += 1
@@ -130,8 +133,10 @@ def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tm
             near_ties.extend(near)
 
     clean, through = direct_runs.optimize(), tmp_path / "through"
+    phases["fault-free optimize"] = time.monotonic() - started - sum(phases.values())
     run(*OPTIMIZE, "--student", faulty, "--threads", "4", *FLAGS, "--run-dir", str(through))
     completed += 1
+    phases["faulty optimize"] = time.monotonic() - started - sum(phases.values())
     if shown("show", through, faulty) != shown("show", clean, direct):
         differing.append("optimize --threads 4: tables differ")
     assert proxy.max_inflight >= 2, "--threads should put several requests in flight"
@@ -139,6 +144,7 @@ def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tm
     for name, student in (("study-clean", direct), ("study-through", faulty)):
         (tmp_path / f"{name}.yaml").write_text(STUDY.format(student=student))
         run("study", str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / name))
+        phases[name] = time.monotonic() - started - sum(phases.values())
     completed += 1
     cells = [sorted((tmp_path / name / "cells").iterdir()) for name in ("study-clean", "study-through")]
     assert len(cells[0]) == len(cells[1]) == 2  # seed 0 and seed 1; names differ only in the student's port
@@ -153,7 +159,7 @@ def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tm
               f"near ties in {', '.join(' '.join(m) for m in ORDER_SENSITIVE)} (within {NEAR_TIE_NATS} nats): "
               f"{len(near_ties)} {near_ties}\n"
               f"fault counts: {dict(sorted(proxy.injected.items()))}; spacer requests: {proxy.spacers}; "
-              f"{time.monotonic() - started:.0f} s")
+              f"{time.monotonic() - started:.0f} s ({', '.join(f'{name} {seconds:.0f} s' for name, seconds in phases.items())})")
     assert not differing, differing[:10]
     assert all(proxy.injected[kind] >= 1 for kind in (*FAULT_KINDS, "slow"))
     assert proxy.faults_injected >= 200, "too few faults injected to count as at scale"
