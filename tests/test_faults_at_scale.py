@@ -19,6 +19,7 @@ from support import tally
 from support.fault_runs import EVAL, OPTIMIZE, DirectRuns, run
 from support.near_tie import NEAR_TIE_NATS
 from support.proxy import FAULT_KINDS, FaultPlan
+from support.run_tables import run_tables
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ MODES = (["free"], ["constrained"], ["scored"], ["knn"], ["ensemble"])
 # 0.096 nats) and s06 (`channel`, 0.012 nats) on a direct server, the same in 3 of 3 runs.
 ORDER_SENSITIVE = (["scored", "--calibrate"], ["channel"])
 PROBABILITY_FLOOR = 1e-4
-PARALLEL_RUNS = 3  # faulty `eval` runs at once
+PARALLEL_RUNS = 4  # faulty runs at once
 STUDY = """name: faults
 tasks: [sentiment]
 students: ["{student}"]
@@ -95,11 +96,10 @@ def order_sensitive_differences(mode: list[str], want: dict[str, Any], got: dict
     return real, near
 
 
-def shown(command: str, directory: Path, student: str) -> str:
-    """What `show` says of a run, without timings, paths or the student's URL."""
-    text = run(command, str(directory))
-    keep = [line for line in text.splitlines()
-            if not any(word in line for word in ("Student calls", "Run directory", "seconds", "minutes", str(directory)))]
+def shown(directory: Path, student: str) -> str:
+    """What `show` says of a run (run in this process), without timings, paths or the student's URL."""
+    keep = [line for line in run_tables(directory).splitlines()
+            if not any(word in line for word in ("seconds", "minutes", str(directory)))]
     return "\n".join(keep).replace(student, "STUDENT")
 
 
@@ -107,23 +107,35 @@ def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tm
     direct = direct_runs.student
     proxy = make_proxy(PLAN)
     faulty = f"llamacpp:{proxy.base_url}"
-    started, completed, differing = time.monotonic(), 0, []
-
-    near_ties = []
+    started, differing, near_ties = time.monotonic(), [], []
     modes = (*MODES, *ORDER_SENSITIVE)
     phases: dict[str, float] = {}  # seconds per phase, printed at the end to keep the test's time in view
+
+    def phase(name: str) -> None:
+        phases[name] = time.monotonic() - started - sum(phases.values())
+
+    # The fault-free runs, one at a time straight to the server.
     wanted = [json.loads(direct_runs.eval(*mode)) for mode in modes]
-    phases["fault-free eval"] = time.monotonic() - started
-    # The faulty runs go through the proxy side by side: most of their time is spent waiting out faults
-    # (timeouts, back-off), and the proxy still passes one request at a time upstream, with its spacer
-    # between exact repeats. The fault-free runs above went to the server one at a time.
+    clean = direct_runs.optimize()
+    studies = {name: tmp_path / name for name in ("study-clean", "study-through")}
+    for name, student in (("study-clean", direct), ("study-through", faulty)):
+        (tmp_path / f"{name}.yaml").write_text(STUDY.format(student=student))
+    run("study", str(tmp_path / "study-clean.yaml"), "--out", str(studies["study-clean"]))
+    phase("fault-free runs")
+
+    # The faulty runs, side by side through the proxy (the longest first): most of their time is spent
+    # waiting out faults (timeouts, back-off), which overlaps; the proxy still passes one request at a
+    # time upstream, with its spacer between exact repeats.
+    through = tmp_path / "through"
+    jobs = [[*OPTIMIZE, "--student", faulty, "--threads", "4", *FLAGS, "--run-dir", str(through)],
+            ["study", str(tmp_path / "study-through.yaml"), "--out", str(studies["study-through"])],
+            *([*EVAL, "--student", faulty, "--decode", *mode, "--threads", "2", *FLAGS] for mode in modes)]
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
-        faulty_outputs = list(pool.map(
-            lambda mode: run(*EVAL, "--student", faulty, "--decode", *mode, "--threads", "2", *FLAGS), modes))
-    phases["faulty eval"] = time.monotonic() - started - sum(phases.values())
-    for mode, want, output in zip(modes, wanted, faulty_outputs):
+        outputs = list(pool.map(lambda args: run(*args), jobs))
+    phase("faulty runs")
+
+    for mode, want, output in zip(modes, wanted, outputs[2:]):
         got = json.loads(output)
-        completed += 1
         assert len(got["examples"]) == len(want["examples"])
         if mode in MODES:
             differing.extend(f"eval {' '.join(mode)}: {g} != {w}" for g, w in zip(answers(got), answers(want)) if g != w)
@@ -131,26 +143,15 @@ def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tm
             real, near = order_sensitive_differences(mode, want, got)
             differing.extend(real)
             near_ties.extend(near)
-
-    clean, through = direct_runs.optimize(), tmp_path / "through"
-    phases["fault-free optimize"] = time.monotonic() - started - sum(phases.values())
-    run(*OPTIMIZE, "--student", faulty, "--threads", "4", *FLAGS, "--run-dir", str(through))
-    completed += 1
-    phases["faulty optimize"] = time.monotonic() - started - sum(phases.values())
-    if shown("show", through, faulty) != shown("show", clean, direct):
+    if shown(through, faulty) != shown(clean, direct):
         differing.append("optimize --threads 4: tables differ")
     assert proxy.max_inflight >= 2, "--threads should put several requests in flight"
-
-    for name, student in (("study-clean", direct), ("study-through", faulty)):
-        (tmp_path / f"{name}.yaml").write_text(STUDY.format(student=student))
-        run("study", str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / name))
-        phases[name] = time.monotonic() - started - sum(phases.values())
-    completed += 1
-    cells = [sorted((tmp_path / name / "cells").iterdir()) for name in ("study-clean", "study-through")]
+    cells = [sorted((studies[name] / "cells").iterdir()) for name in ("study-clean", "study-through")]
     assert len(cells[0]) == len(cells[1]) == 2  # seed 0 and seed 1; names differ only in the student's port
     for clean_cell, through_cell in zip(*cells):
-        if shown("show", through_cell, faulty) != shown("show", clean_cell, direct):
+        if shown(through_cell, faulty) != shown(clean_cell, direct):
             differing.append(f"study cell {clean_cell.name}: tables differ")
+    completed = len(jobs)
 
     tally.add("faults injected", proxy.faults_injected)
     tally.add("results lost", len(differing))

@@ -37,6 +37,16 @@ def run(*args: str, timeout: float = 900, cache: Path | None = None) -> subproce
     return subprocess.run([*SMOLGEPA, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
+# Replies of a label word and a few words: the 135M repeats the prompt to its token limit, and these tests
+# are about the requests and the bookkeeping, not the reasons (the default, 64, is for a real verifier).
+REPLY_TOKENS = 24
+
+
+def verifier_flags(spec: str) -> list[str]:
+    """`--verifier SPEC` with this module's reply length."""
+    return ["--verifier", spec, "--verifier-max-tokens", str(REPLY_TOKENS)]
+
+
 def extended_inputs(path: Path, n: int, start: int = 0) -> Path:
     """`n` texts of sentiment-extended as unlabelled inputs ({"id", "text"})."""
     rows = [json.loads(line) for line in (DATA / "sentiment-extended.jsonl").read_text().splitlines() if line.strip()]
@@ -52,7 +62,7 @@ def chat_bodies(proxy, since: int = 0) -> list[dict]:  # noqa: ANN001 - support.
 def test_audit_gives_each_suspect_a_verdict_and_a_reason(make_proxy, tmp_path: Path) -> None:  # noqa: ANN001
     proxy = make_proxy()
     out = run("data", "audit", "--task", "sentiment", "--source", "tfidf", "--json",
-              "--verifier", f"llamacpp:{proxy.base_url}", cache=tmp_path / "cache")
+              *verifier_flags(f"llamacpp:{proxy.base_url}"), cache=tmp_path / "cache")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     suspects = data["suspects"]
@@ -86,7 +96,7 @@ def posneg_task(directory: Path) -> Path:
 def test_labels_outside_the_set_and_unreadable_replies_are_junk(llama_server, tmp_path: Path) -> None:  # noqa: ANN001
     task = posneg_task(tmp_path)
     inputs = extended_inputs(tmp_path / "in.jsonl", 8)
-    out = run("data", "label", "--task", str(task), "--verifier", f"llamacpp:{llama_server.base_url}",
+    out = run("data", "label", "--task", str(task), *verifier_flags(f"llamacpp:{llama_server.base_url}"),
               "--write", str(tmp_path / "out.yaml"), "--quiet", str(inputs))
     lines = out.stdout.splitlines()
     junk = [line for line in lines if line.startswith("Verifier junk:")]
@@ -108,7 +118,7 @@ def test_label_measures_agreement_writes_a_task_and_optimize_runs_on_it(make_pro
     proxy = make_proxy()
     verifier = f"llamacpp:{proxy.base_url}"
     inputs = extended_inputs(tmp_path / "in.jsonl", 14)
-    out = run("data", "label", "--task", "sentiment", "--verifier", verifier, "--write", str(tmp_path / "new.yaml"),
+    out = run("data", "label", "--task", "sentiment", *verifier_flags(verifier), "--write", str(tmp_path / "new.yaml"),
               "--json", str(inputs))
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
@@ -116,6 +126,7 @@ def test_label_measures_agreement_writes_a_task_and_optimize_runs_on_it(make_pro
     assert agreement["n"] == 6 and 0 <= agreement["ci95"][0] <= agreement["rate"] <= agreement["ci95"][1] <= 1
     assert result["labelled"] + len(result["left_out"]) == 14
     assert len(chat_bodies(proxy)) == 6 + 14 == result["verifier"]["calls"]
+    assert {body["max_tokens"] for body in chat_bodies(proxy)} == {REPLY_TOKENS}  # --verifier-max-tokens
     assert not (tmp_path / "new.partial.jsonl").exists()  # the answers kept until the task was written
     rows = read_jsonl(tmp_path / "new.jsonl")
     assert len(rows) == result["labelled"] and all(r["label"] in ("positive", "negative", "neutral") for r in rows)
@@ -129,10 +140,10 @@ def test_label_measures_agreement_writes_a_task_and_optimize_runs_on_it(make_pro
     assert json.loads(opt.stdout)["status"] == "finished"
 
     mark = proxy.mark()
-    again = run("data", "label", "--task", "sentiment", "--verifier", verifier, "--write", str(tmp_path / "new.yaml"),
+    again = run("data", "label", "--task", "sentiment", *verifier_flags(verifier), "--write", str(tmp_path / "new.yaml"),
                 str(inputs))
     assert again.returncode == 2 and "already exists" in again.stderr and proxy.mark() == mark  # before any call
-    refused = run("data", "label", "--task", "sentiment", "--verifier", verifier, "--write",
+    refused = run("data", "label", "--task", "sentiment", *verifier_flags(verifier), "--write",
                   str(tmp_path / "strict.yaml"), "--min-agreement", "1", "--quiet", str(inputs))
     if agreement["rate"] < 1:
         assert refused.returncode == 2, refused.stderr
@@ -142,7 +153,7 @@ def test_label_measures_agreement_writes_a_task_and_optimize_runs_on_it(make_pro
         assert len(chat_bodies(proxy, mark)) == 6  # val only: nothing was labelled
         assert str(tmp_path / "strict.partial.jsonl") in refused.stderr  # the val answers are kept, and said so
         mark = proxy.mark()
-        lowered = run("data", "label", "--task", "sentiment", "--verifier", verifier, "--write",
+        lowered = run("data", "label", "--task", "sentiment", *verifier_flags(verifier), "--write",
                       str(tmp_path / "strict.yaml"), "--min-agreement", "0", "--quiet", str(inputs))
         assert lowered.returncode == 0, lowered.stderr
         assert len(chat_bodies(proxy, mark)) == 14  # the inputs only: no val question asked again
@@ -152,7 +163,7 @@ def test_a_verifier_never_up_is_one_line(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     inputs = extended_inputs(tmp_path / "in.jsonl", 3)
     started = time.monotonic()
-    out = run("data", "label", "--task", "sentiment", "--verifier", f"llamacpp:{url}", "--write",
+    out = run("data", "label", "--task", "sentiment", *verifier_flags(f"llamacpp:{url}"), "--write",
               str(tmp_path / "out.yaml"), str(inputs), timeout=120)
     assert out.returncode == 2 and time.monotonic() - started < 30
     lines = out.stderr.strip().splitlines()
@@ -160,7 +171,7 @@ def test_a_verifier_never_up_is_one_line(tmp_path: Path) -> None:
     assert "verifier server" in lines[0] and url in lines[0] and "--verifier" in lines[0]
 
     opt = run("optimize", "--task", "sentiment", "--budget", "12", "--max-tokens", "8", "--quiet",
-              "--run-dir", str(tmp_path / "run"), "--verifier", f"llamacpp:{url}")
+              "--run-dir", str(tmp_path / "run"), *verifier_flags(f"llamacpp:{url}"))
     assert opt.returncode == 2, opt.stderr
     lines = opt.stderr.strip().splitlines()
     assert len(lines) == 1, opt.stderr
@@ -186,7 +197,7 @@ def test_an_audit_asks_the_verifier_before_reading_and_keeps_what_it_computed(ma
     task = flipped_sentiment(tmp_path)
     args = ["data", "audit", "--task", str(task), "--max-tokens", "8"]  # the hidden reading: the 135M reads
     started = time.monotonic()
-    out = run(*args, "--verifier", f"llamacpp:{down}", cache=cache, timeout=120)
+    out = run(*args, *verifier_flags(f"llamacpp:{down}"), cache=cache, timeout=120)
     assert out.returncode == 2 and time.monotonic() - started < 60, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "verifier server" in lines[0] and down in lines[0], out.stderr
@@ -194,7 +205,7 @@ def test_an_audit_asks_the_verifier_before_reading_and_keeps_what_it_computed(ma
 
     proxy = make_proxy(FaultPlan(separate_repeats=True))  # a question asked again is answered as the first time
     verifier = f"llamacpp:{proxy.base_url}"
-    first = run(*args, "--verifier", verifier, "--limit", "100", cache=cache)
+    first = run(*args, *verifier_flags(verifier), "--limit", "100", cache=cache)
     assert first.returncode == 0, first.stderr
     assert "reused" not in first.stdout
     [kept] = cache.glob("audits/*.json")
@@ -204,14 +215,14 @@ def test_an_audit_asks_the_verifier_before_reading_and_keeps_what_it_computed(ma
     kept.with_suffix(".verifier.jsonl").write_text("".join(json.dumps(r) + "\n" for r in verdicts[:-1]))
 
     mark = proxy.mark()  # a re-run (as after a verifier that died on the last suspect): reads nothing again
-    again = run(*args, "--verifier", verifier, "--limit", "100", cache=cache)
+    again = run(*args, *verifier_flags(verifier), "--limit", "100", cache=cache)
     assert again.returncode == 0, again.stderr
     reused = f"reused the out-of-fold probabilities and {len(verdicts) - 1} verifier verdicts of an earlier audit"
     assert reused in again.stdout
     assert again.stdout.splitlines()[1:] == first.stdout.splitlines()  # the same audit, the same verdicts
     [last] = chat_bodies(proxy, mark)  # only the verdict not kept was asked, and no check
     assert last == asked[-1]
-    fresh = run(*args, "--verifier", verifier, "--limit", "100", "--no-cache", cache=cache)
+    fresh = run(*args, *verifier_flags(verifier), "--limit", "100", "--no-cache", cache=cache)
     assert fresh.returncode == 0 and "reused" not in fresh.stdout and fresh.stdout == first.stdout
 
 
@@ -223,7 +234,7 @@ def test_label_keeps_each_answer_and_a_rerun_asks_none_of_them_again(embedded_pa
     with LlamaServer(embedded_path, tmp_path / "server.log", n_ctx=2048) as server:
         proxy = Proxy(server.root_url).start()
         try:
-            args = ["data", "label", "--task", "sentiment", "--verifier", f"llamacpp:{proxy.base_url}",
+            args = ["data", "label", "--task", "sentiment", *verifier_flags(f"llamacpp:{proxy.base_url}"),
                     "--write", str(write), str(inputs)]
             process = subprocess.Popen([*SMOLGEPA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
@@ -261,7 +272,7 @@ def test_a_verifier_that_restarts_is_waited_for(embedded_path: Path, tmp_path: P
     inputs = extended_inputs(tmp_path / "in.jsonl", 8)
     with LlamaServer(embedded_path, tmp_path / "server.log", n_ctx=2048) as server:
         process = subprocess.Popen(
-            [*SMOLGEPA, "data", "label", "--task", "sentiment", "--verifier", f"llamacpp:{server.base_url}",
+            [*SMOLGEPA, "data", "label", "--task", "sentiment", *verifier_flags(f"llamacpp:{server.base_url}"),
              "--write", str(tmp_path / "out.yaml"), "--json", str(inputs)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -285,7 +296,7 @@ def iteration_events(run_dir: Path) -> list[dict]:
 def test_optimize_with_a_verifier_resumes_exactly(llama_server, tmp_path: Path) -> None:  # noqa: ANN001
     url = f"llamacpp:{llama_server.base_url}"
     args = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet",
-            "--verifier", url, "--reflection", url, "--reflection-max-tokens", "48", "--reflection-temperature", "0"]
+            *verifier_flags(url), "--reflection", url, "--reflection-max-tokens", "24", "--reflection-temperature", "0"]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     first = run(*args, "--json", "--run-dir", str(whole))
     assert first.returncode == 0, first.stderr

@@ -89,6 +89,18 @@ def test_a_failed_call_raises_and_is_not_cached(tmp_path: Path) -> None:
     assert (again.tally.calls, again.tally.cached) == (1, 1)
 
 
+def test_a_shorter_reply_length_is_asked_for_and_kept_apart_in_the_cache(tmp_path: Path) -> None:
+    cache = JsonlCache(tmp_path / "verifier.jsonl", Redactor())
+    Verifier("llamacpp:http://x/v1", Scripted("positive - ok"), cache).ask("p", LABELS)
+    short = Verifier("llamacpp:http://x/v1", Scripted("negative - short"), cache, max_tokens=8)
+    assert short.ask("p", LABELS).label == "negative"  # asked again: a reply of 8 tokens is another answer
+    default = Verifier("llamacpp:http://x/v1", Scripted(), cache)
+    assert default.ask("p", LABELS).label == "positive"  # the default length keeps the keys it always had
+    assert Verifier.from_spec("llamacpp:http://127.0.0.1:1/v1", max_tokens=8).backend.settings.max_tokens == 8
+    with pytest.raises(SmolgepaError, match="--verifier-max-tokens 0"):
+        Verifier.from_spec("llamacpp:http://127.0.0.1:1/v1", max_tokens=0)
+
+
 def test_offline_specs_are_refused() -> None:
     for spec in ("fewshot", "rules", "", "nonsense:x"):
         with pytest.raises(SmolgepaError, match="--verifier"):

@@ -52,6 +52,7 @@ FLAGS: dict[str, str] = {
     "api_key_env": "student_api_key_env",
     "verifier": "verifier",
     "verifier_timeout": "verifier_timeout",
+    "verifier_max_tokens": "verifier_max_tokens",
     "verifier_key_env": "verifier_key_env",
 }
 VERIFIER_HELP = ("a verifier model that says, for each wrong answer on the minibatch, why the expected label is "

@@ -11,6 +11,7 @@ from smolgepa.lm.readings.reading import SCORING_MODES
 from smolgepa.lm.kinds.base import parse_model_spec
 from smolgepa.lm.options import check_model_format
 from smolgepa.student_settings import StudentSettings
+from smolgepa.verifier.limits import MAX_TOKENS as VERIFIER_MAX_TOKENS, TIMEOUT as VERIFIER_TIMEOUT
 
 TEMPLATES = ("tiny", "gepa")
 CANDIDATE_SELECTION = ("pareto", "current_best")
@@ -74,7 +75,8 @@ class OptimizeConfig:
     model_format: str | None = None  # the re-encoding's format, instead of this CPU's probe's choice
     response_cache: bool = False  # also the disk response cache (smolgepa.lm.response_cache) under the run's own cache
     verifier: str | None = None  # a model that explains each minibatch failure in the feedback (smolgepa.verifier)
-    verifier_timeout: float = 120.0
+    verifier_timeout: float = VERIFIER_TIMEOUT
+    verifier_max_tokens: int = VERIFIER_MAX_TOKENS
     verifier_key_env: str | None = None
 
     def __post_init__(self) -> None:
@@ -131,6 +133,8 @@ class OptimizeConfig:
             check_verifier(self.verifier)
         if not self.verifier_timeout > 0:
             raise SmolgepaError(f"verifier_timeout must be more than 0 seconds, got {self.verifier_timeout}.")
+        if self.verifier_max_tokens < 1:
+            raise SmolgepaError(f"verifier_max_tokens must be at least 1, got {self.verifier_max_tokens}.")
 
     def _check_reading_choices(self) -> None:
         from smolgepa.candidate.reading_line import PROPOSAL_ORDER, READINGS

@@ -59,6 +59,7 @@ def verifier_feedback(config: OptimizeConfig, task: Task, run_dir: RunDir) -> Ve
     if config.verifier is None:
         return None
     cache = JsonlCache(run_dir.verifier_cache_file, run_dir.redact, run_dir.guard)
-    verifier = Verifier.from_spec(config.verifier, timeout=config.verifier_timeout, key_env=config.verifier_key_env,
+    verifier = Verifier.from_spec(config.verifier, timeout=config.verifier_timeout,
+                                  max_tokens=config.verifier_max_tokens, key_env=config.verifier_key_env,
                                   seed=config.seed, cache=cache)
     return VerifierFeedback(task, verifier)

@@ -23,11 +23,10 @@ from smolgepa.errors import SmolgepaError
 from smolgepa.optimize.cache import JsonlCache, ReflectionBackend
 from smolgepa.optimize.reflection import (ReflectionSettings, check_reflection, describe_reflection, is_offline,
                                           make_backend)
+from smolgepa.verifier.limits import MAX_TOKENS, TIMEOUT
 from smolgepa.verifier.verifier_prompts import SYSTEM
 from smolgepa.verifier.verifier_replies import NO_LABEL, OUTSIDE, VerifierReply, one_line, read_reply
 
-MAX_TOKENS = 64  # a label word and one line
-TIMEOUT = 120.0  # seconds per call (--verifier-timeout)
 CHECK_PROMPT = "Reply with the one word: ready."  # `check_answers`: its reply is not read
 FORMS = "llamacpp:URL, openai:MODEL@URL, lmstudio:MODEL, ollama:MODEL, vllm:MODEL@URL or litellm:MODEL"
 
@@ -87,24 +86,33 @@ class VerifierTally:
 class Verifier:
     """Asks a verifier model a prompt and reads its reply; `tally` counts calls and junk."""
 
-    def __init__(self, spec: str, backend: ReflectionBackend, cache: JsonlCache | None = None) -> None:
+    def __init__(self, spec: str, backend: ReflectionBackend, cache: JsonlCache | None = None,
+                 max_tokens: int = MAX_TOKENS) -> None:
         self.spec = spec
         self.identity = describe_reflection(spec)
+        self.max_tokens = max_tokens
         self.backend = backend
         self.cache = cache
         self.tally = VerifierTally()
 
     @classmethod
-    def from_spec(cls, spec: str, *, timeout: float = TIMEOUT, key_env: str | None = None, seed: int = 0,
-                  cache: JsonlCache | None = None) -> Verifier:
+    def from_spec(cls, spec: str, *, timeout: float = TIMEOUT, max_tokens: int = MAX_TOKENS, key_env: str | None = None,
+                  seed: int = 0, cache: JsonlCache | None = None) -> Verifier:
         """The verifier a `--verifier` spec names (checked first; nothing is contacted yet)."""
         text = check_verifier(spec)
-        settings = ReflectionSettings(timeout=timeout, max_tokens=MAX_TOKENS, temperature=0.0, key_env=key_env,
+        if max_tokens < 1:
+            raise SmolgepaError(f"--verifier-max-tokens {max_tokens}: a reply needs at least 1 token (default {MAX_TOKENS}).")
+        settings = ReflectionSettings(timeout=timeout, max_tokens=max_tokens, temperature=0.0, key_env=key_env,
                                       seed=seed, role="verifier", system=SYSTEM)
-        return cls(text, make_backend(text, settings), cache)
+        return cls(text, make_backend(text, settings), cache, max_tokens)
 
     def key(self, prompt: str) -> str:
-        return hashlib.sha256(json.dumps({"verifier": self.identity, "prompt": prompt}).encode("utf-8")).hexdigest()
+        """The cache key of `prompt`: the verifier, the prompt, and a reply length other than the default
+        (the keys of runs made before the length could be set stay the same)."""
+        asked: dict[str, object] = {"verifier": self.identity, "prompt": prompt}
+        if self.max_tokens != MAX_TOKENS:
+            asked["max_tokens"] = self.max_tokens
+        return hashlib.sha256(json.dumps(asked).encode("utf-8")).hexdigest()
 
     def reply_text(self, prompt: str) -> str:
         """The verifier's answer to `prompt`: from the cache, else asked (and kept when it answered)."""
