@@ -20,6 +20,7 @@ from pathlib import Path
 from support.llama_server import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))
+STARTED = "Ray runtime started."  # what `ray start` prints once its node has joined
 
 
 def cluster_environment() -> dict[str, str]:
@@ -57,10 +58,10 @@ class RayCluster:
         self._start("head", "--head", f"--port={self.port}", "--num-cpus=0", "--include-dashboard=false",
                     f"--temp-dir={self.temp_dir}")
         try:
-            self._wait_nodes(1, timeout)
+            self._wait_nodes(1, "head", timeout)
             for number in range(self.workers):  # one at a time: a busy 2-core GCS drops simultaneous joins
                 self._start(f"worker{number}", f"--address={self.address}", f"--num-cpus={self.cpus}")
-                self._wait_nodes(2 + number, timeout)
+                self._wait_nodes(2 + number, f"worker{number}", timeout)
         except BaseException:
             self.stop()
             raise
@@ -72,14 +73,18 @@ class RayCluster:
         active = reply.stdout.split("Active:", 1)[-1].split("Pending:", 1)[0]
         return sum(1 for line in active.splitlines() if "node_" in line)
 
-    def _wait_nodes(self, count: int, timeout: float) -> None:
+    def _wait_nodes(self, count: int, name: str, timeout: float) -> None:
+        """Wait until node `name` says it started (its log: cheap to read), then until `ray status` (a
+        second of CPU per call) counts `count` nodes alive."""
         deadline = time.monotonic() + timeout
+        log = self.temp_dir / f"{name}.log"
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self._processes):
                 raise RuntimeError(f"a ray node exited:\n{self.logs()}")
-            if self.alive_nodes() >= count:
+            started = STARTED in log.read_text(errors="replace")
+            if started and self.alive_nodes() >= count:
                 return
-            time.sleep(1.0)
+            time.sleep(1.0 if started else 0.2)
         raise RuntimeError(f"the Ray cluster did not reach {count} nodes in {timeout:g}s:\n{self.logs()}")
 
     def logs(self) -> str:
