@@ -152,13 +152,14 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_whole(tmp_path_factory.mktemp("finished") / "whole")
 
 
-# The longest modules, longest first (seconds in one process on the quiet 2-core Xeon, 2026-12-06: 430, 280,
-# 122, 112, 98, 88, 76, 76, 65, 52, 50, 41). scripts/test runs two workers that take whole modules in
-# collection order (--dist loadfile --no-loadscope-reorder): the long ones start at once and the short
-# ones fill in behind, instead of one worker running a long module alone after the other has finished.
-LONGEST_FIRST = ("test_faults_at_scale", "test_verifier_server", "test_evidence_run", "test_crash_consistency",
-                 "test_server_methods", "test_watch_cli", "test_study_ray", "test_program_gepa",
-                 "test_fault_injection", "test_fault_injection_cli", "test_full_disk", "test_embedded_repeat")
+# The longest modules, longest first (seconds on a worker of scripts/test on the quiet 2-core Xeon, 2026-12-07:
+# about 250, 235, 196, 112, 100, 97, 76, 71, 68, 56, 54, 53, 45). scripts/test runs two workers that take whole
+# modules in collection order (--dist loadfile --no-loadscope-reorder): the long ones start at once and the
+# short ones fill in behind, instead of one worker running a long module alone after the other has finished.
+LONGEST_FIRST = ("test_verifier_server", "test_faults_at_scale", "test_evidence_run", "test_server_methods",
+                 "test_study_ray", "test_crash_consistency", "test_program_gepa", "test_scoring_sequences",
+                 "test_fault_injection", "test_scoring_methods", "test_full_disk", "test_decode_embedded",
+                 "test_watch_cli")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
