@@ -118,7 +118,7 @@ def killed_run(run_dir: Path, moment: Moment, whole: Path, resume: bool) -> bool
         left = appends(whole) - (appends(run_dir) if resume else 0)
     else:
         left = RESUME_ATOMIC_WRITES if resume else atomic_writes(whole)
-    count = 1 + point(max(left, 1))
+    count = 1 + point(left)
     env = {**os.environ, ENV: f"{moment.kind}:{count}"}
     result = subprocess.run(command(run_dir, resume), env=env, capture_output=True, timeout=TIMEOUT)
     if resume and result.returncode == 0:
