@@ -4,6 +4,9 @@ llama-cpp-python, prefill efficiency on agent traces, and the stock DSPy pipelin
 - `prefill_speed`: prompt tokens/s of the default embedded student's model over the shipped file
   loaded plainly with llama-cpp-python (2 threads, n_batch 512), on a 450-token prompt (>= 1.5).
 - `prefill_vs_raw`: the same over the default student's own (re-encoded) file loaded plainly (>= 0.9).
+- `decode_threads`: milliseconds per generated token with every thread decoding over the default
+  engine's one decoding thread (`smolgepa.lm.local.embedded.DECODE_THREADS`), the same file and
+  prompt, greedy (>= 1.2; the two must also pick the same tokens).
 - `trace_prefill_efficiency`: prompt tokens processed per second of wall time on
   `agent_monitor-extended` test with `scored` (every request's whole prompt counts, so KV reuse
   helps), over the plain prefill speed of the same file on one long trace prompt (>= 0.7).
@@ -79,6 +82,46 @@ def prefill_figures(lm: dspy.LM, rounds: int) -> list[Figure]:
         Figure("RATIO", "prefill_vs_raw", ours_speed / same_speed, ">=", 0.9,
                f"{ours_speed:.0f} vs {same_speed:.0f} tok/s, the same file loaded plainly"),
     ]  # fmt: skip
+
+
+def decode_step(llama: Any, prompt: Sequence[int], steps: int, picked: list[list[int]]) -> Callable[[], float]:
+    """A fresh prefill of `prompt`, then `steps` greedy one-token steps: milliseconds per step (the
+    tokens picked go to `picked`)."""
+    def step() -> float:
+        llama.reset()
+        llama.eval(list(prompt))
+        tokens: list[int] = []
+        started = time.perf_counter()
+        for _ in range(steps):
+            tokens.append(llama.sample(temp=0.0))
+            llama.eval([tokens[-1]])
+        picked.append(tokens)
+        return 1000 * (time.perf_counter() - started) / steps
+
+    return step
+
+
+def decode_threads(lm: dspy.LM, rounds: int, steps: int = 48) -> Figure:
+    """`decode_threads`: one-token steps with every thread over the default engine's decoding threads."""
+    engine = raw_engine(lm)
+    ours = engine.llama()
+    every = THREADS if engine.settings.n_threads == 0 else engine.settings.n_threads
+    from llama_cpp import Llama
+
+    all_threads = Llama(model_path=engine.settings.path, n_ctx=2048, n_threads=every, n_threads_batch=every,
+                        flash_attn=engine.settings.flash_attn, verbose=False)
+    prompt = ours.tokenize(load_task(TEXT_TASK).examples[0].input.encode("utf-8"), add_bos=True)
+    picked: tuple[list[list[int]], list[list[int]]] = ([], [])
+    timed = [decode_step(ours, prompt, steps, picked[0]), decode_step(all_threads, prompt, steps, picked[1])]
+    for step in timed:
+        step()  # warm up
+    ours_ms, all_ms = median_rounds(rounds, *timed)
+    all_threads.close()
+    ours.reset()
+    same = picked[0] == picked[1]
+    note = (f"{all_ms:.1f} vs {ours_ms:.1f} ms/token ({every} vs {ours.context_params.n_threads} threads), "
+            f"{steps} steps; same tokens: {'yes' if same else 'NO'}")
+    return Figure("RATIO", "decode_threads", all_ms / ours_ms if same else 0.0, ">=", 1.2, note)
 
 
 class PromptCounter:
@@ -171,6 +214,7 @@ def _stock_pipeline(task: Task, examples: Sequence[Any], base_url: str) -> tuple
 def speed_figures(lm: dspy.LM, quick: bool, rounds: int, work: Path) -> list[Figure]:
     """Every figure of this module (fewer examples with `quick`)."""
     figures = prefill_figures(lm, rounds)
+    figures.append(decode_threads(lm, rounds))
     figures.append(trace_prefill_efficiency(12 if quick else None))
     figures.append(vs_dspy_stock(8 if quick else None, work))  # the stock pipeline takes ~10 s per example
     return figures

@@ -11,6 +11,7 @@ import pytest
 from smolgepa.errors import SmolgepaError
 from smolgepa.lm.servers.payloads import check_server_decode
 from smolgepa.lm.readings.hidden import fit_state_probe
+from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.local.hidden_states import HiddenStates
 from smolgepa.lm.local.label_scorer import chat_prompt_tokens
 from smolgepa.candidate.reading_line import READINGS, reading
@@ -79,9 +80,28 @@ def test_the_states_context_uses_the_threads_the_main_context_uses(embedded_path
     try:
         features = eng.hidden_features(messages_for(topics, COOKING[0]))
         assert features.shape == (2 * eng._hidden.llama().n_embd(),)
-        assert eng._hidden.n_threads == eng.llama().context_params.n_threads == 1
+        assert eng._hidden.n_threads == eng.llama().context_params.n_threads_batch == 1
     finally:
         eng.close()
+
+
+def test_prompts_take_every_thread_and_one_thread_decodes(embedded_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Batches (prompts, scored labels) on every thread; one-token steps on DECODE_THREADS (one: waking
+    a sleeping second thread costs more than it computes; benchmarks/bench_speed.py, decode_threads)."""
+    from smolgepa.lm.local.embedded import DECODE_THREADS
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    eng = EmbeddedEngine(EmbeddedSettings(path=str(embedded_path), n_ctx=512))
+    try:
+        params = eng.llama().context_params
+        assert (params.n_threads_batch, params.n_threads) == (2, DECODE_THREADS) == (2, 1)
+    finally:
+        eng.close()
+    every = EmbeddedEngine(EmbeddedSettings(path=str(embedded_path), n_ctx=512, decode_threads=0))
+    try:
+        assert every.llama().context_params.n_threads == 2  # 0: decode on as many as the prompts
+    finally:
+        every.close()
 
 
 def test_the_hidden_reading_tells_apart_what_label_names_cannot(embedded_path: Path, topics: Task) -> None:

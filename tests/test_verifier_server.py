@@ -29,6 +29,7 @@ from smolgepa.optimize.rundir import read_jsonl
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 DATA = Path(smolgepa.tasks.__file__).parent / "data"
+REFLECTOR = Path(__file__).parent / "scripts" / "reflector.py"
 
 
 def run(*args: str, timeout: float = 900, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -295,8 +296,11 @@ def iteration_events(run_dir: Path) -> list[dict]:
 @pytest.mark.slow
 def test_optimize_with_a_verifier_resumes_exactly(llama_server, tmp_path: Path) -> None:  # noqa: ANN001
     url = f"llamacpp:{llama_server.base_url}"
+    # The verifier is the real server; the reflection a stand-in that answers each prompt the same way every
+    # time (the loop's bookkeeping is under test here, not what a 135M proposes from a 1,200-token prompt)
+    reflection = f"cmd:{sys.executable} {REFLECTOR} vary"
     args = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet",
-            *verifier_flags(url), "--reflection", url, "--reflection-max-tokens", "24", "--reflection-temperature", "0"]
+            *verifier_flags(url), "--reflection", reflection]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     first = run(*args, "--json", "--run-dir", str(whole))
     assert first.returncode == 0, first.stderr

@@ -6,6 +6,8 @@ Modes:
                                calls so far is kept in the file STATE); append each prompt to LOG.
                                An entry is {"text": ...}, {"exit": N} or {"sleep": SECONDS}.
     answer TEXT                print TEXT inside a ``` block
+    vary                       answer with one of VARIANTS, chosen by the prompt's sha256: the same
+                               prompt, the same answer (a resumed run asks what it asked before)
     hang                       never read the prompt; sleep far longer than any test timeout
     fail                       print to stderr and exit with status 3
     binary                     print bytes that are not UTF-8 around a fenced instruction
@@ -14,10 +16,19 @@ Modes:
     deaf                       answer without reading the prompt
 """
 
+import hashlib
 import json
 import sys
 import time
 from pathlib import Path
+
+
+VARIANTS = (
+    "Classify the sentiment of the text as positive, negative or neutral. Answer with one word.",
+    "Is the text positive, negative or neutral? Answer with the label only.",
+    "Read the text and name its feeling: positive, negative or neutral.",
+    "Answer positive when the text praises, negative when it complains, neutral otherwise.",
+)
 
 
 def main() -> int:
@@ -43,6 +54,10 @@ def main() -> int:
             sys.stderr.write(f"scripted failure {entry['exit']}\n")
             return int(entry["exit"])
         sys.stdout.write(entry.get("text", ""))
+        return 0
+    if mode == "vary":
+        digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+        sys.stdout.write(f"```\n{VARIANTS[digest[0] % len(VARIANTS)]}\n```\n")
         return 0
     if mode == "answer":
         sys.stdout.write(f"Here is the new instruction:\n```\n{sys.argv[2]}\n```\n")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from smolgepa.lm.local.embedded import DECODE_THREADS
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -66,7 +68,8 @@ class LlamaServer:
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--n_ctx", str(self.n_ctx),
-            "--n_threads", str(self.n_threads),
+            # one thread decodes, as in the embedded engine (smolgepa.lm.local.embedded.DECODE_THREADS)
+            "--n_threads", str(min(DECODE_THREADS or self.n_threads, self.n_threads)),
             "--n_threads_batch", str(self.n_threads),
         ]
 

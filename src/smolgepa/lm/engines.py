@@ -50,8 +50,8 @@ class KeyedEngine(Engine, Protocol):
 
 # Engine settings that do not change what the model answers (or are already in the identity).
 _SETTINGS_NOT_IN_KEY = frozenset(
-    {"path", "n_threads", "n_threads_batch", "base_url", "model", "flavour", "api_key_env", "timeout", "retries",
-     "backoff", "concurrency", "more_urls"}
+    {"path", "n_threads", "n_threads_batch", "decode_threads", "base_url", "model", "flavour", "api_key_env",
+     "timeout", "retries", "backoff", "concurrency", "more_urls"}
 )  # fmt: skip
 
 

@@ -32,6 +32,14 @@ from smolgepa.candidate.reading_line import READING_PREFIX
 
 
 
+# One thread decodes: llama.cpp's OpenMP threads sleep at each barrier of the model's graph (smolgepa sets
+# OMP_WAIT_POLICY=PASSIVE, smolgepa/__init__.py), and for a one-token step of a 135M model waking the
+# second thread costs more than it computes: 24 ms a token on one thread, 36 ms on two, on 2 cores, with
+# the same logits (benchmarks/bench_speed.py, `decode_threads`). Prompts, scored labels and hidden states are
+# batches, which every thread still evaluates (1.8x faster on two).
+DECODE_THREADS = 1
+
+
 @dataclass(frozen=True)
 class EmbeddedSettings:
     """How the in-process model is loaded and decodes; part of the engine's saved state.
@@ -46,7 +54,8 @@ class EmbeddedSettings:
 
     path: str
     n_ctx: int = 2048
-    n_threads: int = 0  # 0: all cores
+    n_threads: int = 0  # threads for prompts (batches); 0: all cores
+    decode_threads: int = DECODE_THREADS  # threads for one new token at a time (see DECODE_THREADS)
     seed: int = 0
     decode: str = "free"
     labels: tuple[str, ...] = ()
@@ -118,6 +127,10 @@ class EmbeddedEngine(CompleteOnlyEngine):
         """Threads for each of this engine's llama.cpp contexts: the setting, else _default_threads()."""
         return self.settings.n_threads or _default_threads()
 
+    def _decode_threads(self) -> int:
+        """Threads for a one-token step: `decode_threads` (0: as many as for prompts), at most _threads()."""
+        return min(self.settings.decode_threads or self._threads(), self._threads())
+
     def _load(self) -> Any:
         path = check_model_file(Path(self.settings.path))
         try:
@@ -132,7 +145,7 @@ class EmbeddedEngine(CompleteOnlyEngine):
         llama = Llama(
             model_path=str(path),
             n_ctx=self.settings.n_ctx,
-            n_threads=threads,
+            n_threads=self._decode_threads(),
             n_threads_batch=threads,
             seed=self.settings.seed,
             flash_attn=self.settings.flash_attn,
