@@ -10,7 +10,7 @@ printed at the start and the end. `--quick` uses fewer examples and rounds and s
 optimize run (under 3 minutes on an idle 2-core machine). The trace-rendering and scoring-method
 figures (summary vs plain, channel/ensemble vs scored, kNN anchor reuse) live in bench_traces.py;
 `--traces` runs only those. The issue-18 figures (the re-encoded default against plain
-llama-cpp-python, trace prefill efficiency, the stock DSPy pipeline) live in bench_speed.py;
+llama-cpp-python, one decoding thread against all, trace prefill efficiency, the stock DSPy pipeline) live in bench_speed.py;
 `--speed` runs only those. The scale figures (two servers behind one student, a study on a local
 Ray cluster) live in bench_scale.py; `--scale` runs only those (they need smolgepa[ray]). The
 `smolgepa watch` figure (one update of a growing trace against reading it afresh) lives in
@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--traces", action="store_true",
                         help="only the trace-rendering and scoring-method figures (bench_traces.py)")
     parser.add_argument("--speed", action="store_true",
-                        help="only the re-encoded default, trace prefill and stock-DSPy figures (bench_speed.py)")
+                        help="only the re-encoded default, decode threads, trace prefill and stock-DSPy figures (bench_speed.py)")
     parser.add_argument("--scale", action="store_true",
                         help="only the scale figures: two servers, a study on Ray (bench_scale.py)")
     parser.add_argument("--watch", action="store_true",
