@@ -297,9 +297,11 @@ def iteration_events(run_dir: Path) -> list[dict]:
 def test_optimize_with_a_verifier_resumes_exactly(llama_server, tmp_path: Path) -> None:  # noqa: ANN001
     url = f"llamacpp:{llama_server.base_url}"
     # The verifier is the real server; the reflection a stand-in that answers each prompt the same way every
-    # time (the loop's bookkeeping is under test here, not what a 135M proposes from a 1,200-token prompt)
+    # time (the loop's bookkeeping is under test here, not what a 135M proposes from a 1,200-token prompt).
+    # The student reads scores: a free answer can change with what the student's KV cache held before
+    # (a resumed process starts empty), and the stand-in would turn one changed answer into another proposal.
     reflection = f"cmd:{sys.executable} {REFLECTOR} vary"
-    args = ["optimize", "--task", "sentiment", "--budget", "30", "--max-tokens", "8", "--seed", "3", "--quiet",
+    args = ["optimize", "--task", "sentiment", "--budget", "30", "--decode", "scored", "--seed", "3", "--quiet",
             *verifier_flags(url), "--reflection", reflection]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     first = run(*args, "--json", "--run-dir", str(whole))
