@@ -32,6 +32,7 @@ from support.resumable_run import run_whole  # noqa: E402
 
 from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings  # noqa: E402
 from smolgepa.lm.local.model_files import embedded_model_path  # noqa: E402
+from smolgepa.lm.readings.fit_memory import forget_shared_fits  # noqa: E402
 
 
 # The suite answers from the Q8_0 re-encoding of the shipped file, the file the default student
@@ -107,6 +108,13 @@ def llama_server(embedded_path: Path, tmp_path_factory: pytest.TempPathFactory) 
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
     with LlamaServer(embedded_path, log, n_ctx=2048) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def fits_shared_within_a_test_only() -> None:
+    """Engines made in a test share fitted anchors with each other (as a process's engines on one file
+    do), not with earlier tests': a test counting forward passes sees what a new process would do."""
+    forget_shared_fits()
 
 
 @pytest.fixture(autouse=True)

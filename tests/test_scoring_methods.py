@@ -290,3 +290,43 @@ def test_train_calibration_fits_on_a_balanced_capped_subset() -> None:
     chosen = fit_subset(train, per_label=30)
     assert [t for t, _ in chosen] == [f"p{i}" for i in range(30)] + [f"n{i}" for i in range(5)]  # split order kept
     assert TrainCalibrated(None, ("positive", "negative"), train).train == chosen
+
+
+def test_engines_on_one_file_share_anchors_and_other_settings_do_not(embedded_path: Path, task, small_train) -> None:
+    """A second engine on the same file and context reads the anchors the first computed (no forward pass
+    for them, the same answers); one with another context size computes its own."""
+    query = messages_for(task, task.split("val")[0].input)
+    first = make_engine(embedded_path, task, "knn", small_train, knn_k=1)
+    second = make_engine(embedded_path, task, "probe", small_train)  # probe reads the same anchors
+    other = make_engine(embedded_path, task, "knn", small_train, knn_k=1, n_ctx=1024)
+    try:
+        want = first.score_messages(query)
+        assert first.scoring_method().forward_calls == len(small_train) + 1 and first.fits.taken == 0
+        second.score_messages(query)
+        assert second.scoring_method().memory.forward_calls == 1  # the query only
+        assert second.fits.taken == 1 and second.fits.computed == 2  # the anchors taken, its read-out fitted
+        got = other.score_messages(query)
+        assert other.scoring_method().forward_calls == len(small_train) + 1 and other.fits.taken == 0
+        assert got.label == want.label
+    finally:
+        first.close(), second.close(), other.close()
+
+
+def test_shared_fits_keep_the_recently_used_within_their_budget() -> None:
+    from smolgepa.lm.readings.fit_memory import FitMemory, SharedFits
+
+    shared = SharedFits(budget=3 * 8000 + 500)
+    for name in "abc":
+        shared.put((name,), np.zeros(1000))  # 8,000 bytes each
+    assert shared.get(("a",))[0]  # used: now the most recent
+    shared.put(("d",), np.zeros(1000))
+    assert [shared.get((n,))[0] for n in "abcd"] == [True, False, True, True]  # b, the least recent, went
+    shared.put(("huge",), np.zeros(10_000))  # more than the whole budget: not kept, nothing dropped
+    assert len(shared) == 3 and not shared.get(("huge",))[0]
+    computed: list[str] = []
+    memory, heard = FitMemory(shared=shared), []
+    memory.on_fit = heard.append
+    assert memory.get(("a",), lambda: computed.append("a")) is shared.get(("a",))[1]  # taken, not computed
+    memory.get(("e",), lambda: computed.append("e") or np.ones(3))
+    assert computed == ["e"] and heard == [("a",), ("e",)] and (memory.taken, memory.computed) == (1, 2)
+    assert shared.get(("e",))[0]  # what one memory computes, the others can take

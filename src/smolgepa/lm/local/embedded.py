@@ -18,7 +18,7 @@ from smolgepa.lm.readings.scores import (
     content_free_messages,
     content_free_prior,
 )
-from smolgepa.lm.readings.fit_memory import FitMemory
+from smolgepa.lm.readings.fit_memory import FitMemory, SharedFits, shared_fits
 from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K, DEFAULT_KNN_K, SCORING_MODES, check_decode
 from smolgepa.lm.readings.constrained import label_grammar
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
@@ -104,8 +104,9 @@ class EmbeddedEngine(CompleteOnlyEngine):
         self._scorer: Any = None
         self._methods: dict[str | None, Any] = {}  # per reading (None: the settings' own method)
         self._memories: dict[tuple[Any, ...], Any] = {}  # the fitted readings' shared anchors (methods.build_method)
-        # what the fitted readings computed per prompt: kept across a reload of the same file, saved with a run
-        self.fits = FitMemory()
+        # what the fitted readings computed per prompt: kept across a reload of the same file, saved with a
+        # run, and shared with the process's other engines on this file
+        self.fits = FitMemory(shared=_shared_fits_for(settings))
         self._method_scorer: Any = None
         self._hidden: Any = None  # HiddenStates, loaded by the first `hidden` reading
         self._growing_inputs = False  # see follow_growing_inputs
@@ -348,6 +349,18 @@ class EmbeddedEngine(CompleteOnlyEngine):
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> EmbeddedEngine:
         return cls(EmbeddedSettings(**state))
+
+
+def _shared_fits_for(settings: EmbeddedSettings) -> SharedFits | None:
+    """The fits the process's engines on this file share: keyed by the file (path, size, modification
+    time) and the settings that change its numbers (context size, flash attention); None for a file
+    that is not there (its load fails later, with the error that says so)."""
+    try:
+        status = os.stat(settings.path)
+    except OSError:
+        return None
+    path = os.path.realpath(settings.path)
+    return shared_fits((path, status.st_size, status.st_mtime_ns, settings.n_ctx, settings.flash_attn))
 
 
 def _default_threads() -> int:

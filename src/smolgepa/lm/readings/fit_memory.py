@@ -5,36 +5,115 @@ training-calibration offsets.
 Every value is keyed by the part that made it (`AnchorMemory`, `ReadoutMethod`, `StackMethod`,
 `TrainCalibrated`: a tuple naming the part, its labels and its training examples' digest) and the
 prompt's `calibration_key`. The engine keeps one `FitMemory`, so a value is computed once per prompt
-and process, and `snapshot`/`restore` let a run save it and a new process start from it
-(`smolgepa.lm.fit_file`). Values are numpy arrays, strings, numbers and the readings' frozen fit
+and engine, and `snapshot`/`restore` let a run save it and a new process start from it
+(`smolgepa.lm.fit_file`). Engines on the same model file (and context settings) also share what they
+computed through one `SharedFits` per process (`shared_fits`): the runs of a study, or a check before
+a run, fit the anchors of an instruction they share once. Values are numpy arrays, strings, numbers and the readings' frozen fit
 records, so they can be written without pickle (`fit_codec`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 Key = tuple[Any, ...]
 
 
+SHARED_FIT_BYTES = 1 << 30  # what one model file's SharedFits keeps at most (dense kNN anchors: ~60 MB a prompt)
+
+
+class SharedFits:
+    """What every engine on one model file computed in this process, the least recently used dropped
+    beyond `budget` bytes (thread-safe)."""
+
+    def __init__(self, budget: int = SHARED_FIT_BYTES) -> None:
+        self.budget = budget
+        self._values: OrderedDict[Key, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Key) -> tuple[bool, Any]:
+        """(True, the value) when some engine computed it, else (False, None)."""
+        with self._lock:
+            if key not in self._values:
+                return False, None
+            self._values.move_to_end(key)
+            return True, self._values[key][0]
+
+    def put(self, key: Key, value: Any) -> None:
+        size = approximate_bytes(value)
+        with self._lock:
+            if key in self._values or size > self.budget:
+                return
+            self._values[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.budget:
+                _, (_, dropped) = self._values.popitem(last=False)
+                self._bytes -= dropped
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+
+_SHARED: dict[Key, SharedFits] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_fits(identity: Key) -> SharedFits:
+    """The process's `SharedFits` of the model `identity` names (a file and the settings that change its numbers)."""
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(identity, SharedFits())
+
+
+def forget_shared_fits() -> None:
+    """Drop every model's shared fits (engines made afterwards start as in a new process)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
+def approximate_bytes(value: Any, depth: int = 0) -> int:
+    """About how much memory `value` holds: its numpy arrays in full, 64 bytes for anything else."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if depth > 6:
+        return 64
+    if isinstance(value, Mapping):
+        return sum(approximate_bytes(v, depth + 1) for v in value.values()) + 64
+    if isinstance(value, (tuple, list)):
+        return sum(approximate_bytes(v, depth + 1) for v in value) + 64
+    if hasattr(value, "__dict__"):  # dataclasses and their cached properties
+        return sum(approximate_bytes(v, depth + 1) for v in vars(value).values()) + 64
+    if dataclasses.is_dataclass(value):  # slotted
+        return sum(approximate_bytes(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)) + 64
+    return 64
+
+
 class FitMemory:
     """Per-prompt values of the fitted readings, computed on first use and kept (thread-safe).
 
-    `on_fit` hears the key of each value computed here (not restored): the first is when a fit starts,
-    which a loader uses to say, once, why no saved fit served."""
+    `on_fit` hears the key of each value this memory gains (computed here, or taken from `shared`, what
+    other engines on the same model computed; not restored): the first is when a fit is needed, which a
+    loader uses to say, once, why no saved fit served."""
 
-    def __init__(self, on_fit: Callable[[Key], None] | None = None) -> None:
+    def __init__(self, on_fit: Callable[[Key], None] | None = None, shared: SharedFits | None = None) -> None:
         self._values: dict[Key, Any] = {}
         self._lock = threading.RLock()
         self._recording: list[set[Key]] = []
         self.on_fit = on_fit
-        self.computed = 0  # values computed in this process (restored ones not counted)
+        self.shared = shared
+        self.computed = 0  # values gained in this process, computed or shared (restored ones not counted)
+        self.taken = 0  # of them, values another engine had computed (taken from `shared`)
 
     def get(self, key: Key, compute: Callable[[], T]) -> T:
         """The value under `key`, computed by `compute()` on first use (under the lock: once per key)."""
@@ -44,7 +123,14 @@ class FitMemory:
             if key not in self._values:
                 if self.on_fit is not None:
                     self.on_fit(key)
-                self._values[key] = compute()
+                found, value = self.shared.get(key) if self.shared is not None else (False, None)
+                if found:
+                    self.taken += 1
+                else:
+                    value = compute()
+                    if self.shared is not None:
+                        self.shared.put(key, value)
+                self._values[key] = value
                 self.computed += 1
             return self._values[key]
 
