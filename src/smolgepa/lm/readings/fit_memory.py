@@ -8,8 +8,8 @@ prompt's `calibration_key`. The engine keeps one `FitMemory`, so a value is comp
 and engine, and `snapshot`/`restore` let a run save it and a new process start from it
 (`smolgepa.lm.fit_file`). Engines on the same model file (and context settings) also share what they
 computed through one `SharedFits` per process (`shared_fits`): the runs of a study, or a check before
-a run, fit the anchors of an instruction they share once. Values are numpy arrays, strings, numbers and the readings' frozen fit
-records, so they can be written without pickle (`fit_codec`).
+a run, fit the anchors of an instruction they share once. Values are numpy arrays, strings, numbers
+and the readings' frozen fit records, so they can be written without pickle (`fit_codec`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ T = TypeVar("T")
 Key = tuple[Any, ...]
 
 
-SHARED_FIT_BYTES = 1 << 30  # what one model file's SharedFits keeps at most (dense kNN anchors: ~60 MB a prompt)
+# What one model file's SharedFits keeps at most, as counted when stored: dense kNN anchors of 300 training
+# texts are ~60 MB a prompt, twice that once their probabilities are read.
+SHARED_FIT_BYTES = 512 << 20
 
 
 class SharedFits:
