@@ -31,6 +31,7 @@ from smolgepa.lm.local.embedded import EmbeddedEngine, EmbeddedSettings
 from smolgepa.lm.local.model_files import file_digest
 from smolgepa.lm.servers.server_engine import ServerEngine, ServerSettings
 from smolgepa.tasks import load_task
+from smolgepa.use.score_tap import label_scores
 
 SYSTEM = "Classify the sentiment of the text.\n\nAnswer with one label: positive, negative, neutral."
 
@@ -155,6 +156,20 @@ def test_rerun_of_an_evaluation_is_identical_and_served_from_cache(
 def test_maybe_cached_off_returns_the_engine_itself(embedded_engine: EmbeddedEngine, tmp_path: Path) -> None:
     assert maybe_cached(embedded_engine, enabled=False) is embedded_engine
     assert isinstance(maybe_cached(embedded_engine, enabled=True, directory=tmp_path), CachedEngine)
+
+
+def test_a_record_comes_back_in_the_order_it_was_put(tmp_path: Path) -> None:
+    store = ResponseStore(tmp_path / DB_NAME)
+    record = {"text": "positive", "scores": {"probs": {"positive": 0.7, "negative": 0.2, "neutral": 0.1}}}
+    store.put("k", "model-x", record)
+    assert list(store.get("k")["scores"]["probs"]) == ["positive", "negative", "neutral"]  # not sorted
+
+
+def test_label_scores_follow_the_task_labels_whatever_order_they_were_stored_in() -> None:
+    stored = [{"scores": {"probs": {"negative": 0.2, "neutral": 0.1, "positive": 0.7}}}]  # an older cache: sorted
+    assert list(label_scores(stored, ["positive", "negative", "neutral"])) == ["positive", "negative", "neutral"]
+    assert label_scores(stored) == {"negative": 0.2, "neutral": 0.1, "positive": 0.7}
+    assert label_scores([{"text": "free"}], ["positive"]) is None
 
 
 def test_dump_and_load_state_round_trip(embedded_engine: EmbeddedEngine, tmp_path: Path) -> None:

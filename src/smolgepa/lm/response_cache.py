@@ -185,7 +185,7 @@ class ResponseStore:
         return record if isinstance(record, dict) else None
 
     def put(self, key: str, identity: str, record: dict[str, Any]) -> None:
-        text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        text = json.dumps(record, ensure_ascii=False)  # in its own order: label scores in the task's
         with self._lock:
             try:
                 self._connection().execute(

@@ -84,7 +84,7 @@ class Classifier:
             output = self.program(input=text)
         if self.saved_fit is not None:
             self.saved_fit.save_new()
-        return Answer(output.get(OUTPUT_FIELD), label_scores(responses), output.get(RAW_FIELD) or "",
+        return Answer(output.get(OUTPUT_FIELD), label_scores(responses, self.labels), output.get(RAW_FIELD) or "",
                       output.get(PARSE_FIELD) or "")
 
     def batch(self, values: Iterable[Any], threads: int | None = None,

@@ -58,9 +58,13 @@ def collecting() -> Iterator[list[dict[str, Any]]]:
         _responses.reset(token)
 
 
-def label_scores(responses: Sequence[dict[str, Any]]) -> dict[str, float | None] | None:
-    """The probabilities that chose the label (calibrated ones when calibration was applied); None
-    when the decode mode produced none (`free`, `constrained`, a plain LM)."""
+def label_scores(responses: Sequence[dict[str, Any]], labels: Sequence[str] = ()) -> dict[str, float | None] | None:
+    """The probabilities that chose the label (calibrated ones when calibration was applied), in the
+    order of `labels` first (an answer from a cache written before records kept their order has them
+    sorted); None when the decode mode produced none (`free`, `constrained`, a plain LM)."""
     scores = (responses[-1].get("scores") if responses else None) or {}
     chosen = scores.get("calibrated") or scores.get("probs")
-    return {label: (None if p is None else round(float(p), 6)) for label, p in chosen.items()} if chosen else None
+    if not chosen:
+        return None
+    order = [label for label in labels if label in chosen] + [label for label in chosen if label not in labels]
+    return {label: (None if chosen[label] is None else round(float(chosen[label]), 6)) for label in order}
