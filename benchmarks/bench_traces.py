@@ -23,6 +23,7 @@ from smolgepa.evaluation.evaluate import evaluate
 from smolgepa.lm import StudentOptions, make_lm
 from smolgepa.lm.readings.reading import DEFAULT_ENSEMBLE_K
 from smolgepa.lm.options import train_pairs
+from smolgepa.lm.readings.fit_memory import forget_shared_fits
 from smolgepa.tasks import load_task
 from smolgepa.tasks.loader import rendered
 from smolgepa.tasks.model import Example, Task
@@ -78,6 +79,7 @@ def anchor_reuse(task: Task, examples: Sequence[Example], decode: str) -> Figure
     """kNN or a probe (`probe`, `hidden`): the first evaluation under an instruction (anchors built, the probe fitted)
     over the second (both reused)."""
     train = train_pairs(task)
+    forget_shared_fits()  # start as a new process would: nothing read by the engines measured before
     lm = student(task, decode, train_examples=train)
     first = time_per_example(lambda: evaluate(task, lm, examples), len(examples))
     second = time_per_example(lambda: evaluate(task, lm, examples), len(examples))

@@ -293,8 +293,8 @@ def test_train_calibration_fits_on_a_balanced_capped_subset() -> None:
 
 
 def test_engines_on_one_file_share_anchors_and_other_settings_do_not(embedded_path: Path, task, small_train) -> None:
-    """A second engine on the same file and context reads the anchors the first computed (no forward pass
-    for them, the same answers); one with another context size computes its own."""
+    """A second engine on the same file and context reads the anchors and the queries the first computed
+    (no forward pass for them, the same answers); one with another context size computes its own."""
     query = messages_for(task, task.split("val")[0].input)
     first = make_engine(embedded_path, task, "knn", small_train, knn_k=1)
     second = make_engine(embedded_path, task, "probe", small_train)  # probe reads the same anchors
@@ -303,7 +303,7 @@ def test_engines_on_one_file_share_anchors_and_other_settings_do_not(embedded_pa
         want = first.score_messages(query)
         assert first.scoring_method().forward_calls == len(small_train) + 1 and first.fits.taken == 0
         second.score_messages(query)
-        assert second.scoring_method().memory.forward_calls == 1  # the query only
+        assert second.scoring_method().memory.forward_calls == 0  # the anchors and the query: the first's
         assert second.fits.taken == 1 and second.fits.computed == 2  # the anchors taken, its read-out fitted
         got = other.score_messages(query)
         assert other.scoring_method().forward_calls == len(small_train) + 1 and other.fits.taken == 0

@@ -172,7 +172,8 @@ class AnchorMemory:
 
     def distribution(self, messages: list[dict[str, str]]) -> Any:
         """What `read` gives for these messages: the answer-position distribution (one forward pass, or
-        none when they are exactly a training example's anchor prompt)."""
+        none when they are exactly a training example's anchor prompt, or when an engine on the same
+        model file read them already: the fit memory's `shared`)."""
         key = _prompt_key(messages)
         with self._lock:
             known = self._anchor_prompts.get(key)
@@ -181,7 +182,12 @@ class AnchorMemory:
             if key in self._queries:
                 self._queries.move_to_end(key)
                 return self._queries[key]
-        row = self._forward(messages)
+        shared, shared_key = self.fits.shared, ("query", *self.part, key)
+        found, row = shared.get(shared_key) if shared is not None else (False, None)
+        if not found:
+            row = self._forward(messages)
+            if shared is not None:
+                shared.put(shared_key, row)
         with self._lock:
             self._queries[key] = row
             while len(self._queries) > QUERY_ROWS_KEPT:
