@@ -92,9 +92,9 @@ def test_predict_streams_one_line_per_input_and_skips_bad_lines(scored_run: Path
     assert errors[-1] == ("smolgepa: error: 3 of 5 input lines could not be answered (their output lines hold "
                           "the error); fix them and run those again.")
     clf = smolgepa.load(scored_run)
-    again = clf.predict("I absolutely love this, it works perfectly.")  # now from the run's cache
+    again = clf.predict("I absolutely love this, it works perfectly.")  # the same line through the library
     assert outputs[0]["label"] == again.label  # the CLI is the library
-    assert list(outputs[0]["scores"]) == list(again.scores) == clf.labels  # the task's order, fresh or cached
+    assert list(outputs[0]["scores"]) == list(again.scores) == clf.labels  # the task's order in both
 
 
 def test_predict_flags_replace_the_runs_settings(scored_run: Path, tmp_path: Path) -> None:

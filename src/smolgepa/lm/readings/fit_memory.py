@@ -9,8 +9,8 @@ and engine, and `snapshot`/`restore` let a run save it and a new process start f
 (`smolgepa.lm.fit_file`). Engines on the same model file (and context settings) also share what they
 computed through one `SharedFits` per process (`shared_fits`): the runs of a study, or a check before
 a run, fit the anchors of an instruction they share once (and `AnchorMemory` keeps each query's features
-there too). Values are numpy arrays, strings, numbers
-and the readings' frozen fit records, so they can be written without pickle (`fit_codec`).
+there too). Values are numpy arrays, strings, numbers and the readings' frozen fit records, so they can
+be written without pickle (`fit_codec`).
 """
 
 from __future__ import annotations
