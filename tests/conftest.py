@@ -18,6 +18,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 # OpenMP threads that spin while waiting make llama.cpp 10-20x slower on a busy 2-core machine;
 # libgomp reads this when llama_cpp is first imported, so it is set before any test imports it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Under pytest-xdist each worker's llama.cpp contexts, CLI runs and test servers use its share of the cores:
+# two workers each running two threads on a 2-core machine wait on each other at every graph barrier
+# (2-core AMD EPYC, 2026-12-07: the whole suite 972 s -> 903 s and 959 s; faults at scale alone 179 s -> 156 s).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 # The CLI's disk response cache must not leak between test sessions (or into ~/.cache).
 os.environ["SMOLGEPA_CACHE_DIR"] = tempfile.mkdtemp(prefix="smolgepa-test-cache-")
 # Re-encoded model copies (and the format probe's choice) are content-addressed and checked on use:
@@ -160,14 +166,19 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_whole(tmp_path_factory.mktemp("finished") / "whole")
 
 
-# The longest modules, longest first (seconds on a worker of scripts/test on the quiet 2-core Xeon, 2026-12-07:
-# about 250, 235, 196, 112, 100, 97, 76, 71, 68, 56, 54, 53, 45). scripts/test runs two workers that take whole
-# modules in collection order (--dist loadfile --no-loadscope-reorder): the long ones start at once and the
-# short ones fill in behind, instead of one worker running a long module alone after the other has finished.
-LONGEST_FIRST = ("test_verifier_server", "test_faults_at_scale", "test_evidence_run", "test_server_methods",
-                 "test_study_ray", "test_crash_consistency", "test_program_gepa", "test_scoring_sequences",
-                 "test_fault_injection", "test_scoring_methods", "test_full_disk", "test_decode_embedded",
-                 "test_watch_cli")
+# The longest modules, longest first (seconds on a worker of scripts/test on a 2-core AMD EPYC, 2026-12-07:
+# 145 for the first, 120, 100, 97, 94, 94, 59, 51, 49, 48, 46, 41, 40, 37, 34, 33, 29 ... 18 for the last).
+# scripts/test runs two workers that take whole modules in collection order (--dist loadfile
+# --no-loadscope-reorder): the long ones start at once and the short ones fill in behind, instead of one worker
+# running a long module alone (on its half of the cores) after the other has finished.
+LONGEST_FIRST = ("test_faults_at_scale", "test_verifier_server", "test_study_ray", "test_server_methods",
+                 "test_evidence_run", "test_crash_consistency", "test_fault_injection", "test_scoring_sequences",
+                 "test_full_disk", "test_program_gepa", "test_scoring_methods", "test_decode_embedded",
+                 "test_optimize_resume", "test_watch_cli", "test_watch_prefix", "test_decode_server_engine",
+                 "test_fault_injection_cli", "test_bench_speed", "test_readme_use", "test_library_proposers",
+                 "test_bench_traces", "test_bench_watch", "test_server_never_up", "test_predict", "test_study_renders",
+                 "test_optimize_loop", "test_reencode", "test_study", "test_quantize", "test_server_engine",
+                 "test_embedded_repeat", "test_data_audit")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
