@@ -49,7 +49,8 @@ ORDER_SENSITIVE = (["scored", "--calibrate"], ["channel"])
 PROBABILITY_FLOOR = 1e-4
 PARALLEL_RUNS = 4  # faulty runs at once
 # The faulty runs, longest first (measured 2026-12-07: channel 134 s, scored --calibrate 98 s, the study
-# 96 s, ensemble 54 s, the rest 8-23 s), so that the last to start is not the longest.
+# 96 s, ensemble 54 s, the rest 8-23 s), so that the last to start is not the longest. Which run waits longest
+# varies (a run that evening: the study 160 s, ensemble 130 s, channel 52 s): the summary line prints each.
 LONGEST_FAULTY = ("channel", "scored --calibrate", "study", "ensemble", "optimize", "knn", "constrained", "free",
                   "scored")
 STUDY = """name: faults
@@ -100,6 +101,11 @@ def order_sensitive_differences(mode: list[str], want: dict[str, Any], got: dict
     return real, near
 
 
+def seconds_each(times: dict[str, float]) -> str:
+    """`name 12 s, other 3 s`: where a run's time went, for its summary line."""
+    return ", ".join(f"{name} {seconds:.0f} s" for name, seconds in times.items())
+
+
 def shown(directory: Path, student: str) -> str:
     """What `show` says of a run (run in this process), without timings, paths or the student's URL."""
     keep = [line for line in run_tables(directory).splitlines()
@@ -136,8 +142,16 @@ def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tm
             **{" ".join(mode): [*EVAL, "--student", faulty, "--decode", *mode, "--threads", "2", *FLAGS]
                for mode in modes}}
     order = sorted(jobs, key=lambda name: LONGEST_FAULTY.index(name))
+    took: dict[str, float] = {}  # seconds per faulty run, printed with the phases
+
+    def timed_run(name: str) -> str:
+        began = time.monotonic()
+        output = run(*jobs[name])
+        took[name] = time.monotonic() - began
+        return output
+
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
-        outputs = dict(zip(order, pool.map(lambda name: run(*jobs[name]), order)))
+        outputs = dict(zip(order, pool.map(timed_run, order)))
     eval_outputs = [outputs[" ".join(mode)] for mode in modes]  # the optimize and the study: read below
     phase("faulty runs")
 
@@ -167,7 +181,7 @@ def test_hundreds_of_faults_lose_nothing(direct_runs: DirectRuns, make_proxy, tm
               f"near ties in {', '.join(' '.join(m) for m in ORDER_SENSITIVE)} (within {NEAR_TIE_NATS} nats): "
               f"{len(near_ties)} {near_ties}\n"
               f"fault counts: {dict(sorted(proxy.injected.items()))}; spacer requests: {proxy.spacers}; "
-              f"{time.monotonic() - started:.0f} s ({', '.join(f'{name} {seconds:.0f} s' for name, seconds in phases.items())})")
+              f"{time.monotonic() - started:.0f} s ({seconds_each(phases)}; faulty runs: {seconds_each(took)})")
     assert not differing, differing[:10]
     assert all(proxy.injected[kind] >= 1 for kind in (*FAULT_KINDS, "slow"))
     assert proxy.faults_injected >= 200, "too few faults injected to count as at scale"
