@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from smolgepa.lm.local.embedded import DECODE_THREADS, _default_threads
+from smolgepa.lm.local.embedded import DECODE_THREADS
+from smolgepa.lm.local.threads import default_threads
 
 
 def free_port() -> int:
@@ -36,7 +37,7 @@ class LlamaServer:
         self.model_path = model_path
         self.log_path = log_path
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or _default_threads()
+        self.n_threads = n_threads or default_threads()
         self.startup_timeout = startup_timeout
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None

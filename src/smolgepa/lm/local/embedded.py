@@ -24,6 +24,7 @@ from smolgepa.lm.readings.constrained import label_grammar
 from smolgepa.lm.messages import CompleteOnlyEngine, request_messages, text_response
 from smolgepa.lm.local.kv import REEVALUATED_TAIL, forget_prompt_end  # noqa: F401 - REEVALUATED_TAIL re-exported
 from smolgepa.lm.local.model_files import check_model_file
+from smolgepa.lm.local.threads import default_threads
 from smolgepa.lm.overflow import parse_overflow
 from smolgepa.candidate.reading_line import reading as parse_reading
 from smolgepa.candidate.header import take_header
@@ -125,8 +126,8 @@ class EmbeddedEngine(CompleteOnlyEngine):
             return self._llama
 
     def _threads(self) -> int:
-        """Threads for each of this engine's llama.cpp contexts: the setting, else _default_threads()."""
-        return self.settings.n_threads or _default_threads()
+        """Threads for each of this engine's llama.cpp contexts: the setting, else `default_threads()`."""
+        return self.settings.n_threads or default_threads()
 
     def _decode_threads(self) -> int:
         """Threads for a one-token step: `decode_threads` (0: as many as for prompts), at most _threads()."""
@@ -362,9 +363,3 @@ def _shared_fits_for(settings: EmbeddedSettings) -> SharedFits | None:
     path = os.path.realpath(settings.path)
     return shared_fits((path, status.st_size, status.st_mtime_ns, settings.n_ctx, settings.flash_attn))
 
-
-def _default_threads() -> int:
-    """All cores, or OMP_NUM_THREADS when set (Ray sets it to a task's CPUs: two cells on one
-    machine then share its cores instead of each spinning threads on all of them)."""
-    value = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1

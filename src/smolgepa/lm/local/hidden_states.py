@@ -14,7 +14,6 @@ from one prompt to the next; only the input's part is evaluated.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from smolgepa.lm.readings.scores import calibration_key, content_free_messages
 from smolgepa.lm.local.kv import REEVALUATED_TAIL
 from smolgepa.lm.local.label_scorer import chat_prompt_tokens
 from smolgepa.lm.local.sequences import common_length
+from smolgepa.lm.local.threads import default_threads
 
 Messages = Sequence[Mapping[str, str]]
 SHARED_INPUT_TOKENS = 16  # input tokens two prompts must share before kept states are reused
@@ -39,7 +39,7 @@ class HiddenStates:
                  keep_input_states: bool = False) -> None:
         self.model_path = str(model_path)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
         # Off by default: a state reused from an earlier batch can differ in its last bits from one
         # computed afresh, and eval and optimize answer each input as if read alone.
         self.keep_input_states = keep_input_states

@@ -25,6 +25,7 @@ from typing import Any
 
 from smolgepa.jsonfiles import write_text_atomic
 from smolgepa.lm.local.model_files import check_model_file, file_digest
+from smolgepa.lm.local.threads import default_threads
 from smolgepa.lm.local.quantize import (
     CONVERTIBLE_FTYPES,
     converted_path,
@@ -106,11 +107,9 @@ def choose_format(source: Path, directory: Path | None = None) -> Choice:
 
 def probe(source: Path, directory: Path | None = None) -> Choice:
     """Convert every candidate, time a prefill with each and with `source`, and choose (see the module)."""
-    from smolgepa.lm.local.embedded import _default_threads
-
     print(f"smolgepa: timing model formats for this CPU (once, about 10-30 s); the result is kept in "
           f"{models_dir(directory)}", file=sys.stderr, flush=True)
-    threads = _default_threads()
+    threads = default_threads()
     files = {SHIPPED: source, **{fmt: reencoded(source, fmt, directory) for fmt in CANDIDATES}}
     speeds = {name: {k: round(v, 1) for k, v in speed.items()} for name, speed in speeds_of(files, threads).items()}
     chosen = pick(speeds)
