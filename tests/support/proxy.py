@@ -101,6 +101,7 @@ class Proxy:
         self.injected: Counter[str] = Counter()
         self.forwarded = 0
         self.spacers = 0  # spacer requests sent before exact repeats (separate_repeats)
+        self.upstream_seconds = 0.0  # time the upstream server spent on forwarded requests, spacers included
         self.max_inflight = 0
         self._inflight = 0
         self._rng = random.Random(plan.seed if plan else 0)
@@ -302,6 +303,7 @@ class Proxy:
 
     def _exchange(self, request: Recorded) -> tuple[int, str, dict[str, str], bytes]:
         """Send one request to the upstream server; its status, reason, headers and body."""
+        began = time.monotonic()
         upstream = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=self.upstream_timeout)
         skip = {"host", "connection", "content-length", "transfer-encoding", "keep-alive"}
         headers = {name: value for name, value in request.headers.items() if name not in skip}
@@ -320,6 +322,8 @@ class Proxy:
             return 502, "Bad Gateway", {}, _error_json(f"proxy: upstream failed: {exc}")
         finally:
             upstream.close()
+            with self._lock:
+                self.upstream_seconds += time.monotonic() - began
 
 
 def _read_request(conn: socket.socket) -> Recorded | None:
