@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import textwrap
@@ -41,6 +42,34 @@ def test_header_reader_knows_the_shipped_file_type(shipped_path: Path, tmp_path:
     other = tmp_path / "other.gguf"
     other.write_bytes(b"GGML" + b"\0" * 100)
     assert gguf_file_type(other) is None
+
+
+def gguf_header(entries: list[tuple[str, bytes]]) -> bytes:
+    """A GGUF v3 header with no tensors and these (key, encoded type + value) entries."""
+    def text(value: str) -> bytes:
+        return struct.pack("<Q", len(value.encode())) + value.encode()
+
+    return b"GGUF" + struct.pack("<IQQ", 3, 0, len(entries)) + b"".join(text(key) + value for key, value in entries)
+
+
+def test_header_reader_walks_string_and_nested_arrays_before_the_file_type(tmp_path: Path) -> None:
+    """Re-encoded copies name their file type after the tokenizer's arrays (~100,000 strings)."""
+    strings = (b"a", b"", "été".encode())
+    words = struct.pack("<IIQ", 9, 8, len(strings)) + b"".join(struct.pack("<Q", len(w)) + w for w in strings)
+    # an array of two arrays: two uint32, then one float32
+    nested = struct.pack("<IIQ", 9, 9, 2) + struct.pack("<IQII", 4, 2, 1, 2) + struct.pack("<IQf", 6, 1, 0.5)
+    header = gguf_header([("general.name", struct.pack("<IQ", 8, 3) + b"smo"), ("tokenizer.tokens", words),
+                          ("nested", nested), ("general.alignment", struct.pack("<II", 4, 32)),
+                          ("general.file_type", struct.pack("<II", 4, FTYPE_Q8_0))])
+    whole = tmp_path / "whole.gguf"
+    whole.write_bytes(header)
+    assert gguf_file_type(whole) == FTYPE_Q8_0
+    for cut in range(len(header)):  # every truncation is unreadable, never a wrong type
+        (tmp_path / "cut.gguf").write_bytes(header[:cut])
+        assert gguf_file_type(tmp_path / "cut.gguf") is None, cut
+    unknown = gguf_header([("odd", struct.pack("<I", 99)), ("general.file_type", struct.pack("<II", 4, 7))])
+    (tmp_path / "unknown.gguf").write_bytes(unknown)
+    assert gguf_file_type(tmp_path / "unknown.gguf") is None
 
 
 def test_conversion_gives_a_q8_0_file_named_by_the_source_digest(shipped_path: Path, fast_path: Path) -> None:
