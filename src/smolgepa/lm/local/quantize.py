@@ -92,7 +92,7 @@ def _header_file_type(data: mmap.mmap) -> int | None:
 
 def _skip_value(data: mmap.mmap, offset: int, value_type: int) -> int:
     """The offset just past the value of `value_type` at `offset`. Walked in memory: the tokenizer's
-    arrays hold ~100,000 strings, and reading each length from the file took 0.1 s per header."""
+    arrays hold ~100,000 strings, and reading each length from the file took ~43 ms per header (11 ms here)."""
     if value_type in _GGUF_SIZES:
         return offset + _GGUF_SIZES[value_type]
     if value_type == _GGUF_STRING:
