@@ -50,8 +50,9 @@ CASES: dict[str, tuple[Any, dict[str, str]]] = {
 
 @pytest.fixture(scope="module", params=["embedded", "llamacpp"])
 def student(request: pytest.FixtureRequest) -> Iterator[dspy.LM]:
+    """The embedded student on the suite's model file (the rehearsal's in the numerics rehearsal), or the server."""
     if request.param == "embedded":
-        yield make_lm("embedded")
+        yield make_lm(request.getfixturevalue("embedded_spec"))
     else:
         yield make_lm(f"llamacpp:{request.getfixturevalue('llama_server').base_url}")
 

@@ -12,7 +12,7 @@ from smolgepa.lm.local.embedded import EmbeddedEngine
 from smolgepa.adapter.program import make_program
 from smolgepa.tasks import load_task
 
-pytestmark = pytest.mark.numerics  # answers come from model arithmetic: rehearsed on Q8_0
+pytestmark = pytest.mark.numerics  # answers come from model arithmetic: rehearsed on the shipped Q4_1
 
 
 def request_for(messages: list[dict[str, str]]) -> Request:

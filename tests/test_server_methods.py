@@ -4,7 +4,8 @@ llama.cpp server (llama-cpp-python's) serving the embedded GGUF.
 Each method gives the embedded student's answers except at near ties, with scores that are the
 method's own (a method replaced by plain `scored` fails: its scores are label log-likelihoods, not
 text likelihoods, vote shares, ensemble means or calibrated probabilities), sends the requests the
-method needs, works in `smolgepa eval`, and is refused in one line on servers that cannot run it.
+method needs, works in `smolgepa eval` (where a reply of the wrong shape is retried, not read), and is
+refused in one line on servers that cannot run it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +35,7 @@ from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.adapter.program import make_program
 from smolgepa.candidate.reading_line import READINGS, with_reading
 from smolgepa.tasks import load_task
+from support.proxy import FaultPlan
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
 N_VAL = 6
@@ -134,19 +138,38 @@ def test_each_method_on_the_server_gives_the_embedded_answers(recording_proxy, e
         assert len({b["messages"][-1]["content"] for b in scored_train}) == len(small_train)
 
 
+def cli_eval(base_url: str, *flags: str) -> dict[str, Any]:
+    """`smolgepa eval --json` of sentiment's 6 validation texts on the llama.cpp server at `base_url`."""
+    result = subprocess.run(
+        [*SMOLGEPA, "eval", "--json", "--task", "sentiment", "--split", "val", "--student", f"llamacpp:{base_url}",
+         *flags, "--no-cache"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def direct_eval(llama_server) -> Callable[..., dict[str, Any]]:  # noqa: ANN001
+    """`cli_eval` straight to the session's server, run once per set of flags in this module: the CLI test
+    and the wrong-shape fault test read the same `channel` run (20-30 s of the server's time)."""
+    reports: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def run(*flags: str) -> dict[str, Any]:
+        if flags not in reports:
+            reports[flags] = cli_eval(llama_server.base_url, *flags)
+        return reports[flags]
+
+    return run
+
+
 @pytest.mark.numerics
 @pytest.mark.parametrize("flags", [("--decode", "channel"), ("--decode", "knn", "--knn-k", "3"),
                                    ("--decode", "ensemble"), ("--decode", "scored", "--calibrate", "train")])
 @pytest.mark.slow
-def test_eval_through_the_cli(llama_server, embedded_path: Path, flags: tuple[str, ...], tmp_path: Path) -> None:  # noqa: ANN001
+def test_eval_through_the_cli(direct_eval, embedded_path: Path, flags: tuple[str, ...]) -> None:  # noqa: ANN001
     sentiment = load_task("sentiment")
-    result = subprocess.run(
-        [*SMOLGEPA, "eval", "--json", "--task", "sentiment", "--split", "val", "--student",
-         f"llamacpp:{llama_server.base_url}", *flags, "--no-cache"],
-        capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout)
+    report = direct_eval(*flags)
     decode = flags[1]
     assert report["n"] == 6 and report["unparsed"] == 0 and report["decode"] == decode
     assert report["calibrate"] == ("--calibrate" in flags)
@@ -163,6 +186,25 @@ def test_eval_through_the_cli(llama_server, embedded_path: Path, flags: tuple[st
     finally:
         embedded.close()
     check_same_answers(method, pairs, " ".join(flags))
+
+
+@pytest.mark.slow
+def test_a_reply_of_the_wrong_shape_is_retried_not_read(direct_eval, make_proxy) -> None:  # noqa: ANN001
+    """Every other request (tokenize ones included) answered with valid JSON of the wrong shape: the
+    channel scores equal a direct run's. Read as a reply, a tokenize answer without `tokens` was an
+    empty token list, and the channel reply's score silently included the label's own tokens (drifts
+    of 6-7 nats under the faults of test_faults_at_scale, 2026-12-01). Not `numerics`: it compares the
+    server with itself, so the rehearsal would learn nothing from it."""
+    proxy = make_proxy(FaultPlan(seed=1, schedule=("pass", "reshape") * 20, separate_repeats=True))
+    direct = direct_eval("--decode", "channel")["examples"]
+    through = cli_eval(proxy.base_url, "--decode", "channel", "--retries", "30", "--backoff", "0.01",
+                       "--timeout", "60")["examples"]
+    for clean, faulty in zip(direct, through, strict=True):
+        for label, p in clean["scores"].items():
+            drift = abs(math.log(max(p, 1e-4)) - math.log(max(faulty["scores"][label], 1e-4)))
+            assert drift < 0.1, (clean["id"], clean["scores"], faulty["scores"])
+        assert faulty["predicted"] == clean["predicted"]
+    assert proxy.injected["reshape"] == 20
 
 
 @pytest.mark.slow
