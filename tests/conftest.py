@@ -167,18 +167,18 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # The longest modules, longest first (seconds on a worker of scripts/test on a 2-core AMD EPYC, 2026-12-07:
-# 145 for the first, 120, 100, 97, 94, 94, 59, 51, 49, 48, 46, 41, 40, 37, 34, 33, 29 ... 18 for the last).
+# 192 for the first, 139, 99, ~190 (its wrong-shape fault test included), 96, 96, ~60 ... 18 for the last).
 # scripts/test runs two workers that take whole modules in collection order (--dist loadfile
 # --no-loadscope-reorder): the long ones start at once and the short ones fill in behind, instead of one worker
 # running a long module alone (on its half of the cores) after the other has finished.
 LONGEST_FIRST = ("test_faults_at_scale", "test_verifier_server", "test_study_ray", "test_server_methods",
-                 "test_evidence_run", "test_crash_consistency", "test_fault_injection", "test_scoring_sequences",
-                 "test_full_disk", "test_program_gepa", "test_scoring_methods", "test_decode_embedded",
-                 "test_optimize_resume", "test_watch_cli", "test_watch_prefix", "test_decode_server_engine",
-                 "test_fault_injection_cli", "test_bench_speed", "test_readme_use", "test_library_proposers",
-                 "test_bench_traces", "test_bench_watch", "test_server_never_up", "test_predict", "test_study_renders",
-                 "test_optimize_loop", "test_reencode", "test_study", "test_quantize", "test_server_engine",
-                 "test_embedded_repeat", "test_data_audit")
+                 "test_evidence_run", "test_crash_consistency", "test_scoring_sequences", "test_full_disk",
+                 "test_program_gepa", "test_scoring_methods", "test_decode_embedded", "test_optimize_resume",
+                 "test_watch_cli", "test_watch_prefix", "test_decode_server_engine", "test_fault_injection_cli",
+                 "test_bench_speed", "test_readme_use", "test_library_proposers", "test_bench_traces",
+                 "test_bench_watch", "test_server_never_up", "test_predict", "test_fault_injection",
+                 "test_study_renders", "test_optimize_loop", "test_reencode", "test_study", "test_quantize",
+                 "test_server_engine", "test_embedded_repeat", "test_data_audit")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
