@@ -1,7 +1,8 @@
 """Fault-free CLI runs against the session's llama.cpp server that the fault suites compare with.
 
 tests/test_fault_injection_cli.py and tests/test_faults_at_scale.py both compare a faulty `eval` and
-`optimize` with the same direct ones; each direct run is made once per session (conftest `direct_runs`)."""
+`optimize` with the same direct ones; each direct run is made once per pytest process (conftest
+`direct_runs`): once under one worker, once per worker when the two modules land on different workers."""
 
 from __future__ import annotations
 
