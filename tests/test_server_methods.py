@@ -10,6 +10,7 @@ refused in one line on servers that cannot run it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
@@ -35,6 +36,7 @@ from smolgepa.optimize.config import OptimizeConfig
 from smolgepa.adapter.program import make_program
 from smolgepa.candidate.reading_line import READINGS, with_reading
 from smolgepa.tasks import load_task
+from support.fault_runs import run
 from support.proxy import FaultPlan
 
 SMOLGEPA = [sys.executable, "-m", "smolgepa.cli"]
@@ -140,27 +142,15 @@ def test_each_method_on_the_server_gives_the_embedded_answers(recording_proxy, e
 
 def cli_eval(base_url: str, *flags: str) -> dict[str, Any]:
     """`smolgepa eval --json` of sentiment's 6 validation texts on the llama.cpp server at `base_url`."""
-    result = subprocess.run(
-        [*SMOLGEPA, "eval", "--json", "--task", "sentiment", "--split", "val", "--student", f"llamacpp:{base_url}",
-         *flags, "--no-cache"],
-        capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
+    return json.loads(run("eval", "--json", "--task", "sentiment", "--split", "val", "--student",
+                          f"llamacpp:{base_url}", *flags, "--no-cache"))
 
 
 @pytest.fixture(scope="module")
 def direct_eval(llama_server) -> Callable[..., dict[str, Any]]:  # noqa: ANN001
     """`cli_eval` straight to the session's server, run once per set of flags in this module: the CLI test
     and the wrong-shape fault test read the same `channel` run (20-30 s of the server's time)."""
-    reports: dict[tuple[str, ...], dict[str, Any]] = {}
-
-    def run(*flags: str) -> dict[str, Any]:
-        if flags not in reports:
-            reports[flags] = cli_eval(llama_server.base_url, *flags)
-        return reports[flags]
-
-    return run
+    return functools.cache(functools.partial(cli_eval, llama_server.base_url))
 
 
 @pytest.mark.numerics
